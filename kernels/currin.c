@@ -1,0 +1,94 @@
+/* currin.c — the multi-fidelity Currin exponential function (KERNELS.md §2.3), a loss to
+ * minimise, with α(z) = 1 − 0.1·(1 − z) and z = budget / 81 clamped to [0, 1] (not
+ * dragonfly's 1 − 0.1·z, see §2.5). Deterministic; the seed is ignored.
+ * Knows only the kernel interface: no optimisers, MPI or files. */
+#include <math.h>
+
+#include "hb_common.h"
+#include "hb_kernel.h"
+#include "hb_kernels.h"
+
+#define KNAME "currin"
+#define DIM 2
+#define B_MIN 1.0
+#define B_MAX 81.0
+
+static const char *const pname[DIM] = {"x0", "x1"};
+static const double lower[DIM] = {0.0, 0.0};
+static const double upper[DIM] = {1.0, 1.0};
+
+/* Space: the DIM parameters of pname[], float in [lower, upper], linear, no default. */
+static int currin_space(const char *args, hb_space **out, hb_error *err)
+{
+    hb_space *sp = NULL;
+    int rc;
+    if (out == NULL) return hb_error_set(err, HB_EINVAL, NULL, "%s: 'out' is NULL", KNAME);
+    *out = NULL;
+    if (args != NULL)
+        return hb_error_set(err, HB_EINVAL, NULL, "kernel '%s' takes no options, got '%s'",
+                            KNAME, args);
+    if ((rc = hb_space_create(&sp)) != HB_OK)
+        return hb_error_set(err, rc, NULL, "%s: cannot create the space", KNAME);
+    for (size_t j = 0; j < DIM; j++)
+        if ((rc = hb_space_add_float(sp, pname[j], lower[j], upper[j], HB_SCALE_LINEAR, NAN,
+                                     err)) != HB_OK)
+            goto fail;
+    if ((rc = hb_space_finalize(sp, NULL, err)) != HB_OK) goto fail;
+    *out = sp;
+    return HB_OK;
+fail:
+    hb_space_free(sp);
+    return rc;
+}
+
+/* Check the arguments of eval and give the fidelity z = budget / B_MAX clamped to [0, 1]. */
+static int check_input(const hb_space *sp, const double *x, double budget, double *loss,
+                       double *z, hb_error *err)
+{
+    if (loss != NULL) *loss = NAN;
+    if (sp == NULL || x == NULL || loss == NULL)
+        return hb_error_set(err, HB_EINVAL, NULL, "%s: NULL space, config or loss", KNAME);
+    if (hb_space_dim(sp) != DIM)
+        return hb_error_set(err, HB_EINVAL, NULL, "%s: the space has %zu parameters, expected %d",
+                            KNAME, hb_space_dim(sp), DIM);
+    if (!(budget > 0.0))
+        return hb_error_set(err, HB_EINVAL, NULL, "%s: budget must be > 0, got %g", KNAME,
+                            budget);
+    for (size_t j = 0; j < DIM; j++)
+        if (!(x[j] >= lower[j] && x[j] <= upper[j]))
+            return hb_error_set(err, HB_ERANGE, NULL,
+                                "%s: parameter '%s' = %.17g is outside [%g, %g]", KNAME,
+                                pname[j], x[j], lower[j], upper[j]);
+    *z = budget / B_MAX;
+    if (*z > 1.0) *z = 1.0;
+    return HB_OK;
+}
+
+static int currin_eval(const hb_space *sp, const double *x, double budget, uint64_t seed,
+                       double *loss, hb_error *err)
+{
+    double z = 1.0;
+    int rc = check_input(sp, x, budget, loss, &z, err);
+    (void)seed;
+    if (rc != HB_OK) return rc;
+    double a = 1.0 - 0.1 * (1.0 - z);
+    double e = x[1] > 0.0 ? exp(-1.0 / (2.0 * x[1])) : 0.0; /* the limit as x1 -> 0+ */
+    double u = x[0];
+    double num = ((2300.0 * u + 1900.0) * u + 2092.0) * u + 60.0;
+    double den = ((100.0 * u + 500.0) * u + 4.0) * u + 20.0;
+    *loss = -(1.0 - a * e) * num / den;
+    return HB_OK;
+}
+
+const hb_kernel hb__kernel_currin = {
+    .abi = HB_KERNEL_ABI,
+    .name = KNAME,
+    .summary = "multi-fidelity Currin exponential, 2 floats in [0,1], budget 1..81 (z = b/81)",
+    .min_budget = B_MIN,
+    .max_budget = B_MAX,
+    .optimum = -13.7987220447284, /* -4319/313 */
+    .deterministic = 1,
+    .space = currin_space,
+    .eval = currin_eval,
+    .exact = NULL,
+};

@@ -1,0 +1,503 @@
+/* main.c — the hbmpi command: subcommands, their --help, exit codes (CLI.md). The only code that
+ * prints errors or picks exit codes. */
+#include <jansson.h>
+#include <math.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hb_buf.h"
+#include "hb_cli.h"
+#include "hb_kernels.h"
+#include "hb_runtime.h"
+#include "hb_space.h"
+#ifdef HB_HAVE_HDF5
+#include "hb_store_h5.h"
+#endif
+
+static const char *main_help =
+    "usage: hbmpi COMMAND [OPTIONS]\n"
+    "\n"
+    "Hyperparameter optimisation for HPC clusters. Run alone it is one process; under\n"
+    "`mpirun -n N` or `srun`, rank 0 is the master.\n"
+    "\n"
+    "commands:\n"
+    "  run           run an optimisation on a built-in kernel\n"
+    "  eval          evaluate one configuration of a built-in kernel\n"
+    "  kernels       list the built-in kernels\n"
+    "  space check   check a search-space file (hbmpi or ConfigSpace JSON)\n"
+    "  space sample  draw random configurations from a search-space file\n"
+    "\n"
+    "options:\n"
+    "  --help        show this help\n"
+    "  --version     show the version and the libraries hbmpi was built with\n"
+    "\n"
+    "Each command has --help. Exit codes: 0 success, 1 a run or evaluation failed,\n"
+    "2 bad usage or bad input, 3 interrupted after saving state.\n";
+
+static const char *kernels_help =
+    "usage: hbmpi kernels [--json]\n"
+    "\n"
+    "List the built-in kernels: parameters, budget range, known optimum.\n"
+    "\n"
+    "  --json   one JSON object {\"kernels\": [...]} with each kernel's space\n";
+
+static const char *eval_help =
+    "usage: hbmpi eval --kernel NAME --budget B --config JSON [--seed S] [--exact]\n"
+    "\n"
+    "Evaluate one configuration of a built-in kernel and print the loss alone on one line\n"
+    "(%.17g). Parameters missing from the configuration take their defaults.\n"
+    "\n"
+    "  --kernel NAME   a kernel from `hbmpi kernels` (NAME:ARGS for kernel options,\n"
+    "                  e.g. counting_ones:4+4)\n"
+    "  --budget B      budget (> 0); above the kernel's maximum it is clamped by the kernel\n"
+    "  --config JSON   the configuration as a JSON object, e.g. '{\"x0\": 0.5, \"x1\": 0.2}'\n"
+    "  --seed S        seed of the stochastic kernels (default 0)\n"
+    "  --exact         print the noise-free expected loss instead (kernels that have one,\n"
+    "                  e.g. counting_ones); budget and seed are then unused\n";
+
+static const char *space_help =
+    "usage: hbmpi space check FILE [--json]\n"
+    "       hbmpi space sample FILE [--n N] [--seed S]\n"
+    "\n"
+    "check    read a space file (hbmpi's JSON or ConfigSpace's JSON, 0.4 to 1.x) and report\n"
+    "         its parameters, or the first error as FILE:LINE:COL: error: ... (exit 2).\n"
+    "         --json prints the space in hbmpi's JSON format (docs/spaces.md).\n"
+    "sample   print N random valid configurations (default 10), one JSON object a line;\n"
+    "         inactive parameters are left out. --seed S (default 0).\n";
+
+static const char *run_help =
+    "usage: hbmpi run --kernel NAME [OPTIONS]\n"
+    "\n"
+    "Run an optimisation of a built-in kernel. Progress goes to stderr; the best\n"
+    "configuration (or, with --json, the report JSON of CLI.md) to stdout.\n"
+    "\n"
+    "  --kernel NAME        the objective (see `hbmpi kernels`); NAME:ARGS for options\n"
+    "  --optimizer NAME     random (default: random)\n"
+    "  --min-budget r       smallest budget (default: the kernel's)\n"
+    "  --max-budget R       largest budget (default: the kernel's); random search\n"
+    "                       evaluates every configuration at R\n"
+    "  --eta ETA            reduction factor of the bracket optimisers (default 3)\n"
+    "  --seed S             seed (default 0); same seed, same trials\n"
+    "  --max-evals N        stop after N evaluations (default 100)\n"
+    "  --json               print the report JSON on stdout when the run ends\n"
+    "  --quiet              no progress on stderr\n"
+    "\n"
+    "Under `mpirun -n N` rank 0 runs the optimisation and evaluates; in this version the\n"
+    "other ranks wait (parallel evaluation comes with the MPI transport).\n";
+
+static int want_help(int argc, char **argv, int from)
+{
+    for (int i = from; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
+    return 0;
+}
+
+/* Split "name:args" and find the kernel; prints a usage error on failure. */
+static int find_kernel(hb_args *a, const char *label, const hb_kernel **k, hb_space **sp)
+{
+    char name[128];
+    const char *colon = strchr(label, ':');
+    size_t n = colon ? (size_t)(colon - label) : strlen(label);
+    if (n >= sizeof name) n = sizeof name - 1;
+    memcpy(name, label, n);
+    name[n] = '\0';
+    *k = hb_kernels_find(name);
+    if (*k == NULL) {
+        hb_buf names = HB_BUF_INIT;
+        for (size_t i = 0; i < hb_kernels_count(); i++)
+            hb_buf_printf(&names, "%s%s", i ? ", " : "", hb_kernels_at(i)->name);
+        int rc = hb_cli_usage_error(a, "--kernel: unknown kernel '%s' (known: %s)", name,
+                                    names.data ? names.data : "none");
+        hb_buf_fini(&names);
+        return rc;
+    }
+    hb_error err;
+    hb_error_clear(&err);
+    if ((*k)->space(colon ? colon + 1 : NULL, sp, &err) != HB_OK)
+        return hb_cli_usage_error(a, "--kernel %s: %s", label, err.msg);
+    return HB_EXIT_OK;
+}
+
+static int cmd_kernels(int argc, char **argv)
+{
+    hb_args a = {argc, argv, 2, "kernels", NULL, 0};
+    int json = 0, r;
+    while (a.i < argc) {
+        if ((r = hb_cli_flag(&a, "--json")) < 0) return HB_EXIT_USAGE;
+        if (r) {
+            json = 1;
+            continue;
+        }
+        return hb_cli_usage_error(&a, "unknown option '%s'", argv[a.i]);
+    }
+    hb_buf b = HB_BUF_INIT;
+    if (json) hb_buf_puts(&b, "{\"kernels\": [");
+    else
+        hb_buf_printf(&b, "%-14s %5s %11s %20s  %s\n", "name", "dim", "budget", "optimum", "summary");
+    int rc = HB_EXIT_OK;
+    for (size_t i = 0; i < hb_kernels_count(); i++) {
+        const hb_kernel *k = hb_kernels_at(i);
+        hb_space *sp = NULL;
+        hb_error err;
+        if (k->space(NULL, &sp, &err) != HB_OK) {
+            hb_cli_print_error(&err);
+            rc = HB_EXIT_FAILED;
+            break;
+        }
+        if (json) {
+            hb_buf_puts(&b, i ? ",\n  {\"name\": " : "\n  {\"name\": ");
+            hb_buf_json_string(&b, k->name);
+            hb_buf_puts(&b, ", \"summary\": ");
+            hb_buf_json_string(&b, k->summary ? k->summary : "");
+            hb_buf_printf(&b, ", \"dim\": %zu, \"min_budget\": ", hb_space_dim(sp));
+            hb_buf_json_number(&b, k->min_budget);
+            hb_buf_puts(&b, ", \"max_budget\": ");
+            hb_buf_json_number(&b, k->max_budget);
+            hb_buf_puts(&b, ", \"optimum\": ");
+            hb_buf_json_number(&b, k->optimum);
+            hb_buf_printf(&b, ", \"deterministic\": %s, \"space\": ", k->deterministic ? "true" : "false");
+            hb_space_json(sp, &b);
+            hb_buf_puts(&b, "}");
+        } else {
+            char opt[40] = "unknown", bud[40];
+            if (!isnan(k->optimum)) snprintf(opt, sizeof opt, "%.15g", k->optimum);
+            snprintf(bud, sizeof bud, "%g..%g", k->min_budget, k->max_budget);
+            hb_buf_printf(&b, "%-14s %5zu %11s %20s  %s\n", k->name, hb_space_dim(sp), bud, opt,
+                          k->summary ? k->summary : "");
+        }
+        hb_space_free(sp);
+    }
+    if (json) hb_buf_puts(&b, "\n]}\n");
+    if (rc == HB_EXIT_OK && b.data) fputs(b.data, stdout);
+    hb_buf_fini(&b);
+    return rc;
+}
+
+static int cmd_eval(int argc, char **argv)
+{
+    hb_args a = {argc, argv, 2, "eval", NULL, 0};
+    const char *kname = NULL, *config = NULL;
+    double budget = NAN;
+    uint64_t seed = 0;
+    int r, exact = 0;
+    while (a.i < argc) {
+        if ((r = hb_cli_take(&a, "--kernel")) != 0) {
+            if (r < 0) return HB_EXIT_USAGE;
+            kname = a.value;
+        } else if ((r = hb_cli_flag(&a, "--exact")) != 0) {
+            if (r < 0) return HB_EXIT_USAGE;
+            exact = 1;
+        } else if ((r = hb_cli_take(&a, "--budget")) != 0) {
+            if (r < 0 || hb_cli_double(&a, "--budget", &budget, 0.0)) return HB_EXIT_USAGE;
+        } else if ((r = hb_cli_take(&a, "--config")) != 0) {
+            if (r < 0) return HB_EXIT_USAGE;
+            config = a.value;
+        } else if ((r = hb_cli_take(&a, "--seed")) != 0) {
+            if (r < 0 || hb_cli_u64(&a, "--seed", &seed)) return HB_EXIT_USAGE;
+        } else {
+            return hb_cli_usage_error(&a, "unknown option '%s'", argv[a.i]);
+        }
+    }
+    if (!kname) return hb_cli_usage_error(&a, "--kernel is required");
+    if (isnan(budget) && !exact) return hb_cli_usage_error(&a, "--budget is required");
+    if (!config) return hb_cli_usage_error(&a, "--config is required");
+    const hb_kernel *k;
+    hb_space *sp = NULL;
+    if ((r = find_kernel(&a, kname, &k, &sp)) != HB_EXIT_OK) return r;
+    if (exact && k->exact == NULL) {
+        hb_space_free(sp);
+        return hb_cli_usage_error(&a, "--exact: kernel '%s' has no exact form (it is deterministic)",
+                                  k->name);
+    }
+    double *x = hb_malloc(hb_space_dim(sp) * sizeof(double));
+    hb_error err;
+    hb_error_clear(&err);
+    int rc = HB_EXIT_OK;
+    double loss;
+    if (x == NULL) {
+        fprintf(stderr, "hbmpi eval: out of memory\n");
+        rc = HB_EXIT_FAILED;
+    } else if (hb_space_config_parse(sp, config, x, &err) != HB_OK) {
+        rc = hb_cli_usage_error(&a, "--config: %s", err.msg);
+    } else if ((exact ? k->exact(sp, x, &loss, &err) : k->eval(sp, x, budget, seed, &loss, &err)) != HB_OK) {
+        fprintf(stderr, "hbmpi eval: %s: %s\n", k->name, err.msg);
+        rc = HB_EXIT_FAILED;
+    } else {
+        printf("%.17g\n", loss);
+    }
+    hb_free(x);
+    hb_space_free(sp);
+    return rc;
+}
+
+static const char *type_word(hb_param_type t)
+{
+    static const char *w[] = {"float", "int", "categorical", "ordinal", "constant"};
+    return w[t];
+}
+
+static int cmd_space(int argc, char **argv)
+{
+    hb_args a = {argc, argv, 3, "space", NULL, 0};
+    if (argc < 3) return hb_cli_usage_error(&a, "expected 'check' or 'sample'");
+    int check = !strcmp(argv[2], "check");
+    if (!check && strcmp(argv[2], "sample"))
+        return hb_cli_usage_error(&a, "unknown subcommand '%s' (expected 'check' or 'sample')", argv[2]);
+    a.cmd = check ? "space check" : "space sample";
+    const char *file = NULL;
+    int json = 0, r;
+    long n = 10;
+    uint64_t seed = 0;
+    while (a.i < argc) {
+        if (check && (r = hb_cli_flag(&a, "--json")) != 0) {
+            if (r < 0) return HB_EXIT_USAGE;
+            json = 1;
+        } else if (!check && (r = hb_cli_take(&a, "--n")) != 0) {
+            if (r < 0 || hb_cli_long(&a, "--n", &n, 0)) return HB_EXIT_USAGE;
+        } else if (!check && (r = hb_cli_take(&a, "--seed")) != 0) {
+            if (r < 0 || hb_cli_u64(&a, "--seed", &seed)) return HB_EXIT_USAGE;
+        } else if (argv[a.i][0] == '-' && argv[a.i][1] != '\0') {
+            return hb_cli_usage_error(&a, "unknown option '%s'", argv[a.i]);
+        } else if (file) {
+            return hb_cli_usage_error(&a, "one FILE only, got '%s' and '%s'", file, argv[a.i]);
+        } else {
+            file = argv[a.i++];
+        }
+    }
+    if (!file) return hb_cli_usage_error(&a, "FILE is required");
+    hb_space *sp = NULL;
+    hb_error err;
+    hb_error_clear(&err);
+    int rc = hb_space_load(file, &sp, &err);
+    if (rc != HB_OK) {
+        hb_cli_print_error(&err);
+        return rc == HB_ENOMEM ? HB_EXIT_FAILED : HB_EXIT_USAGE;
+    }
+    hb_buf b = HB_BUF_INIT;
+    size_t dim = hb_space_dim(sp);
+    if (check && json) {
+        hb_space_json(sp, &b);
+        hb_buf_puts(&b, "\n");
+    } else if (check) {
+        size_t count[5] = {0};
+        for (size_t i = 0; i < dim; i++) count[hb_space_type(sp, i)]++;
+        hb_buf_printf(&b, "%s: ok: %zu parameters (", file, dim);
+        int first = 1;
+        for (int t = 0; t < 5; t++)
+            if (count[t]) {
+                hb_buf_printf(&b, "%s%zu %s", first ? "" : ", ", count[t], type_word((hb_param_type)t));
+                first = 0;
+            }
+        hb_buf_printf(&b, "), %zu conditions, %zu forbidden clauses\n", hb_space_n_conditions(sp),
+                      hb_space_n_forbiddens(sp));
+    } else {
+        hb_rng rng;
+        hb_rng_init(&rng, seed, 0);
+        double *x = hb_malloc((dim ? dim : 1) * sizeof(double));
+        for (long k = 0; x && k < n && rc == HB_OK; k++) {
+            if ((rc = hb_space_sample(sp, &rng, x, &err)) == HB_OK) {
+                hb_space_config_json(sp, x, &b);
+                hb_buf_puts(&b, "\n");
+            }
+        }
+        hb_free(x);
+        if (rc != HB_OK) {
+            hb_cli_print_error(&err);
+            rc = HB_EXIT_FAILED;
+        }
+    }
+    if (rc == HB_OK && b.data) fputs(b.data, stdout);
+    hb_buf_fini(&b);
+    hb_space_free(sp);
+    return rc == HB_OK ? HB_EXIT_OK : rc;
+}
+
+static void print_best(const hb_space *sp, const hb_run_result *res)
+{
+    long bi = hb_report_best(res->trials, res->n);
+    if (bi < 0) {
+        printf("no successful evaluation in %zu trials\n", res->n);
+        return;
+    }
+    const hb_trial *t = &res->trials[bi];
+    hb_buf b = HB_BUF_INIT;
+    printf("best loss %.10g (trial %llu of %zu, budget %g)\n", t->loss, (unsigned long long)t->id,
+           res->n, t->budget);
+    for (size_t i = 0; i < hb_space_dim(sp); i++) {
+        if (isnan(t->x[i])) continue;
+        hb_buf_reset(&b);
+        hb_space_value_json(sp, i, t->x[i], &b);
+        printf("  %-20s %s\n", hb_space_name(sp, i), b.data);
+    }
+    hb_buf_fini(&b);
+}
+
+static int cmd_run(int argc, char **argv, int rank)
+{
+    hb_args a = {argc, argv, 2, "run", NULL, rank != 0};
+    const char *kname = NULL, *optimizer = "random";
+    double min_b = NAN, max_b = NAN, eta = 3;
+    uint64_t seed = 0;
+    long max_evals = 100;
+    int json = 0, quiet = 0, r;
+    while (a.i < argc) {
+        if ((r = hb_cli_take(&a, "--kernel")) != 0) {
+            if (r < 0) return HB_EXIT_USAGE;
+            kname = a.value;
+        } else if ((r = hb_cli_take(&a, "--optimizer")) != 0) {
+            if (r < 0) return HB_EXIT_USAGE;
+            optimizer = a.value;
+            if (strcmp(optimizer, "random"))
+                return hb_cli_usage_error(&a, "--optimizer: unknown optimizer '%s' (this version has: random)",
+                                          optimizer);
+        } else if ((r = hb_cli_take(&a, "--min-budget")) != 0) {
+            if (r < 0 || hb_cli_double(&a, "--min-budget", &min_b, 0.0)) return HB_EXIT_USAGE;
+        } else if ((r = hb_cli_take(&a, "--max-budget")) != 0) {
+            if (r < 0 || hb_cli_double(&a, "--max-budget", &max_b, 0.0)) return HB_EXIT_USAGE;
+        } else if ((r = hb_cli_take(&a, "--eta")) != 0) {
+            if (r < 0 || hb_cli_double(&a, "--eta", &eta, 1.0)) return HB_EXIT_USAGE;
+        } else if ((r = hb_cli_take(&a, "--seed")) != 0) {
+            if (r < 0 || hb_cli_u64(&a, "--seed", &seed)) return HB_EXIT_USAGE;
+        } else if ((r = hb_cli_take(&a, "--max-evals")) != 0) {
+            if (r < 0 || hb_cli_long(&a, "--max-evals", &max_evals, 1)) return HB_EXIT_USAGE;
+        } else if ((r = hb_cli_flag(&a, "--json")) != 0) {
+            if (r < 0) return HB_EXIT_USAGE;
+            json = 1;
+        } else if ((r = hb_cli_flag(&a, "--quiet")) != 0) {
+            if (r < 0) return HB_EXIT_USAGE;
+            quiet = 1;
+        } else if (!strcmp(argv[a.i], "--space") || !strncmp(argv[a.i], "--space=", 8) ||
+                   !strncmp(argv[a.i], "--eval-cmd", 10) || !strncmp(argv[a.i], "--eval-lib", 10)) {
+            return hb_cli_usage_error(&a, "%s: user objectives are not in this version yet; use --kernel",
+                                      argv[a.i]);
+        } else {
+            return hb_cli_usage_error(&a, "unknown option '%s'", argv[a.i]);
+        }
+    }
+    if (!kname) return hb_cli_usage_error(&a, "--kernel is required");
+    const hb_kernel *k;
+    hb_space *sp = NULL;
+    if ((r = find_kernel(&a, kname, &k, &sp)) != HB_EXIT_OK) return r;
+    hb_run_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.kernel = k;
+    spec.kernel_label = kname;
+    spec.space = sp;
+    spec.quiet = quiet;
+    hb_opt_settings_init(&spec.settings);
+    spec.settings.optimizer = optimizer;
+    spec.settings.seed = seed;
+    spec.settings.min_budget = isnan(min_b) ? k->min_budget : min_b;
+    spec.settings.max_budget = isnan(max_b) ? k->max_budget : max_b;
+    spec.settings.eta = eta;
+    spec.settings.max_evals = max_evals;
+    if (spec.settings.max_budget < spec.settings.min_budget) {
+        hb_space_free(sp);
+        return hb_cli_usage_error(&a, "--max-budget %g is below --min-budget %g", spec.settings.max_budget,
+                                  spec.settings.min_budget);
+    }
+    hb_run_result res;
+    hb_error err;
+    hb_error_clear(&err);
+    int rc = hb_runtime_run(&spec, MPI_COMM_WORLD, &res, &err);
+    int code = HB_EXIT_OK;
+    if (rc != HB_OK) {
+        if (rank == 0) hb_cli_print_error(&err);
+        code = HB_EXIT_FAILED;
+    } else if (rank == 0) {
+        if (json) {
+            hb_buf b = HB_BUF_INIT;
+            hb_report_info info = {kname, &spec.settings, res.wall_seconds, res.workers};
+            hb_report_json(sp, &info, res.trials, res.n, &b);
+            if (b.failed) {
+                fprintf(stderr, "hbmpi run: out of memory writing the report\n");
+                code = HB_EXIT_FAILED;
+            } else {
+                fputs(b.data, stdout);
+            }
+            hb_buf_fini(&b);
+        } else {
+            print_best(sp, &res);
+        }
+    }
+    hb_run_result_fini(&res);
+    hb_space_free(sp);
+    return code;
+}
+
+static void print_version(void)
+{
+    char mpiv[MPI_MAX_LIBRARY_VERSION_STRING];
+    int len = 0;
+    MPI_Get_library_version(mpiv, &len);
+    char *nl = strchr(mpiv, ',');
+    if (nl) *nl = '\0';
+    printf("hbmpi %s\n  MPI: %s\n", HB_VERSION_STRING, mpiv);
+#ifdef HB_HAVE_HDF5
+    char h5[64];
+    hb_store_h5_version(h5, sizeof h5);
+    printf("  HDF5: %s\n", h5);
+#endif
+    printf("  jansson: %s\n", jansson_version_str());
+}
+
+static int dispatch(int argc, char **argv);
+
+/* With HB_CHECK_LEAKS set (the sanitizer test suite sets it), every block hbmpi allocated must
+ * be freed by exit; this covers the MPI paths, where LeakSanitizer cannot tell Open MPI's
+ * never-freed memory from ours. */
+int main(int argc, char **argv)
+{
+    json_set_alloc_funcs(hb_malloc_counted, hb_free); /* jansson's memory is counted and freed like ours */
+    int code = dispatch(argc, argv);
+    if (getenv("HB_CHECK_LEAKS") && hb_alloc_live() != 0) {
+        fprintf(stderr, "hbmpi: %ld heap blocks not freed at exit\n", hb_alloc_live());
+        if (code == HB_EXIT_OK) code = HB_EXIT_FAILED;
+    }
+    return code;
+}
+
+static int dispatch(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(main_help, stderr);
+        return HB_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        fputs(main_help, stdout);
+        return HB_EXIT_OK;
+    }
+    if (!strcmp(cmd, "--version")) {
+        print_version();
+        return HB_EXIT_OK;
+    }
+    const char *help = !strcmp(cmd, "run")       ? run_help
+                       : !strcmp(cmd, "eval")    ? eval_help
+                       : !strcmp(cmd, "kernels") ? kernels_help
+                       : !strcmp(cmd, "space")   ? space_help
+                                                 : NULL;
+    if (help == NULL) {
+        fprintf(stderr, "hbmpi: unknown command '%s' (see 'hbmpi --help')\n", cmd);
+        return HB_EXIT_USAGE;
+    }
+    if (want_help(argc, argv, 2)) {
+        fputs(help, stdout);
+        return HB_EXIT_OK;
+    }
+    if (!strcmp(cmd, "kernels")) return cmd_kernels(argc, argv);
+    if (!strcmp(cmd, "eval")) return cmd_eval(argc, argv);
+    if (!strcmp(cmd, "space")) return cmd_space(argc, argv);
+    /* run: the one MPI command. */
+    if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
+        fprintf(stderr, "hbmpi: MPI_Init failed\n");
+        return HB_EXIT_FAILED;
+    }
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    int code = cmd_run(argc, argv, rank);
+    MPI_Finalize();
+    return code;
+}

@@ -1,0 +1,114 @@
+/* buf.c — growable buffer and JSON writing helpers. */
+#include "hb_buf.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void hb_buf_fini(hb_buf *b)
+{
+    hb_free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+    b->failed = 0;
+}
+
+void hb_buf_reset(hb_buf *b)
+{
+    b->len = 0;
+    b->failed = 0;
+    if (b->data) b->data[0] = '\0';
+}
+
+static int reserve(hb_buf *b, size_t extra)
+{
+    if (b->failed) return HB_ENOMEM;
+    if (b->len + extra + 1 <= b->cap) return HB_OK;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < b->len + extra + 1) cap *= 2;
+    char *p = hb_realloc(b->data, cap);
+    if (p == NULL) {
+        b->failed = 1;
+        return HB_ENOMEM;
+    }
+    b->data = p;
+    b->cap = cap;
+    return HB_OK;
+}
+
+int hb_buf_append(hb_buf *b, const char *s, size_t n)
+{
+    if (reserve(b, n) != HB_OK) return HB_ENOMEM;
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return HB_OK;
+}
+
+int hb_buf_puts(hb_buf *b, const char *s) { return hb_buf_append(b, s, strlen(s)); }
+
+int hb_buf_printf(hb_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) return HB_EINVAL;
+    if (reserve(b, (size_t)n) != HB_OK) return HB_ENOMEM;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return HB_OK;
+}
+
+int hb_buf_json_string(hb_buf *b, const char *s)
+{
+    int rc = hb_buf_append(b, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p && rc == HB_OK; p++) {
+        switch (*p) {
+        case '"': rc = hb_buf_append(b, "\\\"", 2); break;
+        case '\\': rc = hb_buf_append(b, "\\\\", 2); break;
+        case '\n': rc = hb_buf_append(b, "\\n", 2); break;
+        case '\r': rc = hb_buf_append(b, "\\r", 2); break;
+        case '\t': rc = hb_buf_append(b, "\\t", 2); break;
+        case '\b': rc = hb_buf_append(b, "\\b", 2); break;
+        case '\f': rc = hb_buf_append(b, "\\f", 2); break;
+        default:
+            if (*p < 0x20)
+                rc = hb_buf_printf(b, "\\u%04x", *p);
+            else
+                rc = hb_buf_append(b, (const char *)p, 1);
+        }
+    }
+    if (rc == HB_OK) rc = hb_buf_append(b, "\"", 1);
+    return rc;
+}
+
+void hb_format_double(char *out, size_t n, double v)
+{
+    if (!isfinite(v)) {
+        snprintf(out, n, "%s", isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"));
+        return;
+    }
+    if (v == 0.0) {
+        snprintf(out, n, "%s", signbit(v) ? "-0.0" : "0.0");
+        return;
+    }
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(out, n, "%.*g", prec, v);
+        if (strtod(out, NULL) == v) break;
+    }
+    /* Keep a marker that this is a real number when it prints like an integer. */
+    if (strpbrk(out, ".eEn") == NULL && strlen(out) + 3 <= n) strcat(out, ".0");
+}
+
+int hb_buf_json_number(hb_buf *b, double v)
+{
+    if (!isfinite(v)) return hb_buf_puts(b, "null");
+    char tmp[40];
+    hb_format_double(tmp, sizeof tmp, v);
+    return hb_buf_puts(b, tmp);
+}

@@ -1,0 +1,30 @@
+/* hb_buf.h — a growable byte buffer and the JSON writing helpers built on it (strings with
+ * escapes, numbers in their shortest round-trip form). Writing only: reading JSON is jansson's. */
+#ifndef HB_BUF_H
+#define HB_BUF_H
+
+#include "hb_common.h"
+
+typedef struct hb_buf {
+    char *data; /* NUL-terminated when len > 0 or after any append */
+    size_t len;
+    size_t cap;
+    int failed; /* an allocation failed: later appends do nothing */
+} hb_buf;
+
+#define HB_BUF_INIT {NULL, 0, 0, 0}
+
+HB_API void hb_buf_fini(hb_buf *b);
+HB_API void hb_buf_reset(hb_buf *b);
+/* Each append returns HB_OK or HB_ENOMEM (and then sets b->failed). */
+HB_API int hb_buf_append(hb_buf *b, const char *s, size_t n);
+HB_API int hb_buf_puts(hb_buf *b, const char *s);
+HB_API int hb_buf_printf(hb_buf *b, const char *fmt, ...) HB_PRINTF(2, 3);
+/* A JSON string literal with quotes and escapes. */
+HB_API int hb_buf_json_string(hb_buf *b, const char *s);
+/* A JSON number: shortest text that reads back as the same double; non-finite -> null. */
+HB_API int hb_buf_json_number(hb_buf *b, double v);
+/* Write the shortest round-trip text of 'v' into 'out' (at least 32 bytes). */
+HB_API void hb_format_double(char *out, size_t n, double v);
+
+#endif

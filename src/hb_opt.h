@@ -1,0 +1,55 @@
+/* hb_opt.h — the ask/tell optimiser (DESIGN.md contract 1). A state machine over a scheduler, a
+ * sampler and the history: `ask` gives a job, or says wait, or done; `tell` gives a job's
+ * result. No clock, no I/O, no MPI: same seed and same order of events, same jobs, bit for bit. */
+#ifndef HB_OPT_H
+#define HB_OPT_H
+
+#include "hb_common.h"
+#include "hb_history.h"
+#include "hb_space.h"
+
+typedef struct hb_opt hb_opt;
+
+typedef struct hb_opt_settings {
+    const char *optimizer; /* "random" */
+    uint64_t seed;
+    double min_budget;     /* > 0 */
+    double max_budget;     /* >= min_budget; random search evaluates here */
+    double eta;            /* > 1 */
+    long max_evals;        /* jobs to issue; <= 0: no limit */
+} hb_opt_settings;
+
+/* Defaults: optimizer "random", seed 0, budgets 1..1, eta 3, max_evals 100. */
+HB_API void hb_opt_settings_init(hb_opt_settings *s);
+
+typedef enum hb_ask_kind { HB_ASK_JOB = 0, HB_ASK_WAIT, HB_ASK_DONE } hb_ask_kind;
+
+typedef struct hb_job {
+    hb_ask_kind kind;
+    uint64_t id;     /* jobs are numbered 0, 1, 2, ... in the order asked */
+    double budget;
+    int bracket;     /* -1 where the optimiser has no brackets */
+    int stage;       /* rung within the bracket, -1 if none */
+    const double *x; /* native encoding; view owned by the optimiser, valid until told */
+} hb_job;
+
+/* Create an optimiser over 'space' (borrowed; must be finalized and outlive it). Bad settings:
+ * HB_EINVAL with a message naming the setting. */
+HB_API int hb_opt_create(const hb_space *space, const hb_opt_settings *s, hb_opt **out,
+                         hb_error *err);
+HB_API void hb_opt_free(hb_opt *opt);
+
+/* Next job, or wait (results are needed first), or done. */
+HB_API int hb_opt_ask(hb_opt *opt, hb_job *job, hb_error *err);
+
+/* Record the outcome of job 'id'. 'loss' is read only when 'status' is HB_TRIAL_OK (a failure is
+ * seen as the worst loss). Telling an unknown or finished id returns HB_EINVAL and changes
+ * nothing. */
+HB_API int hb_opt_tell(hb_opt *opt, uint64_t id, double loss, hb_trial_status status,
+                       hb_error *err);
+
+HB_API const hb_history *hb_opt_history(const hb_opt *opt);
+HB_API size_t hb_opt_pending(const hb_opt *opt); /* jobs asked but not told */
+HB_API const hb_opt_settings *hb_opt_settings_of(const hb_opt *opt);
+
+#endif

@@ -1,0 +1,37 @@
+/* hb_report.h — the report JSON of CLI.md from a run's trials: settings, every trial in the order
+ * its result reached the master, the incumbent, and totals. Pure: the caller gives the times. */
+#ifndef HB_REPORT_H
+#define HB_REPORT_H
+
+#include "hb_buf.h"
+#include "hb_history.h"
+#include "hb_opt.h"
+#include "hb_space.h"
+
+typedef struct hb_trial {
+    uint64_t id;
+    const double *x;        /* native encoding */
+    double budget;
+    double loss;            /* used only when status == HB_TRIAL_OK */
+    hb_trial_status status;
+    int bracket, stage;     /* -1: none (printed as null) */
+    int worker;             /* rank that evaluated it (0 when serial) */
+    double start, end;      /* seconds since the run started */
+} hb_trial;
+
+typedef struct hb_report_info {
+    const char *kernel;     /* NULL for a user space (printed as null) */
+    const hb_opt_settings *settings;
+    double wall_seconds;
+    int workers;            /* evaluating workers, for utilisation */
+} hb_report_info;
+
+/* Index of the incumbent: the lowest ok loss among trials at the largest budget that has an ok
+ * trial; -1 if there is none. Ties go to the earlier trial. */
+HB_API long hb_report_best(const hb_trial *t, size_t n);
+
+/* Append the report JSON (one object, newline-terminated). */
+HB_API int hb_report_json(const hb_space *sp, const hb_report_info *info, const hb_trial *t,
+                          size_t n, hb_buf *out);
+
+#endif

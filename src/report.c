@@ -1,0 +1,91 @@
+/* report.c — the report JSON (CLI.md) from trial records. */
+#include "hb_report.h"
+
+#include <math.h>
+
+long hb_report_best(const hb_trial *t, size_t n)
+{
+    double top = -INFINITY;
+    for (size_t i = 0; i < n; i++)
+        if (t[i].status == HB_TRIAL_OK && t[i].budget > top) top = t[i].budget;
+    long best = -1;
+    for (size_t i = 0; i < n; i++)
+        if (t[i].status == HB_TRIAL_OK && t[i].budget == top && (best < 0 || t[i].loss < t[best].loss))
+            best = (long)i;
+    return best;
+}
+
+static void num_or_null(hb_buf *b, int v)
+{
+    if (v < 0)
+        hb_buf_puts(b, "null");
+    else
+        hb_buf_printf(b, "%d", v);
+}
+
+int hb_report_json(const hb_space *sp, const hb_report_info *info, const hb_trial *t, size_t n,
+                   hb_buf *b)
+{
+    const hb_opt_settings *s = info->settings;
+    hb_buf_puts(b, "{\n  \"kernel\": ");
+    if (info->kernel)
+        hb_buf_json_string(b, info->kernel);
+    else
+        hb_buf_puts(b, "null");
+    hb_buf_puts(b, ",\n  \"optimizer\": ");
+    hb_buf_json_string(b, s->optimizer);
+    hb_buf_printf(b, ",\n  \"seed\": %llu,\n  \"settings\": {\"min_budget\": ", (unsigned long long)s->seed);
+    hb_buf_json_number(b, s->min_budget);
+    hb_buf_puts(b, ", \"max_budget\": ");
+    hb_buf_json_number(b, s->max_budget);
+    hb_buf_puts(b, ", \"eta\": ");
+    hb_buf_json_number(b, s->eta);
+    hb_buf_printf(b, ", \"max_evals\": %ld},\n  \"trials\": [", s->max_evals);
+    double busy = 0, total_budget = 0;
+    for (size_t i = 0; i < n; i++) {
+        const hb_trial *r = &t[i];
+        hb_buf_printf(b, "%s\n    {\"id\": %llu, \"config\": ", i ? "," : "", (unsigned long long)r->id);
+        hb_space_config_json(sp, r->x, b);
+        hb_buf_puts(b, ", \"budget\": ");
+        hb_buf_json_number(b, r->budget);
+        hb_buf_puts(b, ", \"loss\": ");
+        if (r->status == HB_TRIAL_OK)
+            hb_buf_json_number(b, r->loss);
+        else
+            hb_buf_puts(b, "null");
+        hb_buf_printf(b, ", \"status\": \"%s\", \"bracket\": ", hb_trial_status_name(r->status));
+        num_or_null(b, r->bracket);
+        hb_buf_puts(b, ", \"stage\": ");
+        num_or_null(b, r->stage);
+        hb_buf_printf(b, ", \"worker\": %d, \"start\": ", r->worker);
+        hb_buf_json_number(b, r->start);
+        hb_buf_puts(b, ", \"end\": ");
+        hb_buf_json_number(b, r->end);
+        hb_buf_puts(b, "}");
+        busy += r->end - r->start;
+        total_budget += r->budget;
+    }
+    hb_buf_puts(b, n ? "\n  ],\n  \"best\": " : "],\n  \"best\": ");
+    long bi = hb_report_best(t, n);
+    if (bi < 0) {
+        hb_buf_puts(b, "null");
+    } else {
+        hb_buf_printf(b, "{\"id\": %llu, \"config\": ", (unsigned long long)t[bi].id);
+        hb_space_config_json(sp, t[bi].x, b);
+        hb_buf_puts(b, ", \"budget\": ");
+        hb_buf_json_number(b, t[bi].budget);
+        hb_buf_puts(b, ", \"loss\": ");
+        hb_buf_json_number(b, t[bi].loss);
+        hb_buf_puts(b, "}");
+    }
+    double cap = info->wall_seconds * (info->workers > 0 ? info->workers : 1);
+    double util = cap > 0 ? busy / cap : 0;
+    if (util > 1) util = 1;
+    hb_buf_printf(b, ",\n  \"totals\": {\"evaluations\": %zu, \"budget\": ", n);
+    hb_buf_json_number(b, total_budget);
+    hb_buf_puts(b, ", \"wall_seconds\": ");
+    hb_buf_json_number(b, info->wall_seconds);
+    hb_buf_puts(b, ", \"utilisation\": ");
+    hb_buf_json_number(b, util);
+    return hb_buf_puts(b, "}\n}\n");
+}

@@ -1,0 +1,296 @@
+#!/usr/bin/env python3
+"""Integration tests of the hbmpi command: real processes, real mpirun.
+
+usage: test_cli.py --hbmpi PATH --data DIR [--mpirun PATH] [--np N] GROUP
+GROUP is one of: help usage bad_spaces eval_vectors kernels run_random run_mpi.
+Ends with a line 'N passed, M failed'; exits 1 if anything failed.
+"""
+import argparse
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+
+ARGS = None
+PASSED = 0
+FAILED = 0
+
+
+def check(cond, what):
+    global PASSED, FAILED
+    if cond:
+        PASSED += 1
+    else:
+        FAILED += 1
+        print("FAIL:", what, flush=True)
+    return cond
+
+
+def hbmpi(*argv, cwd=None, mpi_np=None):
+    cmd = [ARGS.hbmpi, *argv]
+    if mpi_np is not None:
+        cmd = [ARGS.mpirun, "-n", str(mpi_np), *cmd]
+    p = subprocess.run(cmd, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                       timeout=240)
+    return p.returncode, p.stdout, p.stderr
+
+
+# ---------------------------------------------------------------- help
+def group_help():
+    for argv, first in [(["--help"], "usage: hbmpi COMMAND"), (["run", "--help"], "usage: hbmpi run"),
+                        (["eval", "--help"], "usage: hbmpi eval"),
+                        (["kernels", "--help"], "usage: hbmpi kernels"),
+                        (["space", "--help"], "usage: hbmpi space"),
+                        (["space", "check", "--help"], "usage: hbmpi space check"),
+                        (["space", "sample", "x.json", "--help"], "usage: hbmpi space")]:
+        rc, out, err = hbmpi(*argv)
+        check(rc == 0 and out.startswith(first) and err == "", f"{argv}: rc={rc} out={out[:60]!r}")
+    rc, out, err = hbmpi("--version")
+    check(rc == 0 and re.match(r"hbmpi \d+\.\d+\.\d+\n", out) and "HDF5: 1.10" in out
+          and "MPI: Open MPI" in out, f"--version: {out!r}")
+    rc, out, err = hbmpi()
+    check(rc == 2 and "usage: hbmpi" in err and out == "", "hbmpi alone: exit 2 with usage on stderr")
+    # --help tells the truth: every option it lists for run and eval is accepted.
+    for cmd, base in [("run", ["--kernel", "branin", "--max-evals", "2", "--quiet"]),
+                      ("eval", ["--kernel", "counting_ones", "--budget", "9", "--config", "{}"])]:
+        _, text, _ = hbmpi(cmd, "--help")
+        opts = re.findall(r"^  (--[a-z-]+)( [A-Za-z]+)?", text, re.M)
+        check(len(opts) >= 4, f"{cmd} --help lists its options")
+        values = {"--kernel": "branin" if cmd == "run" else "counting_ones", "--optimizer": "random",
+                  "--min-budget": "1", "--max-budget": "9", "--eta": "3", "--seed": "4",
+                  "--max-evals": "2", "--budget": "9", "--config": "{}"}
+        for opt, val in opts:
+            argv = list(base)
+            if opt in argv:
+                i = argv.index(opt)
+                del argv[i:i + 2]
+            argv += [opt] + ([values.get(opt, "1")] if val else [])
+            rc, out, err = hbmpi(cmd, *argv)
+            check(rc == 0, f"{cmd} {opt} (listed in --help) is accepted: rc={rc} {err.strip()}")
+
+
+# ---------------------------------------------------------------- usage
+USAGE = [
+    (["run"], "--kernel is required"),
+    (["run", "--kernel", "nope"], "unknown kernel 'nope'"),
+    (["run", "--kernel", "hartmann6", "--max-evals", "0"], "--max-evals"),
+    (["run", "--kernel", "hartmann6", "--max-evals", "ten"], "'ten'"),
+    (["run", "--kernel", "hartmann6", "--seed", "-1"], "--seed"),
+    (["run", "--kernel", "hartmann6", "--seed", "1.5"], "'1.5'"),
+    (["run", "--kernel", "hartmann6", "--optimizer", "bohb2"], "unknown optimizer 'bohb2'"),
+    (["run", "--kernel", "hartmann6", "--eta", "1"], "--eta"),
+    (["run", "--kernel", "hartmann6", "--min-budget", "0"], "--min-budget"),
+    (["run", "--kernel", "hartmann6", "--max-budget", "0.5"], "below --min-budget"),
+    (["run", "--kernel", "hartmann6", "--min-budget", "nan"], "--min-budget"),
+    (["run", "--kernel", "hartmann6", "--bogus"], "unknown option '--bogus'"),
+    (["run", "--kernel", "hartmann6", "--json=yes"], "--json takes no value"),
+    (["run", "--kernel", "hartmann6", "--seed"], "--seed needs a value"),
+    (["run", "--kernel", "hartmann3:4"], "hartmann3:4"),
+    (["run", "--kernel", "counting_ones:0+4"], "counting_ones:0+4"),
+    (["run", "--kernel", "branin", "--space", "s.json"], "--space"),
+    (["eval", "--kernel", "branin", "--budget", "81", "--config", '{"x0": 20}'], "x0"),
+    (["eval", "--kernel", "branin", "--budget", "0", "--config", "{}"], "--budget"),
+    (["eval", "--kernel", "branin", "--config", "{}"], "--budget is required"),
+    (["eval", "--kernel", "branin", "--budget", "1"], "--config is required"),
+    (["eval", "--budget", "1", "--config", "{}"], "--kernel is required"),
+    (["eval", "--kernel", "branin", "--budget", "1", "--config", '{"x9": 1}'], "unknown parameter 'x9'"),
+    (["eval", "--kernel", "branin", "--budget", "1", "--config", "nope"], "not valid JSON"),
+    (["eval", "--kernel", "branin", "--budget", "1", "--config", "{}", "--exact"], "--exact"),
+    (["eval", "--kernel", "counting_ones", "--budget", "9", "--config", '{"cat_0": 2}'], "cat_0"),
+    (["space"], "expected 'check' or 'sample'"),
+    (["space", "frob", "x.json"], "unknown subcommand 'frob'"),
+    (["space", "check"], "FILE is required"),
+    (["space", "check", "a.json", "b.json"], "one FILE only"),
+    (["space", "check", "a.json", "--n", "3"], "unknown option '--n'"),
+    (["space", "sample", "a.json", "--n", "-1"], "--n"),
+    (["kernels", "--csv"], "unknown option '--csv'"),
+    (["frob"], "unknown command 'frob'"),
+]
+
+
+def group_usage():
+    for argv, needle in USAGE:
+        rc, out, err = hbmpi(*argv)
+        lines = [l for l in err.splitlines() if l.strip()]
+        check(rc == 2, f"{argv}: exit {rc}, expected 2")
+        check(len(lines) == 1 and needle in lines[0], f"{argv}: stderr {err!r} should be one line with {needle!r}")
+        check(out == "", f"{argv}: nothing on stdout")
+    missing = "/nonexistent/space.json"
+    rc, out, err = hbmpi("space", "check", missing)
+    check(rc == 2 and err.startswith(missing + ": error: cannot open"), f"missing file: {rc} {err!r}")
+
+
+# ---------------------------------------------------------------- bad spaces
+def group_bad_spaces():
+    bad = os.path.join(ARGS.data, "bad")
+    files = sorted(f for f in os.listdir(bad) if f.endswith(".json"))
+    check(len(files) >= 25, "at least 25 malformed space files")
+    for f in files:
+        want = open(os.path.join(bad, f[:-5] + ".err")).read()
+        check(re.match(r"^[\w.]+:\d+:\d+: error: .+\n$", want) is not None, f"{f}.err has FILE:LINE:COL: error:")
+        for extra in ([], ["--json"]):
+            rc, out, err = hbmpi("space", "check", f, *extra, cwd=bad)
+            check(rc == 2 and err == want and out == "", f"{f} {extra}: rc={rc} err={err!r} want={want!r}")
+    good = [os.path.join(ARGS.data, "good", f) for f in sorted(os.listdir(os.path.join(ARGS.data, "good")))]
+    good += [os.path.join(ARGS.data, "spaces", f) for f in sorted(os.listdir(os.path.join(ARGS.data, "spaces")))
+             if f.endswith(".json")]
+    for g in good:
+        rc, out, err = hbmpi("space", "check", g)
+        check(rc == 0 and out.startswith(g + ": ok: ") and err == "", f"{g}: {rc} {out!r} {err!r}")
+        rc, out, err = hbmpi("space", "sample", g, "--n", "50", "--seed", "1")
+        check(rc == 0 and len(out.splitlines()) == 50, f"sample {g}: {rc} {err!r}")
+        check(all(isinstance(json.loads(l), dict) for l in out.splitlines()), f"sample {g} prints JSON objects")
+
+
+# ---------------------------------------------------------------- kernel vectors through `hbmpi eval`
+def fmt(v):
+    return json.dumps(v)
+
+
+def group_eval_vectors():
+    vec = json.load(open(os.path.join(ARGS.data, "vectors.json")))
+    n = 0
+    for name, entry in vec["kernels"].items():
+        exact = name == "counting_ones_exact"
+        kernel = "counting_ones" if exact else name
+        for v in entry["vectors"]:
+            argv = ["eval", "--kernel", kernel, "--config", fmt(v["config"])]
+            argv += ["--exact"] if exact else ["--budget", repr(v["budget"]), "--seed", str(v["seed"])]
+            rc, out, err = hbmpi(*argv)
+            tol = max(1e-12, 1e-12 * abs(v["loss"]))
+            ok = rc == 0 and len(out.splitlines()) == 1 and abs(float(out) - v["loss"]) <= tol
+            check(ok, f"{name} {v.get('note', '')} budget {v['budget']}: got {out.strip()!r} {err.strip()!r}, want {v['loss']!r}")
+            n += 1
+    check(n == 130, f"all 130 kernel vectors evaluated (got {n})")
+    # The printed loss round-trips: %.17g.
+    rc, out, _ = hbmpi("eval", "--kernel", "branin", "--budget", "81", "--config", '{"x0": 1, "x1": 2}')
+    check(rc == 0 and re.match(r"^-?\d\.\d{16}(e[-+]\d+)?\n$|^-?\d+\.\d+\n$", out), f"eval prints %.17g: {out!r}")
+
+
+# ---------------------------------------------------------------- kernels listing
+def group_kernels():
+    rc, out, err = hbmpi("kernels", "--json")
+    check(rc == 0, "kernels --json exits 0")
+    ks = json.loads(out)["kernels"]
+    names = [k["name"] for k in ks]
+    check(names == ["hartmann3", "hartmann6", "branin", "currin", "borehole", "counting_ones"], f"names {names}")
+    want_opt = {"hartmann3": -3.86277978733266, "hartmann6": -3.32236801141551, "branin": 0.397887357729738,
+                "currin": -13.7987220447284, "borehole": -309.575587660408, "counting_ones": 0.0}
+    want_dim = {"hartmann3": 3, "hartmann6": 6, "branin": 2, "currin": 2, "borehole": 8, "counting_ones": 16}
+    for k in ks:
+        check(k["optimum"] == want_opt[k["name"]], f"{k['name']} optimum {k['optimum']}")
+        check(k["dim"] == want_dim[k["name"]] == len(k["space"]["parameters"]), f"{k['name']} dim")
+        b = (9, 729) if k["name"] == "counting_ones" else (1, 81)
+        check((k["min_budget"], k["max_budget"]) == b, f"{k['name']} budget range")
+    rc, out, err = hbmpi("kernels")
+    check(rc == 0 and len(out.splitlines()) == 7 and out.startswith("name"), "kernels table: header + 6 rows")
+
+
+# ---------------------------------------------------------------- runs
+TIMING = ("start", "end")
+
+
+def strip_timing(rep):
+    rep = json.loads(json.dumps(rep))
+    for t in rep["trials"]:
+        for k in TIMING:
+            t.pop(k)
+    rep["totals"].pop("wall_seconds")
+    rep["totals"].pop("utilisation")
+    return rep
+
+
+def run_json(*extra, mpi_np=None):
+    rc, out, err = hbmpi("run", "--kernel", "hartmann6", "--optimizer", "random", *extra, "--json",
+                         mpi_np=mpi_np)
+    rep = json.loads(out) if rc == 0 else None
+    return rc, rep, err
+
+
+def group_run_random():
+    rc, rep, err = run_json("--max-evals", "200", "--seed", "7")
+    check(rc == 0, f"run exits 0: {err}")
+    check(set(rep) == {"kernel", "optimizer", "seed", "settings", "trials", "best", "totals"}, f"keys {set(rep)}")
+    check(rep["kernel"] == "hartmann6" and rep["optimizer"] == "random" and rep["seed"] == 7, "header")
+    trials = rep["trials"]
+    check(len(trials) == 200, f"200 trials, got {len(trials)}")
+    check([t["id"] for t in trials] == list(range(200)), "ids 0..199 in order")
+    inside = all(set(t["config"]) == {f"x{i}" for i in range(6)} and
+                 all(0.0 <= v <= 1.0 for v in t["config"].values()) for t in trials)
+    check(inside, "every configuration inside the space")
+    check(all(t["budget"] == 81 and t["status"] == "ok" and t["end"] >= t["start"] >= 0 for t in trials),
+          "budget 81, ok, times ordered")
+    check(len({json.dumps(t["config"], sort_keys=True) for t in trials}) == 200, "200 distinct configurations")
+    # The losses are the kernel's: spot-check through `hbmpi eval`.
+    for t in trials[:5]:
+        rc2, out, _ = hbmpi("eval", "--kernel", "hartmann6", "--budget", "81", "--config", json.dumps(t["config"]))
+        check(rc2 == 0 and float(out) == t["loss"], f"trial {t['id']} loss equals hbmpi eval")
+    best = min((t for t in trials), key=lambda t: (t["loss"], t["id"]))
+    check(rep["best"]["id"] == best["id"] and rep["best"]["loss"] == best["loss"], "best is the lowest loss")
+    check(rep["totals"]["evaluations"] == 200 and rep["totals"]["budget"] == 200 * 81, "totals")
+    check(0 <= rep["totals"]["utilisation"] <= 1, "utilisation in [0, 1]")
+    rc, again, _ = run_json("--max-evals", "200", "--seed", "7")
+    check(strip_timing(again) == strip_timing(rep), "same seed: identical report (timing aside)")
+    rc, other, _ = run_json("--max-evals", "200", "--seed", "8")
+    check(rc == 0 and other["trials"][0]["config"] != trials[0]["config"], "another seed: different trials")
+    check(strip_timing(other) != strip_timing(rep), "another seed: different report")
+    # Defaults: 100 evaluations; the human output ends with the best configuration.
+    rc, out, err = hbmpi("run", "--kernel", "branin")
+    check(rc == 0 and out.startswith("best loss ") and "x0" in out and "x1" in out, f"human output: {out!r}")
+    check("100/100 evaluations" in err, f"progress on stderr says 100/100: {err!r}")
+    rc, out, err = hbmpi("run", "--kernel", "branin", "--quiet")
+    check(rc == 0 and err == "", "--quiet: nothing on stderr")
+    # A kernel with options, categoricals printed as their choices.
+    rc, out, err = hbmpi("run", "--kernel", "counting_ones:2+3", "--max-evals", "20", "--json", "--quiet")
+    rep = json.loads(out)
+    check(rc == 0 and rep["kernel"] == "counting_ones:2+3", "kernel options recorded")
+    check(all(set(t["config"]) == {"cat_0", "cat_1", "float_0", "float_1", "float_2"} and
+              t["config"]["cat_0"] in (0, 1) and isinstance(t["config"]["cat_0"], int) for t in rep["trials"]),
+          "counting_ones:2+3 configurations use their choices")
+    check(all(t["budget"] == 729 for t in rep["trials"]), "random search at the max budget")
+
+
+def group_run_mpi():
+    np_ = ARGS.np
+    rc, serial, err = run_json("--max-evals", "60", "--seed", "11", "--quiet")
+    check(rc == 0, f"serial run: {err}")
+    rc, par, err = run_json("--max-evals", "60", "--seed", "11", "--quiet", mpi_np=np_)
+    check(rc == 0, f"mpirun -n {np_}: exit {rc} {err}")
+    check(par is not None and strip_timing(par) == strip_timing(serial),
+          f"mpirun -n {np_}: same trials as the serial run")
+    # Usage errors under mpirun: exit 2, the message printed once (by rank 0).
+    rc, out, err = hbmpi("run", "--kernel", "nope", mpi_np=np_)
+    check(rc == 2, f"mpirun -n {np_} usage error exits 2 (got {rc})")
+    check(err.count("unknown kernel 'nope'") == 1, f"error printed once: {err!r}")
+
+
+GROUPS = {"help": group_help, "usage": group_usage, "bad_spaces": group_bad_spaces,
+          "eval_vectors": group_eval_vectors, "kernels": group_kernels, "run_random": group_run_random,
+          "run_mpi": group_run_mpi}
+
+
+def main():
+    global ARGS
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--hbmpi", required=True)
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--mpirun", default="mpirun")
+    ap.add_argument("--np", type=int, default=2)
+    ap.add_argument("group", choices=sorted(GROUPS))
+    ARGS = ap.parse_args()
+    ARGS.hbmpi = os.path.abspath(ARGS.hbmpi)
+    ARGS.data = os.path.abspath(ARGS.data)
+    try:
+        GROUPS[ARGS.group]()
+    except Exception as e:  # a crash in the test is a failure, with its reason
+        import traceback
+        traceback.print_exc()
+        check(False, f"exception: {e}")
+    print(f"{PASSED} passed, {FAILED} failed")
+    return 1 if FAILED else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

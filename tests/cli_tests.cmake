@@ -1,0 +1,29 @@
+# Command-line and MPI integration tests: real hbmpi processes, real mpirun.
+set(HB_PYTHON /usr/bin/python3 CACHE FILEPATH "Python used by the integration tests (Debian's)")
+set(HB_CLI_TEST ${HB_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_cli.py
+    --hbmpi $<TARGET_FILE:hbmpi> --data ${CMAKE_CURRENT_SOURCE_DIR}/data
+    --mpirun ${MPIEXEC_EXECUTABLE})
+# Every hbmpi process the tests start checks at exit that it freed all it allocated.
+set(HB_CLI_ENV "HB_CHECK_LEAKS=1")
+if(HB_SANITIZE)
+  # LeakSanitizer cannot tell Open MPI's never-freed memory (some in components unloaded at
+  # MPI_Finalize) from ours, so for these processes HB_CHECK_LEAKS does the leak check and
+  # ASan/UBSan check everything else. The unit tests keep LeakSanitizer on.
+  list(APPEND HB_CLI_ENV "ASAN_OPTIONS=detect_leaks=0" "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
+endif()
+set(HB_MPI_ENV ${HB_CLI_ENV} OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+    OMPI_MCA_rmaps_base_oversubscribe=1)
+foreach(t help usage bad_spaces eval_vectors kernels run_random)
+  add_test(NAME cli_${t} COMMAND ${HB_CLI_TEST} ${t})
+  set_tests_properties(cli_${t} PROPERTIES TIMEOUT 300 LABELS cli ENVIRONMENT "${HB_CLI_ENV}")
+endforeach()
+foreach(np 1 2 4)
+  add_test(NAME mpi_run_np${np} COMMAND ${HB_CLI_TEST} --np ${np} run_mpi)
+  set_tests_properties(mpi_run_np${np} PROPERTIES TIMEOUT 300 LABELS mpi
+                       ENVIRONMENT "${HB_MPI_ENV}" PROCESSORS 2)
+endforeach()
+add_test(NAME configspace_roundtrip
+         COMMAND ${HB_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/configspace/test_configspace.py
+                 --hbmpi $<TARGET_FILE:hbmpi> --venv-dir ${CMAKE_BINARY_DIR}/venvs)
+set_tests_properties(configspace_roundtrip PROPERTIES TIMEOUT 900 LABELS configspace
+                     ENVIRONMENT "${HB_CLI_ENV}")

@@ -1,0 +1,63 @@
+/* test_buf.c — JSON writing: shortest round-trip numbers, string escapes, allocation failure. */
+#include <CUnit/CUnit.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hb_buf.h"
+#include "hb_test.h"
+
+static void test_shortest_numbers(void)
+{
+    char t[40];
+    hb_format_double(t, sizeof t, 0.1);
+    CU_ASSERT_STRING_EQUAL(t, "0.1");
+    hb_format_double(t, sizeof t, -3.32236801141551);
+    CU_ASSERT_STRING_EQUAL(t, "-3.32236801141551");
+    hb_format_double(t, sizeof t, 81);
+    CU_ASSERT_STRING_EQUAL(t, "81.0");
+    hb_format_double(t, sizeof t, 1e-300);
+    CU_ASSERT_STRING_EQUAL(t, "1e-300");
+    /* Every value reads back exactly. */
+    double vals[] = {1.0 / 3.0, 2.0 / 3.0, 0.30000000000000004, 5e-324, 1.7976931348623157e308,
+                     123456.789, -0.0};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        hb_format_double(t, sizeof t, vals[i]);
+        CU_ASSERT_EQUAL(strtod(t, NULL), vals[i]);
+    }
+}
+
+static void test_json_string_escapes(void)
+{
+    hb_buf b = HB_BUF_INIT;
+    hb_buf_json_string(&b, "a\"b\\c\nd\x01");
+    CU_ASSERT_STRING_EQUAL(b.data, "\"a\\\"b\\\\c\\nd\\u0001\"");
+    hb_buf_reset(&b);
+    hb_buf_json_number(&b, NAN);
+    CU_ASSERT_STRING_EQUAL(b.data, "null");
+    hb_buf_fini(&b);
+}
+
+static void test_alloc_failure(void)
+{
+    hb_buf b = HB_BUF_INIT;
+    hb_alloc_fail_after(0);
+    CU_ASSERT_EQUAL(hb_buf_puts(&b, "hello"), HB_ENOMEM);
+    CU_ASSERT(b.failed);
+    hb_alloc_fail_after(-1);
+    CU_ASSERT_EQUAL(hb_buf_puts(&b, "x"), HB_ENOMEM); /* stays failed until reset */
+    hb_buf_reset(&b);
+    CU_ASSERT_EQUAL(hb_buf_puts(&b, "ok"), HB_OK);
+    CU_ASSERT_STRING_EQUAL(b.data, "ok");
+    hb_buf_fini(&b);
+}
+
+int hb_test_add_buf(void)
+{
+    CU_pSuite s = CU_add_suite("buf", NULL, NULL);
+    if (!s) return -1;
+    CU_add_test(s, "shortest round-trip numbers", test_shortest_numbers);
+    CU_add_test(s, "string escapes", test_json_string_escapes);
+    CU_add_test(s, "allocation failure", test_alloc_failure);
+    return 0;
+}

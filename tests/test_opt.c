@@ -1,0 +1,144 @@
+/* test_opt.c — the ask/tell state machine with random search: limits, wait/done, determinism,
+ * refusal of bad tells, valid configurations. */
+#include <CUnit/CUnit.h>
+#include <math.h>
+#include <string.h>
+
+#include "hb_opt.h"
+#include "hb_test.h"
+
+static hb_space *small_space(void)
+{
+    hb_space *sp = NULL;
+    hb_space_create(&sp);
+    hb_value ab[] = {{1, 0, "a"}, {1, 0, "b"}};
+    hb_space_add_float(sp, "x", -1, 1, HB_SCALE_LINEAR, NAN, NULL);
+    hb_space_add_int(sp, "n", 1, 100, HB_SCALE_LOG, NAN, NULL);
+    hb_space_add_categorical(sp, "c", ab, 2, NULL, -1, NULL);
+    CU_ASSERT_FATAL(hb_space_finalize(sp, NULL, NULL) == HB_OK);
+    return sp;
+}
+
+static hb_opt *make(const hb_space *sp, uint64_t seed, long max_evals)
+{
+    hb_opt_settings s;
+    hb_opt_settings_init(&s);
+    s.seed = seed;
+    s.min_budget = 1;
+    s.max_budget = 81;
+    s.max_evals = max_evals;
+    hb_opt *o = NULL;
+    CU_ASSERT_FATAL(hb_opt_create(sp, &s, &o, NULL) == HB_OK);
+    return o;
+}
+
+static void test_limits_wait_done(void)
+{
+    hb_space *sp = small_space();
+    hb_opt *o = make(sp, 1, 3);
+    hb_job j[3], k;
+    for (int i = 0; i < 3; i++) {
+        CU_ASSERT_EQUAL(hb_opt_ask(o, &j[i], NULL), HB_OK);
+        CU_ASSERT_EQUAL(j[i].kind, HB_ASK_JOB);
+        CU_ASSERT_EQUAL(j[i].id, (uint64_t)i);
+        CU_ASSERT_EQUAL(j[i].budget, 81);
+        CU_ASSERT_EQUAL(j[i].bracket, -1);
+        CU_ASSERT_EQUAL(hb_space_validate(sp, j[i].x, NULL), HB_OK);
+    }
+    CU_ASSERT_EQUAL(hb_opt_pending(o), 3);
+    CU_ASSERT_EQUAL(hb_opt_ask(o, &k, NULL), HB_OK);
+    CU_ASSERT_EQUAL(k.kind, HB_ASK_WAIT);
+    CU_ASSERT_EQUAL(hb_opt_tell(o, 1, 0.5, HB_TRIAL_OK, NULL), HB_OK);
+    CU_ASSERT_EQUAL(hb_opt_tell(o, 0, 0, HB_TRIAL_CRASHED, NULL), HB_OK);
+    hb_opt_ask(o, &k, NULL);
+    CU_ASSERT_EQUAL(k.kind, HB_ASK_WAIT);
+    CU_ASSERT_EQUAL(hb_opt_tell(o, 2, NAN, HB_TRIAL_OK, NULL), HB_OK);
+    hb_opt_ask(o, &k, NULL);
+    CU_ASSERT_EQUAL(k.kind, HB_ASK_DONE);
+    const hb_history *h = hb_opt_history(o);
+    CU_ASSERT_EQUAL(hb_history_size(h), 3);
+    /* Told in the order 1, 0, 2; a failure is the worst loss; NaN becomes status nan. */
+    CU_ASSERT_EQUAL(hb_history_at(h, 0).id, 1);
+    CU_ASSERT_EQUAL(hb_history_at(h, 0).loss, 0.5);
+    CU_ASSERT_EQUAL(hb_history_at(h, 1).status, HB_TRIAL_CRASHED);
+    CU_ASSERT(isinf(hb_history_at(h, 1).loss));
+    CU_ASSERT_EQUAL(hb_history_at(h, 2).status, HB_TRIAL_NAN);
+    hb_opt_free(o);
+    hb_space_free(sp);
+}
+
+static void test_bad_tell(void)
+{
+    hb_space *sp = small_space();
+    hb_opt *o = make(sp, 1, 5);
+    hb_job j;
+    hb_error err;
+    hb_opt_ask(o, &j, NULL);
+    CU_ASSERT_EQUAL(hb_opt_tell(o, 7, 1, HB_TRIAL_OK, &err), HB_EINVAL);
+    CU_ASSERT_EQUAL(hb_opt_tell(o, 0, 1, HB_TRIAL_OK, &err), HB_OK);
+    CU_ASSERT_EQUAL(hb_opt_tell(o, 0, 1, HB_TRIAL_OK, &err), HB_EINVAL);
+    CU_ASSERT_EQUAL(hb_history_size(hb_opt_history(o)), 1);
+    hb_opt_free(o);
+    hb_space_free(sp);
+}
+
+static void run(const hb_space *sp, uint64_t seed, double *xs, size_t n)
+{
+    hb_opt *o = make(sp, seed, (long)n);
+    hb_job j;
+    size_t d = hb_space_dim(sp);
+    for (size_t i = 0; i < n; i++) {
+        hb_opt_ask(o, &j, NULL);
+        memcpy(xs + i * d, j.x, d * sizeof(double));
+        hb_opt_tell(o, j.id, j.x[0], HB_TRIAL_OK, NULL);
+    }
+    hb_opt_ask(o, &j, NULL);
+    CU_ASSERT_EQUAL(j.kind, HB_ASK_DONE);
+    hb_opt_free(o);
+}
+
+static void test_deterministic(void)
+{
+    hb_space *sp = small_space();
+    double a[50 * 3], b[50 * 3], c[50 * 3];
+    run(sp, 7, a, 50);
+    run(sp, 7, b, 50);
+    run(sp, 8, c, 50);
+    CU_ASSERT_EQUAL(memcmp(a, b, sizeof a), 0);
+    CU_ASSERT_NOT_EQUAL(memcmp(a, c, sizeof a), 0);
+    hb_space_free(sp);
+}
+
+static void test_bad_settings(void)
+{
+    hb_space *sp = small_space();
+    hb_opt_settings s;
+    hb_opt *o = NULL;
+    hb_error err;
+    hb_opt_settings_init(&s);
+    s.min_budget = 0;
+    CU_ASSERT_EQUAL(hb_opt_create(sp, &s, &o, &err), HB_EINVAL);
+    hb_opt_settings_init(&s);
+    s.min_budget = 9;
+    s.max_budget = 3;
+    CU_ASSERT_EQUAL(hb_opt_create(sp, &s, &o, &err), HB_EINVAL);
+    hb_opt_settings_init(&s);
+    s.eta = 1;
+    CU_ASSERT_EQUAL(hb_opt_create(sp, &s, &o, &err), HB_EINVAL);
+    hb_opt_settings_init(&s);
+    s.optimizer = "nonsense";
+    CU_ASSERT_EQUAL(hb_opt_create(sp, &s, &o, &err), HB_ENOTFOUND);
+    CU_ASSERT_PTR_NULL(o);
+    hb_space_free(sp);
+}
+
+int hb_test_add_opt(void)
+{
+    CU_pSuite s = CU_add_suite("opt", NULL, NULL);
+    if (!s) return -1;
+    CU_add_test(s, "max_evals, wait and done", test_limits_wait_done);
+    CU_add_test(s, "unknown and repeated tells refused", test_bad_tell);
+    CU_add_test(s, "same seed same jobs", test_deterministic);
+    CU_add_test(s, "bad settings refused", test_bad_settings);
+    return 0;
+}

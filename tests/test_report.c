@@ -1,0 +1,78 @@
+/* test_report.c — the report JSON: shape of CLI.md, incumbent rule, nulls for failures. */
+#include <CUnit/CUnit.h>
+#include <jansson.h>
+#include <math.h>
+#include <string.h>
+
+#include "hb_report.h"
+#include "hb_test.h"
+
+static void test_best_rule(void)
+{
+    double x[1] = {0};
+    hb_trial t[] = {
+        {0, x, 1, -5.0, HB_TRIAL_OK, 0, 0, 1, 0, 1},   /* lowest loss, but a small budget */
+        {1, x, 9, -1.0, HB_TRIAL_OK, 0, 1, 1, 1, 2},
+        {2, x, 9, -3.0, HB_TRIAL_FAILED, 0, 1, 1, 2, 3}, /* failures never count */
+        {3, x, 9, -2.0, HB_TRIAL_OK, 0, 1, 1, 3, 4},
+        {4, x, 9, -2.0, HB_TRIAL_OK, 0, 1, 1, 4, 5},   /* a tie goes to the earlier trial */
+    };
+    CU_ASSERT_EQUAL(hb_report_best(t, 5), 3);
+    CU_ASSERT_EQUAL(hb_report_best(t, 1), 0);
+    CU_ASSERT_EQUAL(hb_report_best(t + 2, 1), -1);
+}
+
+static void test_json_shape(void)
+{
+    hb_space *sp = NULL;
+    hb_space_create(&sp);
+    hb_value ab[] = {{1, 0, "a"}, {0, 2, NULL}};
+    hb_space_add_float(sp, "x", 0, 1, HB_SCALE_LINEAR, NAN, NULL);
+    hb_space_add_categorical(sp, "c", ab, 2, NULL, -1, NULL);
+    hb_space_finalize(sp, NULL, NULL);
+    double x0[] = {0.25, 0}, x1[] = {0.5, 1};
+    hb_trial t[] = {{0, x0, 81, -1.5, HB_TRIAL_OK, -1, -1, 0, 0.0, 1.0},
+                    {1, x1, 81, 0, HB_TRIAL_TIMEOUT, -1, -1, 0, 1.0, 3.0}};
+    hb_opt_settings s;
+    hb_opt_settings_init(&s);
+    s.seed = 5;
+    s.max_budget = 81;
+    hb_report_info info = {"branin", &s, 4.0, 1};
+    hb_buf b = HB_BUF_INIT;
+    CU_ASSERT_EQUAL(hb_report_json(sp, &info, t, 2, &b), HB_OK);
+    json_error_t je;
+    json_t *r = json_loads(b.data, 0, &je);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(r, "kernel")), "branin");
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(r, "optimizer")), "random");
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(r, "seed")), 5);
+    json_t *tr = json_object_get(r, "trials");
+    CU_ASSERT_EQUAL(json_array_size(tr), 2);
+    json_t *t1 = json_array_get(tr, 1);
+    CU_ASSERT(json_is_null(json_object_get(t1, "loss")));
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(t1, "status")), "timeout");
+    CU_ASSERT(json_is_null(json_object_get(t1, "bracket")));
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(t1, "config"), "c")), 2);
+    json_t *t0c = json_object_get(json_array_get(tr, 0), "config");
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(t0c, "c")), "a");
+    CU_ASSERT_EQUAL(json_real_value(json_object_get(t0c, "x")), 0.25);
+    json_t *best = json_object_get(r, "best");
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(best, "id")), 0);
+    CU_ASSERT_EQUAL(json_number_value(json_object_get(best, "loss")), -1.5);
+    json_t *tot = json_object_get(r, "totals");
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(tot, "evaluations")), 2);
+    CU_ASSERT_EQUAL(json_number_value(json_object_get(tot, "budget")), 162);
+    CU_ASSERT_DOUBLE_EQUAL(json_number_value(json_object_get(tot, "utilisation")), 0.75, 1e-12);
+    json_decref(r);
+    hb_buf_fini(&b);
+    hb_space_free(sp);
+}
+
+int hb_test_add_report(void)
+{
+    CU_pSuite s = CU_add_suite("report", NULL, NULL);
+    if (!s) return -1;
+    CU_add_test(s, "incumbent rule", test_best_rule);
+    CU_add_test(s, "JSON shape", test_json_shape);
+    return 0;
+}
