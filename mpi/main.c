@@ -290,8 +290,9 @@ static int cmd_space(int argc, char **argv)
                 hb_buf_printf(&b, "%s%zu %s", first ? "" : ", ", count[t], type_word((hb_param_type)t));
                 first = 0;
             }
-        hb_buf_printf(&b, "), %zu conditions, %zu forbidden clauses\n", hb_space_n_conditions(sp),
-                      hb_space_n_forbiddens(sp));
+        size_t nc = hb_space_n_conditions(sp), nf = hb_space_n_forbiddens(sp);
+        hb_buf_printf(&b, "), %zu condition%s, %zu forbidden clause%s\n", nc, nc == 1 ? "" : "s", nf,
+                      nf == 1 ? "" : "s");
     } else {
         hb_rng rng;
         hb_rng_init(&rng, seed, 0);
@@ -312,6 +313,20 @@ static int cmd_space(int argc, char **argv)
     hb_buf_fini(&b);
     hb_space_free(sp);
     return rc == HB_OK ? HB_EXIT_OK : rc;
+}
+
+/* Options of the command-line contract (docs/cli.md) that later versions implement. */
+static const char *const planned_run_options[] = {
+    "--space", "--eval-cmd", "--eval-lib", "--iterations", "--max-total-budget", "--time-limit",
+    "--out", "--reproducible", "--eval-timeout", NULL};
+
+static int is_planned(const char *arg, const char *const *list)
+{
+    for (; *list; list++) {
+        size_t n = strlen(*list);
+        if (!strncmp(arg, *list, n) && (arg[n] == '\0' || arg[n] == '=')) return 1;
+    }
+    return 0;
 }
 
 static void print_best(const hb_space *sp, const hb_run_result *res)
@@ -368,10 +383,9 @@ static int cmd_run(int argc, char **argv, int rank)
         } else if ((r = hb_cli_flag(&a, "--quiet")) != 0) {
             if (r < 0) return HB_EXIT_USAGE;
             quiet = 1;
-        } else if (!strcmp(argv[a.i], "--space") || !strncmp(argv[a.i], "--space=", 8) ||
-                   !strncmp(argv[a.i], "--eval-cmd", 10) || !strncmp(argv[a.i], "--eval-lib", 10)) {
-            return hb_cli_usage_error(&a, "%s: user objectives are not in this version yet; use --kernel",
-                                      argv[a.i]);
+        } else if (is_planned(argv[a.i], planned_run_options)) {
+            return hb_cli_usage_error(&a, "%s is part of the command-line contract but not in this "
+                                          "version yet", argv[a.i]);
         } else {
             return hb_cli_usage_error(&a, "unknown option '%s'", argv[a.i]);
         }
@@ -479,6 +493,11 @@ static int dispatch(int argc, char **argv)
                        : !strcmp(cmd, "kernels") ? kernels_help
                        : !strcmp(cmd, "space")   ? space_help
                                                  : NULL;
+    if (help == NULL && (!strcmp(cmd, "plan") || !strcmp(cmd, "report") || !strcmp(cmd, "sweep"))) {
+        fprintf(stderr, "hbmpi: command '%s' is part of the command-line contract but not in this "
+                        "version yet\n", cmd);
+        return HB_EXIT_USAGE;
+    }
     if (help == NULL) {
         fprintf(stderr, "hbmpi: unknown command '%s' (see 'hbmpi --help')\n", cmd);
         return HB_EXIT_USAGE;

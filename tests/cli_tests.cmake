@@ -22,8 +22,10 @@ foreach(np 1 2 4)
   set_tests_properties(mpi_run_np${np} PROPERTIES TIMEOUT 300 LABELS mpi
                        ENVIRONMENT "${HB_MPI_ENV}" PROCESSORS 2)
 endforeach()
+# The ConfigSpace virtual environments are made once and shared by every build directory.
+set(HB_VENV_DIR ${PROJECT_SOURCE_DIR}/.venvs CACHE PATH "Where tests keep their Python venvs")
 add_test(NAME configspace_roundtrip
          COMMAND ${HB_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/configspace/test_configspace.py
-                 --hbmpi $<TARGET_FILE:hbmpi> --venv-dir ${CMAKE_BINARY_DIR}/venvs)
+                 --hbmpi $<TARGET_FILE:hbmpi> --venv-dir ${HB_VENV_DIR})
 set_tests_properties(configspace_roundtrip PROPERTIES TIMEOUT 900 LABELS configspace
                      ENVIRONMENT "${HB_CLI_ENV}")
