@@ -7,6 +7,7 @@
 #include "hb_common.h"
 #include "hb_kernel.h"
 #include "hb_kernels.h"
+#include "kernels_impl.h"
 
 #define KNAME "currin"
 #define DIM 2
@@ -17,58 +18,18 @@ static const char *const pname[DIM] = {"x0", "x1"};
 static const double lower[DIM] = {0.0, 0.0};
 static const double upper[DIM] = {1.0, 1.0};
 
-/* Space: the DIM parameters of pname[], float in [lower, upper], linear, no default. */
+static const hb__box box = {KNAME, DIM, pname, lower, upper, B_MAX};
+
 static int currin_space(const char *args, hb_space **out, hb_error *err)
 {
-    hb_space *sp = NULL;
-    int rc;
-    if (out == NULL) return hb_error_set(err, HB_EINVAL, NULL, "%s: 'out' is NULL", KNAME);
-    *out = NULL;
-    if (args != NULL)
-        return hb_error_set(err, HB_EINVAL, NULL, "kernel '%s' takes no options, got '%s'",
-                            KNAME, args);
-    if ((rc = hb_space_create(&sp)) != HB_OK)
-        return hb_error_set(err, rc, NULL, "%s: cannot create the space", KNAME);
-    for (size_t j = 0; j < DIM; j++)
-        if ((rc = hb_space_add_float(sp, pname[j], lower[j], upper[j], HB_SCALE_LINEAR, NAN,
-                                     err)) != HB_OK)
-            goto fail;
-    if ((rc = hb_space_finalize(sp, NULL, err)) != HB_OK) goto fail;
-    *out = sp;
-    return HB_OK;
-fail:
-    hb_space_free(sp);
-    return rc;
-}
-
-/* Check the arguments of eval and give the fidelity z = budget / B_MAX clamped to [0, 1]. */
-static int check_input(const hb_space *sp, const double *x, double budget, double *loss,
-                       double *z, hb_error *err)
-{
-    if (loss != NULL) *loss = NAN;
-    if (sp == NULL || x == NULL || loss == NULL)
-        return hb_error_set(err, HB_EINVAL, NULL, "%s: NULL space, config or loss", KNAME);
-    if (hb_space_dim(sp) != DIM)
-        return hb_error_set(err, HB_EINVAL, NULL, "%s: the space has %zu parameters, expected %d",
-                            KNAME, hb_space_dim(sp), DIM);
-    if (!(budget > 0.0))
-        return hb_error_set(err, HB_EINVAL, NULL, "%s: budget must be > 0, got %g", KNAME,
-                            budget);
-    for (size_t j = 0; j < DIM; j++)
-        if (!(x[j] >= lower[j] && x[j] <= upper[j]))
-            return hb_error_set(err, HB_ERANGE, NULL,
-                                "%s: parameter '%s' = %.17g is outside [%g, %g]", KNAME,
-                                pname[j], x[j], lower[j], upper[j]);
-    *z = budget / B_MAX;
-    if (*z > 1.0) *z = 1.0;
-    return HB_OK;
+    return hb__box_space(&box, args, out, err);
 }
 
 static int currin_eval(const hb_space *sp, const double *x, double budget, uint64_t seed,
                        double *loss, hb_error *err)
 {
     double z = 1.0;
-    int rc = check_input(sp, x, budget, loss, &z, err);
+    int rc = hb__box_check(&box, sp, x, budget, loss, &z, err);
     (void)seed;
     if (rc != HB_OK) return rc;
     double a = 1.0 - 0.1 * (1.0 - z);

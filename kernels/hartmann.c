@@ -7,6 +7,7 @@
 #include "hb_common.h"
 #include "hb_kernel.h"
 #include "hb_kernels.h"
+#include "kernels_impl.h"
 
 #define N_TERMS 4
 #define MAX_DIM 6
@@ -15,18 +16,18 @@
 
 /* One Hartmann function: its coefficient tables and its size. */
 typedef struct hartmann_def {
-    const char *name;                  /* kernel name, used in messages */
-    size_t dim;                        /* 3 or 6 */
+    hb__box box;                       /* name, size, unit-cube bounds */
     double a[N_TERMS][MAX_DIM];        /* A_ij, first 'dim' columns used */
     double p[N_TERMS][MAX_DIM];        /* P_ij, first 'dim' columns used */
 } hartmann_def;
 
 static const double alpha[N_TERMS] = {1.0, 1.2, 3.0, 3.2};
 static const char *const xname[MAX_DIM] = {"x0", "x1", "x2", "x3", "x4", "x5"};
+static const double zeros[MAX_DIM] = {0, 0, 0, 0, 0, 0};
+static const double ones[MAX_DIM] = {1, 1, 1, 1, 1, 1};
 
 static const hartmann_def h3 = {
-    "hartmann3",
-    3,
+    {"hartmann3", 3, xname, zeros, ones, B_MAX},
     {{3.0, 10.0, 30.0}, {0.1, 10.0, 35.0}, {3.0, 10.0, 30.0}, {0.1, 10.0, 35.0}},
     {{0.3689, 0.1170, 0.2673},
      {0.4699, 0.4387, 0.7470},
@@ -35,8 +36,7 @@ static const hartmann_def h3 = {
 };
 
 static const hartmann_def h6 = {
-    "hartmann6",
-    6,
+    {"hartmann6", 6, xname, zeros, ones, B_MAX},
     {{10.0, 3.0, 17.0, 3.5, 1.7, 8.0},
      {0.05, 10.0, 17.0, 0.1, 8.0, 14.0},
      {3.0, 3.5, 1.7, 10.0, 17.0, 8.0},
@@ -47,54 +47,17 @@ static const hartmann_def h6 = {
      {0.4047, 0.8828, 0.8732, 0.5743, 0.1091, 0.0381}},
 };
 
-/* Space: x0..x{dim-1}, float in [0, 1], linear, no default. No options. */
-static int build_space(const hartmann_def *h, const char *args, hb_space **out, hb_error *err)
-{
-    hb_space *sp = NULL;
-    int rc;
-    if (out == NULL) return hb_error_set(err, HB_EINVAL, NULL, "%s: 'out' is NULL", h->name);
-    *out = NULL;
-    if (args != NULL)
-        return hb_error_set(err, HB_EINVAL, NULL, "kernel '%s' takes no options, got '%s'",
-                            h->name, args);
-    if ((rc = hb_space_create(&sp)) != HB_OK)
-        return hb_error_set(err, rc, NULL, "%s: cannot create the space", h->name);
-    for (size_t j = 0; j < h->dim; j++)
-        if ((rc = hb_space_add_float(sp, xname[j], 0.0, 1.0, HB_SCALE_LINEAR, NAN, err)) != HB_OK)
-            goto fail;
-    if ((rc = hb_space_finalize(sp, NULL, err)) != HB_OK) goto fail;
-    *out = sp;
-    return HB_OK;
-fail:
-    hb_space_free(sp);
-    return rc;
-}
-
 static int eval(const hartmann_def *h, const hb_space *sp, const double *x, double budget,
                 double *loss, hb_error *err)
 {
-    if (loss != NULL) *loss = NAN;
-    if (sp == NULL || x == NULL || loss == NULL)
-        return hb_error_set(err, HB_EINVAL, NULL, "%s: NULL space, config or loss", h->name);
-    if (hb_space_dim(sp) != h->dim)
-        return hb_error_set(err, HB_EINVAL, NULL, "%s: the space has %zu parameters, expected %zu",
-                            h->name, hb_space_dim(sp), h->dim);
-    if (!(budget > 0.0))
-        return hb_error_set(err, HB_EINVAL, NULL, "%s: budget must be > 0, got %g", h->name,
-                            budget);
-    for (size_t j = 0; j < h->dim; j++)
-        if (!(x[j] >= 0.0 && x[j] <= 1.0))
-            return hb_error_set(err, HB_ERANGE, NULL,
-                                "%s: parameter '%s' = %.17g is outside [0, 1]", h->name,
-                                xname[j], x[j]);
-
-    double z = budget / B_MAX;
-    if (z > 1.0) z = 1.0;
+    double z = 1.0;
+    int rc = hb__box_check(&h->box, sp, x, budget, loss, &z, err);
+    if (rc != HB_OK) return rc;
     double w = 1.0 - z;
     double sum = 0.0;
     for (size_t i = 0; i < N_TERMS; i++) {
         double e = 0.0;
-        for (size_t j = 0; j < h->dim; j++) {
+        for (size_t j = 0; j < h->box.dim; j++) {
             double d = x[j] - h->p[i][j];
             e += h->a[i][j] * (d * d);
         }
@@ -106,12 +69,12 @@ static int eval(const hartmann_def *h, const hb_space *sp, const double *x, doub
 
 static int h3_space(const char *args, hb_space **out, hb_error *err)
 {
-    return build_space(&h3, args, out, err);
+    return hb__box_space(&h3.box, args, out, err);
 }
 
 static int h6_space(const char *args, hb_space **out, hb_error *err)
 {
-    return build_space(&h6, args, out, err);
+    return hb__box_space(&h6.box, args, out, err);
 }
 
 static int h3_eval(const hb_space *sp, const double *x, double budget, uint64_t seed,
