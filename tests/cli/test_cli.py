@@ -136,7 +136,8 @@ def group_bad_spaces():
         for extra in ([], ["--json"]):
             rc, out, err = hbmpi("space", "check", f, *extra, cwd=bad)
             check(rc == 2 and err == want and out == "", f"{f} {extra}: rc={rc} err={err!r} want={want!r}")
-    good = [os.path.join(ARGS.data, "good", f) for f in sorted(os.listdir(os.path.join(ARGS.data, "good")))]
+    good = [os.path.join(ARGS.data, "good", f) for f in sorted(os.listdir(os.path.join(ARGS.data, "good")))
+            if f.endswith(".json")]
     good += [os.path.join(ARGS.data, "spaces", f) for f in sorted(os.listdir(os.path.join(ARGS.data, "spaces")))
              if f.endswith(".json")]
     for g in good:
