@@ -22,4 +22,22 @@ int hb__box_space(const hb__box *b, const char *args, hb_space **out, hb_error *
 int hb__box_check(const hb__box *b, const hb_space *sp, const double *x, double budget,
                   double *loss, double *z, hb_error *err);
 
+/* The Hartmann family (KERNELS.md §2.1): four terms, all alphas lowered by 0.1·(1 − z). */
+#define HB__HARTMANN_TERMS 4
+#define HB__HARTMANN_MAX_DIM 6
+
+typedef struct hb__hartmann {
+    hb__box box;                                           /* name, size, unit-cube bounds */
+    double a[HB__HARTMANN_TERMS][HB__HARTMANN_MAX_DIM];    /* A_ij, first 'dim' columns used */
+    double p[HB__HARTMANN_TERMS][HB__HARTMANN_MAX_DIM];    /* P_ij, first 'dim' columns used */
+} hb__hartmann;
+
+/* Names x0..x5 and the unit bounds the Hartmann boxes use. */
+extern const char *const hb__hartmann_names[HB__HARTMANN_MAX_DIM];
+extern const double hb__hartmann_zeros[HB__HARTMANN_MAX_DIM];
+extern const double hb__hartmann_ones[HB__HARTMANN_MAX_DIM];
+
+int hb__hartmann_eval(const hb__hartmann *h, const hb_space *sp, const double *x, double budget,
+                      double *loss, hb_error *err);
+
 #endif

@@ -71,7 +71,7 @@ static const char *run_help =
     "usage: hbmpi run --kernel NAME [OPTIONS]\n"
     "\n"
     "Run an optimisation of a built-in kernel. Progress goes to stderr; the best\n"
-    "configuration (or, with --json, the report JSON of CLI.md) to stdout.\n"
+    "configuration (or, with --json, the report JSON of docs/CLI.md) to stdout.\n"
     "\n"
     "  --kernel NAME        the objective (see `hbmpi kernels`); NAME:ARGS for options\n"
     "  --optimizer NAME     random (default: random)\n"
