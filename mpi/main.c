@@ -315,7 +315,7 @@ static int cmd_space(int argc, char **argv)
     return rc == HB_OK ? HB_EXIT_OK : rc;
 }
 
-/* Options of the command-line contract (docs/cli.md) that later versions implement. */
+/* Options of the command-line contract (docs/CLI.md) that later versions implement. */
 static const char *const planned_run_options[] = {
     "--space", "--eval-cmd", "--eval-lib", "--iterations", "--max-total-budget", "--time-limit",
     "--out", "--reproducible", "--eval-timeout", NULL};
