@@ -329,7 +329,7 @@ static int is_planned(const char *arg, const char *const *list)
     return 0;
 }
 
-static void print_best(const hb_space *sp, const hb_run_result *res)
+static void print_best(const hb_kernel *k, const hb_space *sp, const hb_run_result *res)
 {
     long bi = hb_report_best(res->trials, res->n);
     if (bi < 0) {
@@ -340,6 +340,11 @@ static void print_best(const hb_space *sp, const hb_run_result *res)
     hb_buf b = HB_BUF_INIT;
     printf("best loss %.10g (trial %llu of %zu, budget %g)\n", t->loss, (unsigned long long)t->id,
            res->n, t->budget);
+    double exact = t->loss; /* a noisy kernel's regret uses its noise-free loss */
+    if (k->exact && k->exact(sp, t->x, &exact, NULL) != HB_OK) exact = NAN;
+    if (!isnan(k->optimum) && !isnan(exact) && t->budget >= k->max_budget)
+        printf("regret %.6g against the known optimum %.15g%s\n", hb_kernel_regret(k, exact),
+               k->optimum, k->exact ? " (noise-free loss)" : "");
     for (size_t i = 0; i < hb_space_dim(sp); i++) {
         if (isnan(t->x[i])) continue;
         hb_buf_reset(&b);
@@ -433,7 +438,7 @@ static int cmd_run(int argc, char **argv, int rank)
             }
             hb_buf_fini(&b);
         } else {
-            print_best(sp, &res);
+            print_best(k, sp, &res);
         }
     }
     hb_run_result_fini(&res);

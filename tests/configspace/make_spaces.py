@@ -340,9 +340,27 @@ def space_mixed():
     return cs
 
 
+def space_neq_inactive():
+    """NEQ on a parent that is itself conditional: when the parent is inactive, so is the
+    child (ConfigSpace 0.6). ConfigSpace 1.2 cannot build this space (it rejects its own
+    default configuration), so it is made only under 0.x."""
+    cs = CS.ConfigurationSpace(seed=17)
+    a = H.CategoricalHyperparameter("a", ["x", "y"])
+    k = H.CategoricalHyperparameter("k", ["p", "q", "r"])
+    s = H.UniformFloatHyperparameter("s", 0.0, 1.0)
+    t = H.UniformIntegerHyperparameter("t", 1, 9)
+    space_add(cs, a, k, s, t)
+    space_add(cs, C.EqualsCondition(k, a, "x"), C.NotEqualsCondition(s, k, "q"),
+              C.OrConjunction(C.NotEqualsCondition(t, k, "p"),
+                              C.EqualsCondition(t, a, "y")))
+    return cs
+
+
 SPACES = [("numeric", space_numeric), ("categorical", space_categorical),
           ("constants", space_constants), ("conditions", space_conditions),
           ("forbidden", space_forbidden), ("mixed", space_mixed)]
+if VERSION.startswith("0."):
+    SPACES.append(("neq_inactive_parent", space_neq_inactive))
 
 
 def dump(obj, path):
@@ -443,7 +461,7 @@ def cmd_validate(jobs_path, out):
                 check_config(cs, d)
             except Exception as e:  # noqa: BLE001
                 res["invalid"].append({"index": i, "config": d,
-                                       "why": f"{type(e).__name__}: {e}"[:400]})
+                                       "why": f"{type(e).__name__}: {e}".replace("\n", " ")[:400]})
         # negative controls: ConfigSpace must reject these
         for what, d in mutations(cs, samples):
             try:
