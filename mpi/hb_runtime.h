@@ -16,6 +16,7 @@ typedef struct hb_run_spec {
     const char *kernel_label;   /* name as the user gave it (with options), for the report */
     const hb_space *space;      /* the kernel's space */
     hb_opt_settings settings;
+    double time_limit;          /* seconds; stop issuing jobs after this (<= 0: none) */
     int quiet;                  /* no progress */
 } hb_run_spec;
 
@@ -25,10 +26,12 @@ typedef struct hb_run_result {
     double *xs;                 /* storage of the trials' configurations */
     double wall_seconds;
     int workers;
+    hb_opt_settings settings;   /* as the optimiser resolved them (defaults filled in) */
 } hb_run_result;
 
 /* Run to completion. Collective over 'comm': rank 0 runs the optimiser and evaluates; the
- * others wait. Every rank returns the same status. 'res' is filled on rank 0. */
+ * others wait. Every rank returns the same status. 'res' is filled on rank 0. With
+ * MPI_COMM_NULL (started alone, MPI not initialised) it runs in this process only. */
 int hb_runtime_run(const hb_run_spec *spec, MPI_Comm comm, hb_run_result *res, hb_error *err);
 void hb_run_result_fini(hb_run_result *res);
 

@@ -1,5 +1,6 @@
 /* main.c — the hbmpi command: subcommands, their --help, exit codes (CLI.md). The only code that
  * prints errors or picks exit codes. */
+#include <dlfcn.h>
 #include <jansson.h>
 #include <math.h>
 #include <mpi.h>
@@ -11,6 +12,7 @@
 #include "hb_cli.h"
 #include "hb_kernels.h"
 #include "hb_runtime.h"
+#include "hb_schedule.h"
 #include "hb_space.h"
 #ifdef HB_HAVE_HDF5
 #include "hb_store_h5.h"
@@ -24,6 +26,7 @@ static const char *main_help =
     "\n"
     "commands:\n"
     "  run           run an optimisation on a built-in kernel\n"
+    "  plan          print HyperBand's bracket table\n"
     "  eval          evaluate one configuration of a built-in kernel\n"
     "  kernels       list the built-in kernels\n"
     "  space check   check a search-space file (hbmpi or ConfigSpace JSON)\n"
@@ -73,19 +76,137 @@ static const char *run_help =
     "Run an optimisation of a built-in kernel. Progress goes to stderr; the best\n"
     "configuration (or, with --json, the report JSON of docs/CLI.md) to stdout.\n"
     "\n"
-    "  --kernel NAME        the objective (see `hbmpi kernels`); NAME:ARGS for options\n"
-    "  --optimizer NAME     random (default: random)\n"
-    "  --min-budget r       smallest budget (default: the kernel's)\n"
-    "  --max-budget R       largest budget (default: the kernel's); random search\n"
-    "                       evaluates every configuration at R\n"
-    "  --eta ETA            reduction factor of the bracket optimisers (default 3)\n"
-    "  --seed S             seed (default 0); same seed, same trials\n"
-    "  --max-evals N        stop after N evaluations (default 100)\n"
-    "  --json               print the report JSON on stdout when the run ends\n"
-    "  --quiet              no progress on stderr\n"
+    "  --kernel NAME           the objective (see `hbmpi kernels`); NAME:ARGS for options\n"
+    "  --optimizer NAME        random (default), grid, tpe, gp: every configuration at the\n"
+    "                          max budget; sh, hyperband, bohb: successive-halving brackets\n"
+    "                          (bohb proposes from its KDE model); asha: asynchronous\n"
+    "                          successive halving\n"
+    "  --min-budget r          smallest budget (default: the kernel's)\n"
+    "  --max-budget R          largest budget (default: the kernel's)\n"
+    "  --eta ETA               reduction factor of the bracket optimisers (default 3)\n"
+    "  --bracket-rule RULE     paper (default) or hpbandster: first-rung sizes (`hbmpi plan`)\n"
+    "  --max-open-brackets N   brackets running at once (default: one iteration's worth)\n"
+    "  --seed S                seed (default 0); same seed, same trials\n"
+    "\n"
+    "stop rules (the first one reached ends the run; with none, sh, hyperband and bohb run\n"
+    "one HyperBand iteration, asha that iteration's budget, the others 100 evaluations):\n"
+    "  --max-evals N           evaluations\n"
+    "  --iterations N          HyperBand iterations (sh: brackets; asha: their budget)\n"
+    "  --max-total-budget X    sum of the budgets of the evaluations\n"
+    "  --time-limit SECONDS    wall time after which no evaluation starts\n"
+    "\n"
+    "sampler settings (defaults: HpBandSter's BOHB):\n"
+    "  --random-fraction F     share of random proposals, bohb and tpe (default 1/3)\n"
+    "  --top-n-percent P       best P percent form the good model, bohb and tpe (15)\n"
+    "  --num-samples N         candidates per proposal, bohb and tpe (64)\n"
+    "  --bandwidth-factor F    candidates drawn with bandwidths times F (3)\n"
+    "  --min-bandwidth B       floor of every KDE bandwidth (0.001)\n"
+    "  --min-points-in-model N results before a model is used (default: dimensions + 1)\n"
+    "  --acquisition ei|pi     gp's acquisition function (default ei)\n"
+    "  --grid-points K         grid values per numeric parameter (default 5)\n"
+    "\n"
+    "  --json                  print the report JSON on stdout when the run ends\n"
+    "  --quiet                 no progress on stderr\n"
     "\n"
     "Under `mpirun -n N` rank 0 runs the optimisation and evaluates; in this version the\n"
     "other ranks wait (parallel evaluation comes with the MPI transport).\n";
+
+static const char *plan_help =
+    "usage: hbmpi plan --min-budget r --max-budget R [--eta ETA] [--bracket-rule RULE] [--json]\n"
+    "\n"
+    "Print HyperBand's bracket table: for each bracket s (most aggressive first), how many\n"
+    "configurations each rung runs and at which budget.\n"
+    "\n"
+    "  --min-budget r          smallest budget (> 0)\n"
+    "  --max-budget R          largest budget (>= r)\n"
+    "  --eta ETA               reduction factor (default 3)\n"
+    "  --bracket-rule RULE     paper (default: Li et al.) or hpbandster\n"
+    "  --json                  {\"brackets\": [{\"s\": 4, \"rungs\": [{\"n\": 81, \"budget\": 1}, ...]}]}\n";
+
+/* A budget for people: whole numbers without a fraction. */
+static void put_budget(hb_buf *b, double v)
+{
+    if (v == floor(v) && fabs(v) < 1e15)
+        hb_buf_printf(b, "%.0f", v);
+    else
+        hb_buf_json_number(b, v);
+}
+
+static int cmd_plan(int argc, char **argv)
+{
+    hb_args a = {argc, argv, 2, "plan", NULL, 0};
+    double r = NAN, R = NAN, eta = 3;
+    int json = 0, rc;
+    hb_bracket_rule rule = HB_RULE_PAPER;
+    while (a.i < argc) {
+        if ((rc = hb_cli_take(&a, "--min-budget")) != 0) {
+            if (rc < 0 || hb_cli_double(&a, "--min-budget", &r, 0.0)) return HB_EXIT_USAGE;
+        } else if ((rc = hb_cli_take(&a, "--max-budget")) != 0) {
+            if (rc < 0 || hb_cli_double(&a, "--max-budget", &R, 0.0)) return HB_EXIT_USAGE;
+        } else if ((rc = hb_cli_take(&a, "--eta")) != 0) {
+            if (rc < 0 || hb_cli_double(&a, "--eta", &eta, 1.0)) return HB_EXIT_USAGE;
+        } else if ((rc = hb_cli_take(&a, "--bracket-rule")) != 0) {
+            if (rc < 0) return HB_EXIT_USAGE;
+            int v = hb_bracket_rule_parse(a.value);
+            if (v < 0) return hb_cli_usage_error(&a, "--bracket-rule: expected 'paper' or 'hpbandster', got '%s'", a.value);
+            rule = (hb_bracket_rule)v;
+        } else if ((rc = hb_cli_flag(&a, "--json")) != 0) {
+            if (rc < 0) return HB_EXIT_USAGE;
+            json = 1;
+        } else {
+            return hb_cli_usage_error(&a, "unknown option '%s'", argv[a.i]);
+        }
+    }
+    if (isnan(r)) return hb_cli_usage_error(&a, "--min-budget is required");
+    if (isnan(R)) return hb_cli_usage_error(&a, "--max-budget is required");
+    hb_schedule sch;
+    hb_error err;
+    if (hb_schedule_init(&sch, r, R, eta, rule, &err) != HB_OK) return hb_cli_usage_error(&a, "%s", err.msg);
+    hb_buf b = HB_BUF_INIT;
+    if (json) {
+        hb_buf_puts(&b, "{\"brackets\": [");
+    } else {
+        hb_buf_printf(&b, "HyperBand brackets for budgets ");
+        put_budget(&b, r);
+        hb_buf_puts(&b, "..");
+        put_budget(&b, R);
+        hb_buf_printf(&b, ", eta %g, rule %s: s_max = %d\n", eta, hb_bracket_rule_name(rule), sch.s_max);
+    }
+    long configs = 0;
+    for (int s = sch.s_max; s >= 0; s--) {
+        hb_bracket br;
+        hb_schedule_bracket(&sch, s, &br);
+        if (json) {
+            hb_buf_printf(&b, "%s\n  {\"s\": %d, \"rungs\": [", s == sch.s_max ? "" : ",", s);
+            for (int i = 0; i < br.n_rungs; i++) {
+                hb_buf_printf(&b, "%s{\"n\": %ld, \"budget\": ", i ? ", " : "", br.n[i]);
+                put_budget(&b, br.budget[i]);
+                hb_buf_puts(&b, "}");
+            }
+            hb_buf_puts(&b, "]}");
+        } else {
+            hb_buf_printf(&b, "s=%d:", s);
+            for (int i = 0; i < br.n_rungs; i++) {
+                hb_buf_printf(&b, " %ld@", br.n[i]);
+                put_budget(&b, br.budget[i]);
+            }
+            hb_buf_puts(&b, "  (budget ");
+            put_budget(&b, hb_schedule_bracket_budget(&sch, s));
+            hb_buf_puts(&b, ")\n");
+        }
+        configs += br.n[0];
+    }
+    if (json) {
+        hb_buf_puts(&b, "\n]}\n");
+    } else {
+        hb_buf_printf(&b, "one iteration: %d brackets, %ld configurations, budget ", sch.s_max + 1, configs);
+        put_budget(&b, hb_schedule_iteration_budget(&sch));
+        hb_buf_puts(&b, "\n");
+    }
+    if (b.data) fputs(b.data, stdout);
+    hb_buf_fini(&b);
+    return HB_EXIT_OK;
+}
 
 static int want_help(int argc, char **argv, int from)
 {
@@ -317,8 +438,7 @@ static int cmd_space(int argc, char **argv)
 
 /* Options of the command-line contract (docs/CLI.md) that later versions implement. */
 static const char *const planned_run_options[] = {
-    "--space", "--eval-cmd", "--eval-lib", "--iterations", "--max-total-budget", "--time-limit",
-    "--out", "--reproducible", "--eval-timeout", NULL};
+    "--space", "--eval-cmd", "--eval-lib", "--out", "--reproducible", "--eval-timeout", NULL};
 
 static int is_planned(const char *arg, const char *const *list)
 {
@@ -354,34 +474,91 @@ static void print_best(const hb_kernel *k, const hb_space *sp, const hb_run_resu
     hb_buf_fini(&b);
 }
 
-static int cmd_run(int argc, char **argv, int rank)
+/* 1 if an MPI launcher (mpirun, srun with PMIx or PMI) started this process. */
+static int launched_by_mpi(void)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE",
+                                       "MPI_LOCALNRANKS", NULL};
+    for (int i = 0; vars[i]; i++)
+        if (getenv(vars[i])) return 1;
+    return 0;
+}
+
+static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
 {
     hb_args a = {argc, argv, 2, "run", NULL, rank != 0};
-    const char *kname = NULL, *optimizer = "random";
-    double min_b = NAN, max_b = NAN, eta = 3;
-    uint64_t seed = 0;
-    long max_evals = 100;
+    const char *kname = NULL;
+    double min_b = NAN, max_b = NAN, time_limit = 0;
     int json = 0, quiet = 0, r;
+    hb_opt_settings set;
+    hb_opt_settings_init(&set);
+    hb_sampler_opts *so = &set.sampler;
+    long lv;
+    double pct;
     while (a.i < argc) {
         if ((r = hb_cli_take(&a, "--kernel")) != 0) {
             if (r < 0) return HB_EXIT_USAGE;
             kname = a.value;
         } else if ((r = hb_cli_take(&a, "--optimizer")) != 0) {
             if (r < 0) return HB_EXIT_USAGE;
-            optimizer = a.value;
-            if (strcmp(optimizer, "random"))
-                return hb_cli_usage_error(&a, "--optimizer: unknown optimizer '%s' (this version has: random)",
-                                          optimizer);
+            set.optimizer = a.value;
+            if (!hb_opt_known(set.optimizer, NULL))
+                return hb_cli_usage_error(&a, "--optimizer: unknown optimizer '%s' (known: random, grid, "
+                                              "sh, hyperband, bohb, tpe, gp, asha)", set.optimizer);
+        } else if ((r = hb_cli_take(&a, "--bracket-rule")) != 0) {
+            if (r < 0) return HB_EXIT_USAGE;
+            int rule = hb_bracket_rule_parse(a.value);
+            if (rule < 0)
+                return hb_cli_usage_error(&a, "--bracket-rule: expected 'paper' or 'hpbandster', got '%s'", a.value);
+            set.bracket_rule = (hb_bracket_rule)rule;
         } else if ((r = hb_cli_take(&a, "--min-budget")) != 0) {
             if (r < 0 || hb_cli_double(&a, "--min-budget", &min_b, 0.0)) return HB_EXIT_USAGE;
         } else if ((r = hb_cli_take(&a, "--max-budget")) != 0) {
             if (r < 0 || hb_cli_double(&a, "--max-budget", &max_b, 0.0)) return HB_EXIT_USAGE;
         } else if ((r = hb_cli_take(&a, "--eta")) != 0) {
-            if (r < 0 || hb_cli_double(&a, "--eta", &eta, 1.0)) return HB_EXIT_USAGE;
+            if (r < 0 || hb_cli_double(&a, "--eta", &set.eta, 1.0)) return HB_EXIT_USAGE;
         } else if ((r = hb_cli_take(&a, "--seed")) != 0) {
-            if (r < 0 || hb_cli_u64(&a, "--seed", &seed)) return HB_EXIT_USAGE;
+            if (r < 0 || hb_cli_u64(&a, "--seed", &set.seed)) return HB_EXIT_USAGE;
         } else if ((r = hb_cli_take(&a, "--max-evals")) != 0) {
-            if (r < 0 || hb_cli_long(&a, "--max-evals", &max_evals, 1)) return HB_EXIT_USAGE;
+            if (r < 0 || hb_cli_long(&a, "--max-evals", &set.max_evals, 1)) return HB_EXIT_USAGE;
+        } else if ((r = hb_cli_take(&a, "--iterations")) != 0) {
+            if (r < 0 || hb_cli_long(&a, "--iterations", &set.iterations, 1)) return HB_EXIT_USAGE;
+        } else if ((r = hb_cli_take(&a, "--max-total-budget")) != 0) {
+            if (r < 0 || hb_cli_double(&a, "--max-total-budget", &set.max_total_budget, 0.0)) return HB_EXIT_USAGE;
+        } else if ((r = hb_cli_take(&a, "--time-limit")) != 0) {
+            if (r < 0 || hb_cli_double(&a, "--time-limit", &time_limit, 0.0)) return HB_EXIT_USAGE;
+        } else if ((r = hb_cli_take(&a, "--max-open-brackets")) != 0) {
+            if (r < 0 || hb_cli_long(&a, "--max-open-brackets", &lv, 1)) return HB_EXIT_USAGE;
+            set.max_open_brackets = lv > 100000 ? 100000 : (int)lv;
+        } else if ((r = hb_cli_take(&a, "--random-fraction")) != 0) {
+            if (r < 0 || hb_cli_double(&a, "--random-fraction", &so->random_fraction, -1e-300)) return HB_EXIT_USAGE;
+            if (so->random_fraction > 1)
+                return hb_cli_usage_error(&a, "--random-fraction: must be in [0, 1], got '%s'", a.value);
+        } else if ((r = hb_cli_take(&a, "--top-n-percent")) != 0) {
+            if (r < 0 || hb_cli_double(&a, "--top-n-percent", &pct, 0.0)) return HB_EXIT_USAGE;
+            if (pct >= 100) return hb_cli_usage_error(&a, "--top-n-percent: must be below 100, got '%s'", a.value);
+            so->top_n_percent = pct;
+        } else if ((r = hb_cli_take(&a, "--num-samples")) != 0) {
+            if (r < 0 || hb_cli_long(&a, "--num-samples", &lv, 1)) return HB_EXIT_USAGE;
+            so->num_samples = lv > 1000000 ? 1000000 : (int)lv;
+        } else if ((r = hb_cli_take(&a, "--bandwidth-factor")) != 0) {
+            if (r < 0 || hb_cli_double(&a, "--bandwidth-factor", &so->bandwidth_factor, 0.0)) return HB_EXIT_USAGE;
+        } else if ((r = hb_cli_take(&a, "--min-bandwidth")) != 0) {
+            if (r < 0 || hb_cli_double(&a, "--min-bandwidth", &so->min_bandwidth, 0.0)) return HB_EXIT_USAGE;
+        } else if ((r = hb_cli_take(&a, "--min-points-in-model")) != 0) {
+            if (r < 0 || hb_cli_long(&a, "--min-points-in-model", &lv, 1)) return HB_EXIT_USAGE;
+            so->min_points_in_model = lv > 1000000 ? 1000000 : (int)lv;
+        } else if ((r = hb_cli_take(&a, "--acquisition")) != 0) {
+            if (r < 0) return HB_EXIT_USAGE;
+            if (!strcmp(a.value, "ei"))
+                so->acquisition = HB_ACQ_EI;
+            else if (!strcmp(a.value, "pi"))
+                so->acquisition = HB_ACQ_PI;
+            else
+                return hb_cli_usage_error(&a, "--acquisition: expected 'ei' or 'pi', got '%s'", a.value);
+        } else if ((r = hb_cli_take(&a, "--grid-points")) != 0) {
+            if (r < 0 || hb_cli_long(&a, "--grid-points", &lv, 2)) return HB_EXIT_USAGE;
+            so->grid_points = lv > 1000000 ? 1000000 : (int)lv;
         } else if ((r = hb_cli_flag(&a, "--json")) != 0) {
             if (r < 0) return HB_EXIT_USAGE;
             json = 1;
@@ -396,6 +573,11 @@ static int cmd_run(int argc, char **argv, int rank)
         }
     }
     if (!kname) return hb_cli_usage_error(&a, "--kernel is required");
+    int brackets = 0;
+    hb_opt_known(set.optimizer, &brackets);
+    if (set.iterations > 0 && !brackets)
+        return hb_cli_usage_error(&a, "--iterations applies to sh, hyperband, bohb and asha, not %s",
+                                  set.optimizer);
     const hb_kernel *k;
     hb_space *sp = NULL;
     if ((r = find_kernel(&a, kname, &k, &sp)) != HB_EXIT_OK) return r;
@@ -405,13 +587,10 @@ static int cmd_run(int argc, char **argv, int rank)
     spec.kernel_label = kname;
     spec.space = sp;
     spec.quiet = quiet;
-    hb_opt_settings_init(&spec.settings);
-    spec.settings.optimizer = optimizer;
-    spec.settings.seed = seed;
+    spec.time_limit = time_limit;
+    spec.settings = set;
     spec.settings.min_budget = isnan(min_b) ? k->min_budget : min_b;
     spec.settings.max_budget = isnan(max_b) ? k->max_budget : max_b;
-    spec.settings.eta = eta;
-    spec.settings.max_evals = max_evals;
     if (spec.settings.max_budget < spec.settings.min_budget) {
         hb_space_free(sp);
         return hb_cli_usage_error(&a, "--max-budget %g is below --min-budget %g", spec.settings.max_budget,
@@ -420,7 +599,7 @@ static int cmd_run(int argc, char **argv, int rank)
     hb_run_result res;
     hb_error err;
     hb_error_clear(&err);
-    int rc = hb_runtime_run(&spec, MPI_COMM_WORLD, &res, &err);
+    int rc = hb_runtime_run(&spec, comm, &res, &err);
     int code = HB_EXIT_OK;
     if (rc != HB_OK) {
         if (rank == 0) hb_cli_print_error(&err);
@@ -428,7 +607,7 @@ static int cmd_run(int argc, char **argv, int rank)
     } else if (rank == 0) {
         if (json) {
             hb_buf b = HB_BUF_INIT;
-            hb_report_info info = {kname, &spec.settings, res.wall_seconds, res.workers};
+            hb_report_info info = {kname, &res.settings, res.wall_seconds, res.workers};
             hb_report_json(sp, &info, res.trials, res.n, &b);
             if (b.failed) {
                 fprintf(stderr, "hbmpi run: out of memory writing the report\n");
@@ -464,12 +643,26 @@ static void print_version(void)
 
 static int dispatch(int argc, char **argv);
 
+/* OpenBLAS (behind LAPACK) starts worker threads that spin after each call; the GP's matrices
+ * are small, and the master must not burn cores its workers need (DESIGN.md contract 6). Found at
+ * run time, so any other LAPACK works too. */
+static void single_threaded_blas(void)
+{
+    void *self = dlopen(NULL, RTLD_NOW);
+    if (self == NULL) return;
+    void (*set_threads)(int);
+    *(void **)&set_threads = dlsym(self, "openblas_set_num_threads");
+    if (set_threads) set_threads(1);
+    dlclose(self);
+}
+
 /* With HB_CHECK_LEAKS set (the sanitizer test suite sets it), every block hbmpi allocated must
  * be freed by exit; this covers the MPI paths, where LeakSanitizer cannot tell Open MPI's
  * never-freed memory from ours. */
 int main(int argc, char **argv)
 {
     json_set_alloc_funcs(hb_malloc_counted, hb_free); /* jansson's memory is counted and freed like ours */
+    single_threaded_blas();
     int code = dispatch(argc, argv);
     if (getenv("HB_CHECK_LEAKS") && hb_alloc_live() != 0) {
         fprintf(stderr, "hbmpi: %ld heap blocks not freed at exit\n", hb_alloc_live());
@@ -497,8 +690,9 @@ static int dispatch(int argc, char **argv)
                        : !strcmp(cmd, "eval")    ? eval_help
                        : !strcmp(cmd, "kernels") ? kernels_help
                        : !strcmp(cmd, "space")   ? space_help
+                       : !strcmp(cmd, "plan")    ? plan_help
                                                  : NULL;
-    if (help == NULL && (!strcmp(cmd, "plan") || !strcmp(cmd, "report") || !strcmp(cmd, "sweep"))) {
+    if (help == NULL && (!strcmp(cmd, "report") || !strcmp(cmd, "sweep"))) {
         fprintf(stderr, "hbmpi: command '%s' is part of the command-line contract but not in this "
                         "version yet\n", cmd);
         return HB_EXIT_USAGE;
@@ -514,14 +708,16 @@ static int dispatch(int argc, char **argv)
     if (!strcmp(cmd, "kernels")) return cmd_kernels(argc, argv);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc, argv);
     if (!strcmp(cmd, "space")) return cmd_space(argc, argv);
-    /* run: the one MPI command. */
-    if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
+    if (!strcmp(cmd, "plan")) return cmd_plan(argc, argv);
+    /* run: the one MPI command. Started alone (no launcher in the environment) it does not
+     * initialise MPI at all: a singleton MPI_Init costs a third of a second and can fail. */
+    int rank = 0, mpi = launched_by_mpi();
+    if (mpi && MPI_Init(&argc, &argv) != MPI_SUCCESS) {
         fprintf(stderr, "hbmpi: MPI_Init failed\n");
         return HB_EXIT_FAILED;
     }
-    int rank;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    int code = cmd_run(argc, argv, rank);
-    MPI_Finalize();
+    if (mpi) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    int code = cmd_run(argc, argv, rank, mpi ? MPI_COMM_WORLD : MPI_COMM_NULL);
+    if (mpi) MPI_Finalize();
     return code;
 }

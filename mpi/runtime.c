@@ -66,10 +66,16 @@ static int run_master(const hb_run_spec *spec, hb_run_result *res, hb_error *err
     hb_progress prog;
     hb_progress_init(&prog, stderr, spec->quiet);
     double t0 = now_seconds(), best = INFINITY, best_budget = -INFINITY;
-    long total = spec->settings.max_evals > 0 ? spec->settings.max_evals : -1;
+    res->settings = *hb_opt_settings_of(opt);
+    res->settings.optimizer = spec->settings.optimizer; /* outlives the optimiser */
+    long total = res->settings.max_evals > 0 && res->settings.iterations <= 0 &&
+                         res->settings.max_total_budget <= 0
+                     ? res->settings.max_evals
+                     : -1;
     res->workers = 1;
     for (;;) {
         hb_job job;
+        if (spec->time_limit > 0 && now_seconds() - t0 >= spec->time_limit) hb_opt_stop(opt);
         if ((rc = hb_opt_ask(opt, &job, err)) != HB_OK) break;
         if (job.kind == HB_ASK_DONE) break;
         if (job.kind == HB_ASK_WAIT) {
@@ -111,8 +117,9 @@ static int run_master(const hb_run_spec *spec, hb_run_result *res, hb_error *err
 
 int hb_runtime_run(const hb_run_spec *spec, MPI_Comm comm, hb_run_result *res, hb_error *err)
 {
-    int rank, rc = HB_OK;
+    int rank = 0, rc = HB_OK;
     memset(res, 0, sizeof *res);
+    if (comm == MPI_COMM_NULL) return run_master(spec, res, err); /* started alone: no MPI */
     MPI_Comm_rank(comm, &rank);
     if (rank == 0) rc = run_master(spec, res, err);
     /* Everyone leaves together and learns rank 0's status. */

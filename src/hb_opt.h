@@ -6,21 +6,36 @@
 
 #include "hb_common.h"
 #include "hb_history.h"
+#include "hb_sampler.h"
+#include "hb_schedule.h"
 #include "hb_space.h"
 
 typedef struct hb_opt hb_opt;
 
+/* Optimisers: random, grid, tpe and gp evaluate every configuration at max_budget; sh,
+ * hyperband and bohb run successive-halving brackets (bohb samples from its KDE); asha promotes
+ * asynchronously. */
 typedef struct hb_opt_settings {
-    const char *optimizer; /* "random" */
+    const char *optimizer;      /* "random" grid sh hyperband bohb tpe gp asha */
     uint64_t seed;
-    double min_budget;     /* > 0 */
-    double max_budget;     /* >= min_budget; random search evaluates here */
-    double eta;            /* > 1 */
-    long max_evals;        /* jobs to issue; <= 0: no limit */
+    double min_budget;          /* > 0 */
+    double max_budget;          /* >= min_budget */
+    double eta;                 /* > 1 */
+    hb_bracket_rule bracket_rule;
+    /* Stop rules: the first one reached ends the run; <= 0 means none. With none at all,
+     * the bracket optimisers run one HyperBand iteration (ASHA: that iteration's budget) and
+     * the others 100 evaluations. */
+    long max_evals;             /* jobs to issue */
+    long iterations;            /* HyperBand iterations (sh: brackets; asha: budget of that many) */
+    double max_total_budget;    /* sum of the budgets of the jobs issued */
+    int max_open_brackets;      /* brackets running at once; 0: s_max + 1 */
+    hb_sampler_opts sampler;
 } hb_opt_settings;
 
-/* Defaults: optimizer "random", seed 0, budgets 1..1, eta 3, max_evals 100. */
+/* Defaults: optimizer "random", seed 0, budgets 1..1, eta 3, paper rule, no stop rule set. */
 HB_API void hb_opt_settings_init(hb_opt_settings *s);
+/* 1 if 'name' is an optimizer; 1 in '*brackets' if it runs brackets (sh, hyperband, bohb, asha). */
+HB_API int hb_opt_known(const char *name, int *brackets);
 
 typedef enum hb_ask_kind { HB_ASK_JOB = 0, HB_ASK_WAIT, HB_ASK_DONE } hb_ask_kind;
 
@@ -48,8 +63,12 @@ HB_API int hb_opt_ask(hb_opt *opt, hb_job *job, hb_error *err);
 HB_API int hb_opt_tell(hb_opt *opt, uint64_t id, double loss, hb_trial_status status,
                        hb_error *err);
 
+/* Stop issuing jobs: from now on ask says wait until the running jobs are told, then done. */
+HB_API void hb_opt_stop(hb_opt *opt);
+
 HB_API const hb_history *hb_opt_history(const hb_opt *opt);
 HB_API size_t hb_opt_pending(const hb_opt *opt); /* jobs asked but not told */
+/* The settings in force, with defaults resolved (stop rules, max_open_brackets). */
 HB_API const hb_opt_settings *hb_opt_settings_of(const hb_opt *opt);
 
 #endif

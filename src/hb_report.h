@@ -30,6 +30,9 @@ typedef struct hb_report_info {
  * trial; -1 if there is none. Ties go to the earlier trial. */
 HB_API long hb_report_best(const hb_trial *t, size_t n);
 
+/* Append the settings as one JSON object (stop rules that are off are null). */
+HB_API int hb_report_settings_json(const hb_opt_settings *s, hb_buf *out);
+
 /* Append the report JSON (one object, newline-terminated). */
 HB_API int hb_report_json(const hb_space *sp, const hb_report_info *info, const hb_trial *t,
                           size_t n, hb_buf *out);

@@ -1,30 +1,102 @@
-/* opt.c — the ask/tell state machine. For now one scheduler: every job at the maximum budget
- * with a fresh configuration from the sampler, until max_evals jobs were issued. */
+/* opt.c — the ask/tell state machine: schedulers over a sampler and the history.
+ *   single fidelity (random, grid, tpe, gp): every job at max_budget, a fresh configuration each;
+ *   brackets (sh, hyperband, bohb): successive halving with a barrier per rung, brackets
+ *     interleaved so that when every open bracket waits at a barrier the next one opens;
+ *   asha: asynchronous promotion, a rung's top 1/eta moves up as soon as it is known.
+ * No clock, no I/O: the same settings and the same order of tells give the same jobs. */
 #include "hb_opt.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "hb_sampler.h"
+enum mode { MODE_SINGLE, MODE_BRACKETS, MODE_ASHA };
+
+enum { E_WAITING = 0, E_ISSUED, E_DONE };
+
+typedef struct entry {
+    size_t cfg;               /* index into the optimiser's configuration store */
+    int state;                /* E_WAITING, E_ISSUED, E_DONE */
+    int promoted;             /* asha: already sent to the next rung */
+    double loss;              /* +inf unless the job ended ok */
+    uint64_t job;             /* id of the job that ran it */
+} entry;
+
+typedef struct rung {
+    long target;              /* configurations this rung runs; -1: no limit (asha) */
+    double budget;
+    entry *e;
+    size_t n, cap;
+    size_t issued, done;
+} rung;
+
+typedef struct bracket {
+    int s;                    /* HyperBand's s (reported as "bracket") */
+    int n_rungs;
+    rung rungs[HB_MAX_RUNGS];
+    int cur;                  /* rung now running */
+    int closed;
+} bracket;
 
 typedef struct pending {
     uint64_t id;
+    size_t cfg;
     double budget;
-    double *x;
+    int bracket, rung;        /* -1 for single fidelity */
+    size_t entry;
 } pending;
 
 struct hb_opt {
     hb_opt_settings set;
     char optimizer[32];
+    enum mode mode;
     const hb_space *space;
     size_t dim;
+    hb_schedule sch;
     hb_sampler *sampler;
     hb_history *history;
     uint64_t next_id;
-    pending *pend; /* jobs asked, not yet told */
+    int stopped;              /* a stop rule was hit, or hb_opt_stop */
+    double issued_budget;
+    double *xs;               /* configuration store: n_cfg * dim */
+    size_t n_cfg, cap_cfg;
+    bracket *br;              /* brackets opened so far (asha: exactly one) */
+    size_t n_br, cap_br;
+    long max_brackets;        /* brackets allowed by --iterations; -1: no limit */
+    pending *pend;            /* jobs asked, not yet told, in issue order */
     size_t n_pend, cap_pend;
+    hb_pending *pview;        /* scratch: the pending jobs as the sampler sees them */
+    size_t cap_pview;
+    entry *rank;              /* scratch: a rung's results being ranked (asha) */
+    size_t cap_rank;
 };
+
+static const struct {
+    const char *name;
+    enum mode mode;
+    const char *sampler;
+} optimizers[] = {
+    {"random", MODE_SINGLE, "random"},  {"grid", MODE_SINGLE, "grid"},
+    {"tpe", MODE_SINGLE, "tpe"},        {"gp", MODE_SINGLE, "gp"},
+    {"sh", MODE_BRACKETS, "random"},    {"hyperband", MODE_BRACKETS, "random"},
+    {"bohb", MODE_BRACKETS, "kde"},     {"asha", MODE_ASHA, "random"},
+};
+#define N_OPTIMIZERS (sizeof optimizers / sizeof optimizers[0])
+
+static int find_optimizer(const char *name)
+{
+    for (size_t i = 0; name && i < N_OPTIMIZERS; i++)
+        if (!strcmp(optimizers[i].name, name)) return (int)i;
+    return -1;
+}
+
+int hb_opt_known(const char *name, int *brackets)
+{
+    int i = find_optimizer(name);
+    if (brackets) *brackets = i >= 0 && optimizers[i].mode != MODE_SINGLE;
+    return i >= 0;
+}
 
 void hb_opt_settings_init(hb_opt_settings *s)
 {
@@ -33,8 +105,32 @@ void hb_opt_settings_init(hb_opt_settings *s)
     s->min_budget = 1;
     s->max_budget = 1;
     s->eta = 3;
-    s->max_evals = 100;
+    s->bracket_rule = HB_RULE_PAPER;
+    hb_sampler_opts_init(&s->sampler);
 }
+
+/* ---------- growable arrays ---------- */
+
+static int grow(void **p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap) return HB_OK;
+    size_t c = *cap ? *cap : 16;
+    while (c < need) c *= 2;
+    void *q = hb_realloc(*p, c * size);
+    if (q == NULL) return HB_ENOMEM;
+    *p = q;
+    *cap = c;
+    return HB_OK;
+}
+
+static int rung_add(rung *r, size_t cfg)
+{
+    if (grow((void **)&r->e, &r->cap, r->n + 1, sizeof *r->e) != HB_OK) return HB_ENOMEM;
+    r->e[r->n++] = (entry){cfg, E_WAITING, 0, INFINITY, 0};
+    return HB_OK;
+}
+
+/* ---------- create / free ---------- */
 
 int hb_opt_create(const hb_space *space, const hb_opt_settings *s, hb_opt **out, hb_error *err)
 {
@@ -47,65 +143,318 @@ int hb_opt_create(const hb_space *space, const hb_opt_settings *s, hb_opt **out,
                             s->max_budget, s->min_budget);
     if (!(s->eta > 1) || !isfinite(s->eta))
         return hb_error_set(err, HB_EINVAL, NULL, "eta must be > 1, got %g", s->eta);
-    const char *kind = s->optimizer ? s->optimizer : "random";
-    if (!hb_sampler_exists(kind) || strlen(kind) >= sizeof((hb_opt *)0)->optimizer)
-        return hb_error_set(err, HB_ENOTFOUND, NULL, "unknown optimizer '%s'", kind);
+    const char *name = s->optimizer ? s->optimizer : "random";
+    int oi = find_optimizer(name);
+    if (oi < 0) return hb_error_set(err, HB_ENOTFOUND, NULL, "unknown optimizer '%s'", name);
+    if (optimizers[oi].mode == MODE_SINGLE && s->iterations > 0)
+        return hb_error_set(err, HB_EINVAL, NULL, "iterations apply to sh, hyperband, bohb and asha, not %s",
+                            name);
+    if (s->max_open_brackets < 0)
+        return hb_error_set(err, HB_EINVAL, NULL, "max_open_brackets must be >= 0");
     hb_opt *o = hb_calloc(1, sizeof *o);
     if (o == NULL) return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
     o->set = *s;
-    snprintf(o->optimizer, sizeof o->optimizer, "%s", kind);
+    snprintf(o->optimizer, sizeof o->optimizer, "%s", name);
     o->set.optimizer = o->optimizer;
+    o->mode = optimizers[oi].mode;
     o->space = space;
     o->dim = hb_space_dim(space);
-    int rc = hb_sampler_create(kind, space, s->seed, &o->sampler, err);
+    int rc = hb_schedule_init(&o->sch, s->min_budget, s->max_budget, s->eta, s->bracket_rule, err);
+    if (rc == HB_OK)
+        rc = hb_sampler_create(optimizers[oi].sampler, space, s->seed, &s->sampler, &o->sampler, err);
     if (rc == HB_OK && hb_history_create(o->dim, &o->history) != HB_OK)
         rc = hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
     if (rc != HB_OK) {
         hb_opt_free(o);
         return rc;
     }
+    /* Resolve the defaults (CLI.md): no stop rule at all means one HyperBand iteration for the
+     * bracket optimisers (its budget for asha) and 100 evaluations for the others. */
+    hb_opt_settings *t = &o->set;
+    if (t->max_open_brackets == 0) t->max_open_brackets = o->sch.s_max + 1;
+    if (t->max_evals <= 0 && t->iterations <= 0 && t->max_total_budget <= 0) {
+        if (o->mode == MODE_SINGLE)
+            t->max_evals = 100;
+        else
+            t->iterations = 1;
+    }
+    o->max_brackets = -1;
+    if (t->iterations > 0) {
+        if (o->mode == MODE_ASHA) {
+            double b = (double)t->iterations * hb_schedule_iteration_budget(&o->sch);
+            if (t->max_total_budget <= 0 || b < t->max_total_budget) t->max_total_budget = b;
+        } else if (!strcmp(name, "sh")) {
+            o->max_brackets = t->iterations;
+        } else {
+            o->max_brackets = t->iterations * (o->sch.s_max + 1);
+        }
+    }
     *out = o;
     return HB_OK;
+}
+
+static void bracket_fini(bracket *b)
+{
+    for (int i = 0; i < b->n_rungs; i++) hb_free(b->rungs[i].e);
 }
 
 void hb_opt_free(hb_opt *o)
 {
     if (o == NULL) return;
-    for (size_t i = 0; i < o->n_pend; i++) hb_free(o->pend[i].x);
+    for (size_t i = 0; i < o->n_br; i++) bracket_fini(&o->br[i]);
+    hb_free(o->br);
     hb_free(o->pend);
+    hb_free(o->pview);
+    hb_free(o->rank);
+    hb_free(o->xs);
     hb_sampler_free(o->sampler);
     hb_history_free(o->history);
     hb_free(o);
+}
+
+/* ---------- issuing ---------- */
+
+/* Would a job at 'budget' break a stop rule? Then stop for good. */
+static int may_issue(hb_opt *o, double budget)
+{
+    if (o->stopped) return 0;
+    const hb_opt_settings *t = &o->set;
+    if ((t->max_evals > 0 && o->next_id >= (uint64_t)t->max_evals) ||
+        (t->max_total_budget > 0 && o->issued_budget + budget > t->max_total_budget * (1 + 1e-12))) {
+        o->stopped = 1;
+        return 0;
+    }
+    return 1;
+}
+
+/* Ask the sampler for a new configuration; its index in the store goes to '*cfg'. Returns
+ * HB_SAMPLER_EXHAUSTED when the sampler has nothing more. */
+static int new_config(hb_opt *o, double budget, size_t *cfg, hb_error *err)
+{
+    size_t need = (o->n_cfg + 1) * (o->dim ? o->dim : 1);
+    size_t capx = o->cap_cfg * (o->dim ? o->dim : 1);
+    if (need > capx) {
+        size_t c = o->cap_cfg ? 2 * o->cap_cfg : 64;
+        double *xs = hb_realloc(o->xs, c * (o->dim ? o->dim : 1) * sizeof(double));
+        if (xs == NULL) return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
+        o->xs = xs;
+        o->cap_cfg = c;
+    }
+    if (grow((void **)&o->pview, &o->cap_pview, o->n_pend + 1, sizeof *o->pview) != HB_OK)
+        return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
+    for (size_t i = 0; i < o->n_pend; i++)
+        o->pview[i] = (hb_pending){o->xs + o->pend[i].cfg * o->dim, o->pend[i].budget};
+    double *x = o->xs + o->n_cfg * o->dim;
+    int rc = hb_sampler_propose(o->sampler, o->history, o->pview, o->n_pend, budget, x, err);
+    if (rc != HB_OK) return rc;
+    *cfg = o->n_cfg++;
+    return HB_OK;
+}
+
+static int issue(hb_opt *o, size_t cfg, double budget, int b, int r, size_t e, hb_job *job,
+                 hb_error *err)
+{
+    if (grow((void **)&o->pend, &o->cap_pend, o->n_pend + 1, sizeof *o->pend) != HB_OK)
+        return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
+    uint64_t id = o->next_id++;
+    o->pend[o->n_pend++] = (pending){id, cfg, budget, b, r, e};
+    o->issued_budget += budget;
+    if (b >= 0) {
+        rung *ru = &o->br[b].rungs[r];
+        ru->e[e].state = E_ISSUED;
+        ru->e[e].job = id;
+        ru->issued++;
+    }
+    job->kind = HB_ASK_JOB;
+    job->id = id;
+    job->budget = budget;
+    job->bracket = b >= 0 ? o->br[b].s : -1;
+    job->stage = b >= 0 ? r : -1;
+    job->x = o->xs + cfg * o->dim;
+    return HB_OK;
+}
+
+/* The next job of bracket 'bi', if its current rung has one: 1 = issued, 0 = none, < 0 error. */
+static int bracket_next(hb_opt *o, size_t bi, hb_job *job, hb_error *err)
+{
+    bracket *b = &o->br[bi];
+    if (b->closed) return 0;
+    rung *r = &b->rungs[b->cur];
+    int rc;
+    if (r->issued < r->n) { /* a promoted configuration waits at this rung */
+        if (!may_issue(o, r->budget)) return 0;
+        size_t e = r->issued; /* entries are issued in order */
+        return (rc = issue(o, r->e[e].cfg, r->budget, (int)bi, b->cur, e, job, err)) == HB_OK ? 1 : rc;
+    }
+    if (b->cur == 0 && (long)r->n < r->target) { /* the first rung samples as it goes */
+        if (!may_issue(o, r->budget)) return 0;
+        size_t cfg;
+        rc = new_config(o, r->budget, &cfg, err);
+        if (rc == HB_SAMPLER_EXHAUSTED) {
+            o->stopped = 1;
+            return 0;
+        }
+        if (rc != HB_OK) return rc;
+        if (rung_add(r, cfg) != HB_OK) return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
+        return (rc = issue(o, cfg, r->budget, (int)bi, 0, r->n - 1, job, err)) == HB_OK ? 1 : rc;
+    }
+    return 0;
+}
+
+static int open_bracket(hb_opt *o, int s, hb_error *err)
+{
+    if (grow((void **)&o->br, &o->cap_br, o->n_br + 1, sizeof *o->br) != HB_OK)
+        return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
+    bracket *b = &o->br[o->n_br++];
+    memset(b, 0, sizeof *b);
+    hb_bracket t;
+    hb_schedule_bracket(&o->sch, s, &t);
+    b->s = s;
+    b->n_rungs = t.n_rungs;
+    for (int i = 0; i < t.n_rungs; i++) {
+        b->rungs[i].target = o->mode == MODE_ASHA ? -1 : t.n[i];
+        b->rungs[i].budget = t.budget[i];
+    }
+    return HB_OK;
+}
+
+static size_t open_brackets(const hb_opt *o)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < o->n_br; i++) n += !o->br[i].closed;
+    return n;
+}
+
+static int ask_brackets(hb_opt *o, hb_job *job, hb_error *err)
+{
+    for (;;) {
+        for (size_t i = 0; i < o->n_br; i++) {
+            int rc = bracket_next(o, i, job, err);
+            if (rc != 0) return rc < 0 ? rc : HB_OK;
+            if (o->stopped) break;
+        }
+        /* Every open bracket waits at a barrier (or none is open): open the next one. */
+        if (o->stopped || (o->max_brackets >= 0 && (long)o->n_br >= o->max_brackets) ||
+            open_brackets(o) >= (size_t)o->set.max_open_brackets)
+            break;
+        int s = strcmp(o->optimizer, "sh") ? hb_schedule_s_of(&o->sch, (long)o->n_br) : o->sch.s_max;
+        int rc = open_bracket(o, s, err);
+        if (rc != HB_OK) return rc;
+    }
+    job->kind = o->n_pend ? HB_ASK_WAIT : HB_ASK_DONE;
+    return HB_OK;
+}
+
+/* Rung results ordered best first: ok before failed, lower loss first, earlier job first. */
+static int better(const entry *a, const entry *b)
+{
+    if (a->loss != b->loss) return a->loss < b->loss;
+    return a->job < b->job;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+    const entry *x = a, *y = b;
+    return better(x, y) ? -1 : (better(y, x) ? 1 : 0);
+}
+
+static int ask_asha(hb_opt *o, hb_job *job, hb_error *err)
+{
+    int rc;
+    if (o->n_br == 0 && (rc = open_bracket(o, o->sch.s_max, err)) != HB_OK) return rc;
+    bracket *b = &o->br[0];
+    /* Promote from the highest rung that has a configuration in its top 1/eta. */
+    for (int k = b->n_rungs - 2; k >= 0 && !o->stopped; k--) {
+        rung *r = &b->rungs[k];
+        size_t top = (size_t)floor((double)r->done / o->set.eta + 1e-9), m = 0;
+        if (top == 0) continue;
+        if (grow((void **)&o->rank, &o->cap_rank, r->n, sizeof *o->rank) != HB_OK)
+            return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
+        for (size_t i = 0; i < r->n; i++)
+            if (r->e[i].state == E_DONE && isfinite(r->e[i].loss)) {
+                o->rank[m] = r->e[i];
+                o->rank[m++].cfg = i; /* the entry's index, for the promotion below */
+            }
+        qsort(o->rank, m, sizeof *o->rank, cmp_entry);
+        long pick = -1;
+        for (size_t q = 0; q < top && q < m && pick < 0; q++)
+            if (!o->rank[q].promoted) pick = (long)o->rank[q].cfg;
+        if (pick < 0) continue;
+        rung *up = &b->rungs[k + 1];
+        if (!may_issue(o, up->budget)) break;
+        r->e[pick].promoted = 1;
+        if (rung_add(up, r->e[pick].cfg) != HB_OK) return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
+        return issue(o, r->e[pick].cfg, up->budget, 0, k + 1, up->n - 1, job, err);
+    }
+    rung *r0 = &b->rungs[0];
+    if (may_issue(o, r0->budget)) {
+        size_t cfg;
+        rc = new_config(o, r0->budget, &cfg, err);
+        if (rc == HB_SAMPLER_EXHAUSTED)
+            o->stopped = 1;
+        else if (rc != HB_OK)
+            return rc;
+        else {
+            if (rung_add(r0, cfg) != HB_OK) return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
+            return issue(o, cfg, r0->budget, 0, 0, r0->n - 1, job, err);
+        }
+    }
+    job->kind = o->n_pend ? HB_ASK_WAIT : HB_ASK_DONE;
+    return HB_OK;
+}
+
+static int ask_single(hb_opt *o, hb_job *job, hb_error *err)
+{
+    double budget = o->set.max_budget;
+    if (may_issue(o, budget)) {
+        size_t cfg;
+        int rc = new_config(o, budget, &cfg, err);
+        if (rc == HB_SAMPLER_EXHAUSTED)
+            o->stopped = 1;
+        else if (rc != HB_OK)
+            return rc;
+        else
+            return issue(o, cfg, budget, -1, -1, 0, job, err);
+    }
+    job->kind = o->n_pend ? HB_ASK_WAIT : HB_ASK_DONE;
+    return HB_OK;
 }
 
 int hb_opt_ask(hb_opt *o, hb_job *job, hb_error *err)
 {
     memset(job, 0, sizeof *job);
     job->bracket = job->stage = -1;
-    if (o->set.max_evals > 0 && o->next_id >= (uint64_t)o->set.max_evals) {
-        job->kind = o->n_pend ? HB_ASK_WAIT : HB_ASK_DONE;
+    switch (o->mode) {
+    case MODE_BRACKETS: return ask_brackets(o, job, err);
+    case MODE_ASHA: return ask_asha(o, job, err);
+    default: return ask_single(o, job, err);
+    }
+}
+
+/* ---------- telling ---------- */
+
+/* The rung 'r' of bracket 'b' has all its results: promote its best to the next rung, or close. */
+static int finish_rung(bracket *b, hb_error *err)
+{
+    rung *r = &b->rungs[b->cur];
+    if (b->cur + 1 >= b->n_rungs) {
+        b->closed = 1;
         return HB_OK;
     }
-    if (o->n_pend == o->cap_pend) {
-        size_t cap = o->cap_pend ? 2 * o->cap_pend : 16;
-        pending *p = hb_realloc(o->pend, cap * sizeof *p);
-        if (p == NULL) return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
-        o->pend = p;
-        o->cap_pend = cap;
+    rung *up = &b->rungs[b->cur + 1];
+    /* Take the best 'up->target' ok results, in order of rank; failures never move up. */
+    for (long k = 0; k < up->target; k++) {
+        long best = -1;
+        for (size_t i = 0; i < r->n; i++) {
+            if (r->e[i].promoted || !isfinite(r->e[i].loss)) continue;
+            if (best < 0 || better(&r->e[i], &r->e[best])) best = (long)i;
+        }
+        if (best < 0) break;
+        r->e[best].promoted = 1;
+        if (rung_add(up, r->e[best].cfg) != HB_OK) return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
     }
-    double *x = hb_malloc((o->dim ? o->dim : 1) * sizeof(double));
-    if (x == NULL) return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
-    double budget = o->set.max_budget;
-    int rc = hb_sampler_propose(o->sampler, o->history, budget, x, err);
-    if (rc != HB_OK) {
-        hb_free(x);
-        return rc;
-    }
-    o->pend[o->n_pend++] = (pending){o->next_id, budget, x};
-    job->kind = HB_ASK_JOB;
-    job->id = o->next_id++;
-    job->budget = budget;
-    job->x = x;
+    b->cur++;
+    if (up->n == 0) b->closed = 1; /* everything failed */
     return HB_OK;
 }
 
@@ -116,16 +465,27 @@ int hb_opt_tell(hb_opt *o, uint64_t id, double loss, hb_trial_status status, hb_
     if (i == o->n_pend)
         return hb_error_set(err, HB_EINVAL, NULL, "job %llu is unknown or already told",
                             (unsigned long long)id);
-    if (status == HB_TRIAL_OK && isnan(loss)) status = HB_TRIAL_NAN;
-    int rc = hb_history_add(o->history, id, o->pend[i].x, o->pend[i].budget,
-                            status == HB_TRIAL_OK ? loss : INFINITY, status);
+    if (status == HB_TRIAL_OK && !isfinite(loss)) status = HB_TRIAL_NAN;
+    double l = status == HB_TRIAL_OK ? loss : INFINITY; /* a failure is the worst loss */
+    pending p = o->pend[i];
+    int rc = hb_history_add(o->history, id, o->xs + p.cfg * o->dim, p.budget, l, status);
     if (rc != HB_OK) return hb_error_set(err, rc, NULL, "out of memory");
-    hb_free(o->pend[i].x);
     memmove(&o->pend[i], &o->pend[i + 1], (o->n_pend - i - 1) * sizeof *o->pend);
     o->n_pend--;
+    if (p.bracket >= 0) {
+        bracket *b = &o->br[p.bracket];
+        rung *r = &b->rungs[p.rung];
+        r->e[p.entry].state = E_DONE;
+        r->e[p.entry].loss = l;
+        r->done++;
+        if (o->mode == MODE_BRACKETS && p.rung == b->cur && (long)r->done == (long)r->n &&
+            ((long)r->n >= r->target || p.rung > 0))
+            return finish_rung(b, err);
+    }
     return HB_OK;
 }
 
+void hb_opt_stop(hb_opt *o) { o->stopped = 1; }
 const hb_history *hb_opt_history(const hb_opt *o) { return o->history; }
 size_t hb_opt_pending(const hb_opt *o) { return o->n_pend; }
 const hb_opt_settings *hb_opt_settings_of(const hb_opt *o) { return &o->set; }

@@ -15,6 +15,43 @@ long hb_report_best(const hb_trial *t, size_t n)
     return best;
 }
 
+static void key_number(hb_buf *b, const char *key, double v, int null_if_not_positive)
+{
+    hb_buf_printf(b, ", \"%s\": ", key);
+    if (null_if_not_positive && !(v > 0))
+        hb_buf_puts(b, "null");
+    else
+        hb_buf_json_number(b, v);
+}
+
+int hb_report_settings_json(const hb_opt_settings *s, hb_buf *b)
+{
+    const hb_sampler_opts *o = &s->sampler;
+    hb_buf_puts(b, "{\"min_budget\": ");
+    hb_buf_json_number(b, s->min_budget);
+    key_number(b, "max_budget", s->max_budget, 0);
+    key_number(b, "eta", s->eta, 0);
+    hb_buf_printf(b, ", \"bracket_rule\": \"%s\"", hb_bracket_rule_name(s->bracket_rule));
+    if (s->max_evals > 0)
+        hb_buf_printf(b, ", \"max_evals\": %ld", s->max_evals);
+    else
+        hb_buf_puts(b, ", \"max_evals\": null");
+    if (s->iterations > 0)
+        hb_buf_printf(b, ", \"iterations\": %ld", s->iterations);
+    else
+        hb_buf_puts(b, ", \"iterations\": null");
+    key_number(b, "max_total_budget", s->max_total_budget, 1);
+    hb_buf_printf(b, ", \"max_open_brackets\": %d", s->max_open_brackets);
+    key_number(b, "random_fraction", o->random_fraction, 0);
+    key_number(b, "top_n_percent", o->top_n_percent, 0);
+    hb_buf_printf(b, ", \"num_samples\": %d", o->num_samples);
+    key_number(b, "bandwidth_factor", o->bandwidth_factor, 0);
+    key_number(b, "min_bandwidth", o->min_bandwidth, 0);
+    hb_buf_printf(b, ", \"min_points_in_model\": %d, \"acquisition\": \"%s\", \"grid_points\": %d}",
+                  o->min_points_in_model, o->acquisition == HB_ACQ_PI ? "pi" : "ei", o->grid_points);
+    return b->failed ? HB_ENOMEM : HB_OK;
+}
+
 static void num_or_null(hb_buf *b, int v)
 {
     if (v < 0)
@@ -34,13 +71,9 @@ int hb_report_json(const hb_space *sp, const hb_report_info *info, const hb_tria
         hb_buf_puts(b, "null");
     hb_buf_puts(b, ",\n  \"optimizer\": ");
     hb_buf_json_string(b, s->optimizer);
-    hb_buf_printf(b, ",\n  \"seed\": %llu,\n  \"settings\": {\"min_budget\": ", (unsigned long long)s->seed);
-    hb_buf_json_number(b, s->min_budget);
-    hb_buf_puts(b, ", \"max_budget\": ");
-    hb_buf_json_number(b, s->max_budget);
-    hb_buf_puts(b, ", \"eta\": ");
-    hb_buf_json_number(b, s->eta);
-    hb_buf_printf(b, ", \"max_evals\": %ld},\n  \"trials\": [", s->max_evals);
+    hb_buf_printf(b, ",\n  \"seed\": %llu,\n  \"settings\": ", (unsigned long long)s->seed);
+    hb_report_settings_json(s, b);
+    hb_buf_puts(b, ",\n  \"trials\": [");
     double busy = 0, total_budget = 0;
     for (size_t i = 0; i < n; i++) {
         const hb_trial *r = &t[i];

@@ -7,18 +7,28 @@
 typedef struct hb_sampler_ops {
     const char *name;
     size_t state_size; /* private bytes, zeroed before init */
-    int (*init)(hb_sampler *s, hb_error *err);
-    int (*propose)(hb_sampler *s, const hb_history *h, double budget, double *x, hb_error *err);
-    void (*fini)(hb_sampler *s); /* may be NULL */
+    int (*init)(hb_sampler *s, hb_error *err); /* may be NULL; s->opts is set */
+    int (*propose)(hb_sampler *s, const hb_history *h, const hb_pending *pending,
+                   size_t n_pending, double budget, double *x, hb_error *err);
+    void (*fini)(hb_sampler *s); /* may be NULL; frees what init and propose allocated */
 } hb_sampler_ops;
 
 struct hb_sampler {
     const hb_sampler_ops *ops;
     const hb_space *space; /* borrowed */
+    hb_sampler_opts opts;  /* copied at create */
     hb_rng rng;            /* own stream */
     void *state;           /* owned, ops->state_size bytes */
 };
 
 extern const hb_sampler_ops hb__sampler_random;
+extern const hb_sampler_ops hb__sampler_grid;
+extern const hb_sampler_ops hb__sampler_kde;
+extern const hb_sampler_ops hb__sampler_tpe;
+extern const hb_sampler_ops hb__sampler_gp;
+
+/* Draw a uniformly random valid configuration (the random sampler's proposal), for samplers
+ * that fall back to random search. */
+int hb__sampler_random_config(hb_sampler *s, double *x, hb_error *err);
 
 #endif

@@ -1,5 +1,4 @@
 # Command-line and MPI integration tests: real hbmpi processes, real mpirun.
-set(HB_PYTHON /usr/bin/python3 CACHE FILEPATH "Python used by the integration tests (Debian's)")
 set(HB_CLI_TEST ${HB_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_cli.py
     --hbmpi $<TARGET_FILE:hbmpi> --data ${CMAKE_CURRENT_SOURCE_DIR}/data
     --mpirun ${MPIEXEC_EXECUTABLE})
@@ -13,7 +12,7 @@ if(HB_SANITIZE)
 endif()
 set(HB_MPI_ENV ${HB_CLI_ENV} OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
     OMPI_MCA_rmaps_base_oversubscribe=1)
-foreach(t help usage bad_spaces eval_vectors kernels run_random)
+foreach(t help usage bad_spaces eval_vectors kernels run_random plan optimizers)
   add_test(NAME cli_${t} COMMAND ${HB_CLI_TEST} ${t})
   set_tests_properties(cli_${t} PROPERTIES TIMEOUT 300 LABELS cli ENVIRONMENT "${HB_CLI_ENV}")
 endforeach()

@@ -11,6 +11,11 @@ int hb_test_add_space_parse(void);
 int hb_test_add_kernels(void);
 int hb_test_add_opt(void);
 int hb_test_add_report(void);
+int hb_test_add_schedule(void);
+int hb_test_add_sampler_grid(void);
+int hb_test_add_sampler_kde(void);
+int hb_test_add_sampler_tpe(void);
+int hb_test_add_sampler_gp(void);
 
 /* Path of a file under tests/data (static buffer, valid until the next call). */
 const char *hb_test_data(const char *rel);

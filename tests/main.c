@@ -19,6 +19,11 @@ static const struct {
     {"kernels", hb_test_add_kernels},
     {"opt", hb_test_add_opt},
     {"report", hb_test_add_report},
+    {"schedule", hb_test_add_schedule},
+    {"sampler_grid", hb_test_add_sampler_grid},
+    {"sampler_kde", hb_test_add_sampler_kde},
+    {"sampler_tpe", hb_test_add_sampler_tpe},
+    {"sampler_gp", hb_test_add_sampler_gp},
 };
 
 int main(int argc, char **argv)

@@ -58,15 +58,18 @@ def group_help():
         _, text, _ = hbmpi(cmd, "--help")
         opts = re.findall(r"^  (--[a-z-]+)( [A-Za-z]+)?", text, re.M)
         check(len(opts) >= 4, f"{cmd} --help lists its options")
-        values = {"--kernel": "branin" if cmd == "run" else "counting_ones", "--optimizer": "random",
-                  "--min-budget": "1", "--max-budget": "9", "--eta": "3", "--seed": "4",
-                  "--max-evals": "2", "--budget": "9", "--config": "{}"}
+        values = {"--kernel": ["branin" if cmd == "run" else "counting_ones"], "--optimizer": ["random"],
+                  "--min-budget": ["1"], "--max-budget": ["9"], "--eta": ["3"], "--seed": ["4"],
+                  "--max-evals": ["2"], "--budget": ["9"], "--config": ["{}"],
+                  "--bracket-rule": ["hpbandster"], "--acquisition": ["pi"], "--grid-points": ["3"],
+                  "--iterations": ["1", "--optimizer", "sh"], "--max-total-budget": ["100"],
+                  "--top-n-percent": ["20"], "--random-fraction": ["0.5"]}
         for opt, val in opts:
             argv = list(base)
             if opt in argv:
                 i = argv.index(opt)
                 del argv[i:i + 2]
-            argv += [opt] + ([values.get(opt, "1")] if val else [])
+            argv += [opt] + (values.get(opt, ["1"]) if val else [])
             rc, out, err = hbmpi(cmd, *argv)
             check(rc == 0, f"{cmd} {opt} (listed in --help) is accepted: rc={rc} {err.strip()}")
 
@@ -90,9 +93,23 @@ USAGE = [
     (["run", "--kernel", "hartmann3:4"], "hartmann3:4"),
     (["run", "--kernel", "counting_ones:0+4"], "counting_ones:0+4"),
     (["run", "--kernel", "branin", "--space", "s.json"], "--space is part of the command-line contract"),
-    (["run", "--kernel", "branin", "--iterations", "3"], "not in this version yet"),
     (["run", "--kernel", "branin", "--out=x.h5"], "not in this version yet"),
-    (["plan", "--min-budget", "1"], "command 'plan' is part of the command-line contract"),
+    (["run", "--kernel", "branin", "--iterations", "3"], "--iterations applies to sh, hyperband, bohb and asha"),
+    (["run", "--kernel", "branin", "--bracket-rule", "li"], "--bracket-rule"),
+    (["run", "--kernel", "branin", "--acquisition", "ucb"], "--acquisition"),
+    (["run", "--kernel", "branin", "--grid-points", "1"], "--grid-points"),
+    (["run", "--kernel", "branin", "--random-fraction", "1.5"], "--random-fraction"),
+    (["run", "--kernel", "branin", "--top-n-percent", "100"], "--top-n-percent"),
+    (["run", "--kernel", "branin", "--num-samples", "0"], "--num-samples"),
+    (["run", "--kernel", "branin", "--max-total-budget", "-5"], "--max-total-budget"),
+    (["run", "--kernel", "branin", "--time-limit", "soon"], "--time-limit"),
+    (["run", "--kernel", "branin", "--max-open-brackets", "0"], "--max-open-brackets"),
+    (["plan", "--min-budget", "1"], "--max-budget is required"),
+    (["plan", "--max-budget", "81"], "--min-budget is required"),
+    (["plan", "--min-budget", "1", "--max-budget", "81", "--eta", "1"], "--eta"),
+    (["plan", "--min-budget", "9", "--max-budget", "3"], "below min budget"),
+    (["plan", "--min-budget", "1", "--max-budget", "81", "--bracket-rule", "x"], "--bracket-rule"),
+    (["report", "run.h5"], "command 'report' is part of the command-line contract"),
     (["eval", "--kernel", "branin", "--budget", "81", "--config", '{"x0": 20}'], "x0"),
     (["eval", "--kernel", "branin", "--budget", "0", "--config", "{}"], "--budget"),
     (["eval", "--kernel", "branin", "--config", "{}"], "--budget is required"),
@@ -270,9 +287,76 @@ def group_run_mpi():
     check(err.count("unknown kernel 'nope'") == 1, f"error printed once: {err!r}")
 
 
+# ---------------------------------------------------------------- plan
+DESIGN_TABLE = """s=4: 81@1 27@3 9@9 3@27 1@81  (budget 405)
+s=3: 34@3 11@9 3@27 1@81  (budget 363)
+s=2: 15@9 5@27 1@81  (budget 351)
+s=1: 8@27 2@81  (budget 378)
+s=0: 5@81  (budget 405)
+"""
+
+
+def group_plan():
+    rc, out, err = hbmpi("plan", "--min-budget", "1", "--max-budget", "81", "--eta", "3")
+    check(rc == 0 and err == "", f"plan exits 0: {err!r}")
+    check(DESIGN_TABLE in out, f"plan prints DESIGN.md's table:\n{out}")
+    check("one iteration: 5 brackets, 143 configurations, budget 1902" in out, "plan totals")
+    rc, out, err = hbmpi("plan", "--min-budget", "1", "--max-budget", "81", "--json")
+    plan = json.loads(out)
+    want = [(4, [(81, 1), (27, 3), (9, 9), (3, 27), (1, 81)]), (3, [(34, 3), (11, 9), (3, 27), (1, 81)]),
+            (2, [(15, 9), (5, 27), (1, 81)]), (1, [(8, 27), (2, 81)]), (0, [(5, 81)])]
+    got = [(b["s"], [(r["n"], r["budget"]) for r in b["rungs"]]) for b in plan["brackets"]]
+    check(rc == 0 and got == want, f"plan --json brackets: {got}")
+    rc, out, _ = hbmpi("plan", "--min-budget", "9", "--max-budget", "729", "--bracket-rule", "hpbandster", "--json")
+    firsts = [b["rungs"][0]["n"] for b in json.loads(out)["brackets"]]
+    check(firsts == [81, 27, 9, 6, 5], f"hpbandster rule first rungs: {firsts}")
+
+
+# ---------------------------------------------------------------- every optimizer end to end
+def group_optimizers():
+    budgets = {1.0, 3.0, 9.0, 27.0, 81.0}
+    for opt in ["random", "grid", "sh", "hyperband", "bohb", "tpe", "gp", "asha"]:
+        extra = ["--max-evals", "40"] if opt in ("tpe", "gp") else []
+        rc, out, err = hbmpi("run", "--kernel", "branin", "--optimizer", opt, "--seed", "5", "--json", "--quiet", *extra)
+        if not check(rc == 0, f"{opt}: exit {rc} {err}"):
+            continue
+        rep = json.loads(out)
+        t = rep["trials"]
+        check(rep["optimizer"] == opt and len(t) > 0, f"{opt}: report")
+        inside = all(-5 <= x["config"]["x0"] <= 10 and 0 <= x["config"]["x1"] <= 15 for x in t)
+        check(inside, f"{opt}: configurations inside the space")
+        brackets = opt in ("sh", "hyperband", "bohb", "asha")
+        check(all(x["budget"] in budgets for x in t), f"{opt}: budgets on the rungs 1..81")
+        check(all((x["bracket"] is not None) == brackets and (x["stage"] is not None) == brackets for x in t),
+              f"{opt}: bracket and stage set exactly for the bracket optimisers")
+        if opt in ("hyperband", "bohb"):
+            check(len(t) == 206 and rep["totals"]["budget"] == 1902, f"{opt}: one iteration by default ({len(t)})")
+        if opt in ("random", "tpe", "gp"):
+            check(all(x["budget"] == 81 for x in t), f"{opt}: single fidelity at the max budget")
+        rc2, out2, _ = hbmpi("run", "--kernel", "branin", "--optimizer", opt, "--seed", "5", "--json", "--quiet", *extra)
+        check(rc2 == 0 and strip_timing(json.loads(out2)) == strip_timing(rep), f"{opt}: same seed, same report")
+    rc, out, err = hbmpi("run", "--kernel", "branin", "--optimizer", "grid", "--grid-points", "3", "--json", "--quiet")
+    t = json.loads(out)["trials"]
+    pts = sorted((x["config"]["x0"], x["config"]["x1"]) for x in t)
+    check(rc == 0 and pts == sorted((a, b) for a in (-5.0, 2.5, 10.0) for b in (0.0, 7.5, 15.0)),
+          f"grid 3x3 on branin then done: {pts}")
+    rc, out, err = hbmpi("run", "--kernel", "branin", "--optimizer", "hyperband", "--max-total-budget", "500",
+                         "--json", "--quiet")
+    check(rc == 0 and json.loads(out)["totals"]["budget"] <= 500, "--max-total-budget holds")
+    rc, out, err = hbmpi("run", "--kernel", "branin", "--optimizer", "asha", "--iterations", "2", "--json", "--quiet")
+    check(rc == 0 and 1902 < json.loads(out)["totals"]["budget"] <= 2 * 1902, "asha --iterations 2: two iterations' budget")
+    import time
+    t0 = time.monotonic()
+    rc, out, err = hbmpi("run", "--kernel", "branin", "--max-evals", "100000000", "--time-limit", "0.3", "--quiet")
+    took = time.monotonic() - t0
+    m = re.search(r"trial \d+ of (\d+)", out)
+    check(rc == 0 and took < 10 and m and 1000 < int(m.group(1)) < 100000000,
+          f"--time-limit stops a run of 10^8 evaluations: {took:.1f} s, {out[:80]!r}")
+
+
 GROUPS = {"help": group_help, "usage": group_usage, "bad_spaces": group_bad_spaces,
           "eval_vectors": group_eval_vectors, "kernels": group_kernels, "run_random": group_run_random,
-          "run_mpi": group_run_mpi}
+          "run_mpi": group_run_mpi, "plan": group_plan, "optimizers": group_optimizers}
 
 
 def main():
