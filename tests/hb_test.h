@@ -17,6 +17,24 @@ int hb_test_add_sampler_kde(void);
 int hb_test_add_sampler_tpe(void);
 int hb_test_add_sampler_gp(void);
 
+typedef struct hb_space hb_space;
+
+/* A space with every kind of parameter, conditions and a forbidden clause, shared by the suites:
+ * lr (log float), units (log int), opt (categorical adam/sgd/rms, weights .5/.3/.2), depth
+ * (ordinal 1/2/4/8), const, mom (active iff opt == sgd and lr > 1e-4), nesterov (active iff
+ * mom > 0.5 or depth < 2); forbidden: opt == rms and depth in {4, 8}. Indices in that order. */
+hb_space *hb_test_rich_space(void);
+
+/* Checks every model-based sampler must pass (test_sampler_kde.c), run for sampler 'kind'. */
+void hb_test_sampler_valid_proposals(const char *kind);
+void hb_test_sampler_determinism(const char *kind);
+void hb_test_sampler_concentrates(const char *kind);
+void hb_test_sampler_constant_liar(const char *kind);
+void hb_test_sampler_failures(const char *kind);
+void hb_test_sampler_ordered(const char *kind);
+void hb_test_sampler_allocation_failures(const char *kind);
+void hb_test_sampler_cost(const char *kind);
+
 /* Path of a file under tests/data (static buffer, valid until the next call). */
 const char *hb_test_data(const char *rel);
 /* Read a whole file; caller frees with hb_free. NULL on failure. */

@@ -330,39 +330,6 @@ static void test_random_until_min_points(void)
 
 enum { LR, UNITS, OPT, DEPTH, CONST, MOM, NEST, DIM };
 
-/* As in test_space.c: lr (log float), units (log int), opt (weighted categorical), depth
- * (ordinal), const, mom active iff opt == sgd and lr > 1e-4, nesterov active iff mom > 0.5 or
- * depth < 2; forbidden: opt == rms and depth in {4, 8}. */
-static hb_space *cond_space(void)
-{
-    hb_space *sp = NULL;
-    hb_error err;
-    CU_ASSERT_FATAL(hb_space_create(&sp) == HB_OK);
-    hb_value opts[] = {{1, 0, "adam"}, {1, 0, "sgd"}, {1, 0, "rms"}};
-    double w[] = {0.5, 0.3, 0.2};
-    hb_value depth[] = {{0, 1, NULL}, {0, 2, NULL}, {0, 4, NULL}, {0, 8, NULL}};
-    hb_value onoff[] = {{1, 0, "on"}, {1, 0, "off"}};
-    CU_ASSERT_EQUAL(hb_space_add_float(sp, "lr", 1e-5, 1e-1, HB_SCALE_LOG, 1e-3, &err), HB_OK);
-    CU_ASSERT_EQUAL(hb_space_add_int(sp, "units", 16, 512, HB_SCALE_LOG, NAN, &err), HB_OK);
-    CU_ASSERT_EQUAL(hb_space_add_categorical(sp, "opt", opts, 3, w, 0, &err), HB_OK);
-    CU_ASSERT_EQUAL(hb_space_add_ordinal(sp, "depth", depth, 4, 1, &err), HB_OK);
-    CU_ASSERT_EQUAL(hb_space_add_constant(sp, "const", (hb_value){1, 0, "x"}, &err), HB_OK);
-    CU_ASSERT_EQUAL(hb_space_add_float(sp, "mom", 0, 0.99, HB_SCALE_LINEAR, 0.9, &err), HB_OK);
-    CU_ASSERT_EQUAL(hb_space_add_categorical(sp, "nesterov", onoff, 2, NULL, -1, &err), HB_OK);
-    hb_value sgd = {1, 0, "sgd"}, lo = {0, 1e-4, NULL}, half = {0, 0.5, NULL}, two = {0, 2, NULL};
-    hb_cond_spec mom_kids[] = {{HB_COND_EQ, "opt", &sgd, 1, NULL, 0}, {HB_COND_GT, "lr", &lo, 1, NULL, 0}};
-    hb_cond_spec mom_cond = {HB_COND_AND, NULL, NULL, 0, mom_kids, 2};
-    hb_cond_spec nest_kids[] = {{HB_COND_GT, "mom", &half, 1, NULL, 0}, {HB_COND_LT, "depth", &two, 1, NULL, 0}};
-    hb_cond_spec nest_cond = {HB_COND_OR, NULL, NULL, 0, nest_kids, 2};
-    CU_ASSERT_EQUAL(hb_space_add_condition(sp, "mom", &mom_cond, &err), HB_OK);
-    CU_ASSERT_EQUAL(hb_space_add_condition(sp, "nesterov", &nest_cond, &err), HB_OK);
-    hb_value rms = {1, 0, "rms"}, big[] = {{0, 4, NULL}, {0, 8, NULL}};
-    hb_forbid_spec fk[] = {{HB_FORBID_EQUALS, "opt", &rms, 1, NULL, 0}, {HB_FORBID_IN, "depth", big, 2, NULL, 0}};
-    hb_forbid_spec fb = {HB_FORBID_AND, NULL, NULL, 0, fk, 2};
-    CU_ASSERT_EQUAL(hb_space_add_forbidden(sp, &fb, &err), HB_OK);
-    CU_ASSERT_EQUAL_FATAL(hb_space_finalize(sp, NULL, &err), HB_OK);
-    return sp;
-}
 
 /* A loss whose optimum (rms, depth 8) is forbidden; adam with a large lr fails. */
 static double cond_loss(const double *x, hb_trial_status *st)
@@ -384,7 +351,7 @@ static double cond_loss(const double *x, hb_trial_status *st)
  * not NULL, the best ok loss to 'best'. */
 static void cond_run(const char *kind, uint64_t seed, hb_acquisition acq, int n, double *xs, double *best)
 {
-    hb_space *sp = cond_space();
+    hb_space *sp = hb_test_rich_space();
     hb_sampler *s = make_sampler(kind, sp, seed, 0, acq);
     hb_history *h = NULL;
     CU_ASSERT_FATAL(hb_history_create(DIM, &h) == HB_OK);
@@ -632,7 +599,7 @@ static void test_bad_history(void)
 
 static void test_alloc_failures(void)
 {
-    hb_space *sp = cond_space();
+    hb_space *sp = hb_test_rich_space();
     hb_history *h = NULL;
     CU_ASSERT_FATAL(hb_history_create(DIM, &h) == HB_OK);
     hb_rng r;

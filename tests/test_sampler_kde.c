@@ -15,14 +15,6 @@
 
 /* Checks shared with test_sampler_tpe.c (which declares them too): each runs on sampler
  * 'kind' and asserts what every model-based sampler must do. */
-void hb_test_sampler_valid_proposals(const char *kind);
-void hb_test_sampler_determinism(const char *kind);
-void hb_test_sampler_concentrates(const char *kind);
-void hb_test_sampler_constant_liar(const char *kind);
-void hb_test_sampler_failures(const char *kind);
-void hb_test_sampler_ordered(const char *kind);
-void hb_test_sampler_allocation_failures(const char *kind);
-void hb_test_sampler_cost(const char *kind);
 
 /* ---------- helpers ---------- */
 

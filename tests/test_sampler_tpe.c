@@ -9,15 +9,6 @@
 #include "hb_sampler.h"
 #include "hb_test.h"
 
-/* Defined in test_sampler_kde.c. */
-void hb_test_sampler_valid_proposals(const char *kind);
-void hb_test_sampler_determinism(const char *kind);
-void hb_test_sampler_concentrates(const char *kind);
-void hb_test_sampler_constant_liar(const char *kind);
-void hb_test_sampler_failures(const char *kind);
-void hb_test_sampler_ordered(const char *kind);
-void hb_test_sampler_allocation_failures(const char *kind);
-void hb_test_sampler_cost(const char *kind);
 
 static hb_space *space_1d(void)
 {

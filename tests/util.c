@@ -1,8 +1,11 @@
 /* util.c — helpers shared by the CUnit suites. */
+#include <CUnit/CUnit.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "hb_common.h"
+#include "hb_space.h"
 #include "hb_test.h"
 
 const char *hb_test_data(const char *rel)
@@ -34,4 +37,38 @@ char *hb_test_read(const char *path, size_t *len)
         if (len) *len = (size_t)n;
     }
     return buf;
+}
+
+/* lr (log float), units (log int), opt (weighted categorical), depth (ordinal), const,
+ * mom active iff opt == sgd and lr > 1e-4, nesterov active iff mom > 0.5 or depth < 2;
+ * forbidden: opt == rms and depth in {4, 8}. */
+hb_space *hb_test_rich_space(void)
+{
+    hb_space *sp = NULL;
+    hb_error err;
+    CU_ASSERT_FATAL(hb_space_create(&sp) == HB_OK);
+    hb_value opts[] = {{1, 0, "adam"}, {1, 0, "sgd"}, {1, 0, "rms"}};
+    double w[] = {0.5, 0.3, 0.2};
+    hb_value depth[] = {{0, 1, NULL}, {0, 2, NULL}, {0, 4, NULL}, {0, 8, NULL}};
+    hb_value onoff[] = {{1, 0, "on"}, {1, 0, "off"}};
+    CU_ASSERT_EQUAL(hb_space_add_float(sp, "lr", 1e-5, 1e-1, HB_SCALE_LOG, 1e-3, &err), HB_OK);
+    CU_ASSERT_EQUAL(hb_space_add_int(sp, "units", 16, 512, HB_SCALE_LOG, NAN, &err), HB_OK);
+    CU_ASSERT_EQUAL(hb_space_add_categorical(sp, "opt", opts, 3, w, 0, &err), HB_OK);
+    CU_ASSERT_EQUAL(hb_space_add_ordinal(sp, "depth", depth, 4, 1, &err), HB_OK);
+    CU_ASSERT_EQUAL(hb_space_add_constant(sp, "const", (hb_value){1, 0, "x"}, &err), HB_OK);
+    CU_ASSERT_EQUAL(hb_space_add_float(sp, "mom", 0, 0.99, HB_SCALE_LINEAR, 0.9, &err), HB_OK);
+    CU_ASSERT_EQUAL(hb_space_add_categorical(sp, "nesterov", onoff, 2, NULL, -1, &err), HB_OK);
+    hb_value sgd = {1, 0, "sgd"}, lo = {0, 1e-4, NULL}, half = {0, 0.5, NULL}, two = {0, 2, NULL};
+    hb_cond_spec mom_kids[] = {{HB_COND_EQ, "opt", &sgd, 1, NULL, 0}, {HB_COND_GT, "lr", &lo, 1, NULL, 0}};
+    hb_cond_spec mom_cond = {HB_COND_AND, NULL, NULL, 0, mom_kids, 2};
+    hb_cond_spec nest_kids[] = {{HB_COND_GT, "mom", &half, 1, NULL, 0}, {HB_COND_LT, "depth", &two, 1, NULL, 0}};
+    hb_cond_spec nest_cond = {HB_COND_OR, NULL, NULL, 0, nest_kids, 2};
+    CU_ASSERT_EQUAL(hb_space_add_condition(sp, "mom", &mom_cond, &err), HB_OK);
+    CU_ASSERT_EQUAL(hb_space_add_condition(sp, "nesterov", &nest_cond, &err), HB_OK);
+    hb_value rms = {1, 0, "rms"}, big[] = {{0, 4, NULL}, {0, 8, NULL}};
+    hb_forbid_spec fk[] = {{HB_FORBID_EQUALS, "opt", &rms, 1, NULL, 0}, {HB_FORBID_IN, "depth", big, 2, NULL, 0}};
+    hb_forbid_spec fb = {HB_FORBID_AND, NULL, NULL, 0, fk, 2};
+    CU_ASSERT_EQUAL(hb_space_add_forbidden(sp, &fb, &err), HB_OK);
+    CU_ASSERT_EQUAL_FATAL(hb_space_finalize(sp, NULL, &err), HB_OK);
+    return sp;
 }
