@@ -16,8 +16,10 @@ typedef struct hb_progress {
 
 void hb_progress_init(hb_progress *p, FILE *out, int quiet);
 /* Report state at time 'now' (seconds since start); prints only when the interval has passed,
- * or always when 'force'. 'total' < 0 means unknown. */
-void hb_progress_update(hb_progress *p, double now, long done, long total, double best, int force);
+ * or always when 'force'. 'total' < 0 means unknown; 'brackets' < 1 is not shown; 'fraction'
+ * in (0, 1) is the share of the run done (for the estimate of what is left), else unknown. */
+void hb_progress_update(hb_progress *p, double now, long done, long total, double best,
+                        long brackets, double fraction, int force);
 /* End the live line (if any). */
 void hb_progress_finish(hb_progress *p);
 

@@ -1,42 +1,49 @@
-/* hb_runtime.h — running an optimisation: the loop that matches `ask` to evaluations, times them,
- * reports progress, and produces the trials and the report JSON. Rank 0 only; the other ranks of
- * the communicator wait without spinning until rank 0 is done. */
+/* hb_runtime.h — running an optimisation: picks the evaluator (built-in kernel, C library or
+ * external command) and the transport (serial, MPI, simulated), runs the master loop on rank 0
+ * and the worker loop on the other ranks, and produces the trials. */
 #ifndef HB_RUNTIME_H
 #define HB_RUNTIME_H
 
 #include <mpi.h>
 
 #include "hb_buf.h"
+#include "hb_eval.h"
 #include "hb_kernel.h"
 #include "hb_opt.h"
 #include "hb_report.h"
 
 typedef struct hb_run_spec {
-    const hb_kernel *kernel;    /* the objective */
+    const hb_kernel *kernel;    /* built-in objective, or NULL with eval_lib / eval_argv */
     const char *kernel_label;   /* name as the user gave it (with options), for the report */
-    const hb_space *space;      /* the kernel's space */
+    const hb_space *space;      /* the kernel's space or the --space file's */
     hb_opt_settings settings;
     double time_limit;          /* seconds; stop issuing jobs after this (<= 0: none) */
     int quiet;                  /* no progress */
+    double eval_delay;          /* kernel: sleep this * budget / max budget per evaluation */
+    const char *eval_lib;       /* "PATH:SYMBOL", or NULL */
+    int eval_argc;              /* > 0: the command evaluator's argv */
+    char *const *eval_argv;
+    hb_cmd_options cmd;         /* command evaluator: timeout, grace, trial root */
+    int reproducible;           /* W; 0: results told as they arrive */
+    int simulate_workers;       /* > 0: virtual workers in virtual time */
+    double sim_cost;            /* virtual seconds per unit of budget */
+    double sim_noise;           /* log-normal noise of the simulated cost */
+    int ranks_per_eval;         /* ranks evaluating one job together (MPI) */
 } hb_run_spec;
 
 typedef struct hb_run_result {
-    hb_trial *trials;           /* in the order results reached the master */
+    hb_trial *trials;           /* in the order results were told */
     size_t n;
     double *xs;                 /* storage of the trials' configurations */
     double wall_seconds;
     int workers;
+    const char *transport;      /* "serial", "mpi", "simulated" */
     hb_opt_settings settings;   /* as the optimiser resolved them (defaults filled in) */
 } hb_run_result;
 
-/* Run to completion. Collective over 'comm': rank 0 runs the optimiser and evaluates; the
- * others wait. Every rank returns the same status. 'res' is filled on rank 0. With
- * MPI_COMM_NULL (started alone, MPI not initialised) it runs in this process only. */
+/* Run to completion. Collective over 'comm' (MPI_COMM_NULL: started alone, MPI not
+ * initialised). Every rank returns the same status; 'res' is filled on rank 0. */
 int hb_runtime_run(const hb_run_spec *spec, MPI_Comm comm, hb_run_result *res, hb_error *err);
 void hb_run_result_fini(hb_run_result *res);
-
-/* Wait for 'req' by polling with exponential backoff (1 us .. 1 ms) after a 50 us spin, so an
- * idle rank costs about 1 % of a core (ENVIRONMENT.md §5). */
-int hb_mpi_wait(MPI_Request *req);
 
 #endif

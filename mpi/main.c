@@ -72,11 +72,36 @@ static const char *space_help =
 
 static const char *run_help =
     "usage: hbmpi run --kernel NAME [OPTIONS]\n"
+    "       hbmpi run --space FILE [OPTIONS] --eval-lib PATH:SYMBOL\n"
+    "       hbmpi run --space FILE [OPTIONS] --eval-cmd PROGRAM [ARGS...]\n"
     "\n"
-    "Run an optimisation of a built-in kernel. Progress goes to stderr; the best\n"
-    "configuration (or, with --json, the report JSON of docs/CLI.md) to stdout.\n"
+    "Run an optimisation. Progress goes to stderr; the best configuration (or, with\n"
+    "--json, the report JSON of docs/CLI.md) to stdout. Alone it is one process; under\n"
+    "`mpirun -n N` or `srun`, rank 0 runs the optimiser and ranks 1..N-1 evaluate.\n"
     "\n"
-    "  --kernel NAME           the objective (see `hbmpi kernels`); NAME:ARGS for options\n"
+    "objective:\n"
+    "  --kernel NAME           a built-in objective (see `hbmpi kernels`); NAME:ARGS for options\n"
+    "  --space FILE            the search space (hbmpi or ConfigSpace JSON) of a user objective\n"
+    "  --eval-lib PATH:SYMBOL  a C function from a shared library built with include/hbmpi.h\n"
+    "  --eval-cmd PROGRAM ...  a program, run once per trial (always the last option): it gets\n"
+    "                          --NAME=VALUE per parameter and --budget=B, and HB_CONFIG,\n"
+    "                          HB_BUDGET, HB_TRIAL_ID, HB_SEED, HB_TRIAL_DIR; its loss is the\n"
+    "                          last line of stdout (a number or JSON with \"loss\")\n"
+    "  --eval-timeout S        stop a program after S seconds (SIGTERM, then SIGKILL)\n"
+    "  --eval-grace S          seconds between that SIGTERM and SIGKILL (default 5)\n"
+    "  --trial-dir DIR         where each trial of --eval-cmd gets its own directory\n"
+    "                          (default ./hbmpi-trials)\n"
+    "  --eval-delay S          built-in kernels: also sleep S * budget / max budget seconds\n"
+    "\n"
+    "runtime:\n"
+    "  --reproducible W        behave as if W workers ran the jobs and reported in issue\n"
+    "                          order: the same trials alone and under any mpirun -n\n"
+    "  --ranks-per-eval K      under MPI, K ranks evaluate each job together\n"
+    "  --simulate-workers N    simulate N workers in virtual time (no real waiting)\n"
+    "  --sim-cost budget[*C]   simulated cost: C virtual seconds per unit of budget (C = 1)\n"
+    "  --sim-noise S           multiply each simulated cost by exp(S * z), z standard normal\n"
+    "\n"
+    "optimiser:\n"
     "  --optimizer NAME        random (default), grid, tpe, gp: every configuration at the\n"
     "                          max budget; sh, hyperband, bohb: successive-halving brackets\n"
     "                          (bohb proposes from its KDE model); asha: asynchronous\n"
@@ -106,10 +131,7 @@ static const char *run_help =
     "  --grid-points K         grid values per numeric parameter (default 5)\n"
     "\n"
     "  --json                  print the report JSON on stdout when the run ends\n"
-    "  --quiet                 no progress on stderr\n"
-    "\n"
-    "Under `mpirun -n N` rank 0 runs the optimisation and evaluates; in this version the\n"
-    "other ranks wait (parallel evaluation comes with the MPI transport).\n";
+    "  --quiet                 no progress on stderr\n";
 
 static const char *plan_help =
     "usage: hbmpi plan --min-budget r --max-budget R [--eta ETA] [--bracket-rule RULE] [--json]\n"
@@ -437,8 +459,7 @@ static int cmd_space(int argc, char **argv)
 }
 
 /* Options of the command-line contract (docs/CLI.md) that later versions implement. */
-static const char *const planned_run_options[] = {
-    "--space", "--eval-cmd", "--eval-lib", "--out", "--reproducible", "--eval-timeout", NULL};
+static const char *const planned_run_options[] = {"--out", "--warm-start", NULL};
 
 static int is_planned(const char *arg, const char *const *list)
 {
@@ -461,8 +482,9 @@ static void print_best(const hb_kernel *k, const hb_space *sp, const hb_run_resu
     printf("best loss %.10g (trial %llu of %zu, budget %g)\n", t->loss, (unsigned long long)t->id,
            res->n, t->budget);
     double exact = t->loss; /* a noisy kernel's regret uses its noise-free loss */
-    if (k->exact && k->exact(sp, t->x, &exact, NULL) != HB_OK) exact = NAN;
-    if (!isnan(k->optimum) && !isnan(exact) && t->budget >= k->max_budget)
+    if (k == NULL) exact = NAN;
+    else if (k->exact && k->exact(sp, t->x, &exact, NULL) != HB_OK) exact = NAN;
+    if (k && !isnan(k->optimum) && !isnan(exact) && t->budget >= k->max_budget)
         printf("regret %.6g against the known optimum %.15g%s\n", hb_kernel_regret(k, exact),
                k->optimum, k->exact ? " (noise-free loss)" : "");
     for (size_t i = 0; i < hb_space_dim(sp); i++) {
@@ -487,9 +509,12 @@ static int launched_by_mpi(void)
 static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
 {
     hb_args a = {argc, argv, 2, "run", NULL, rank != 0};
-    const char *kname = NULL;
-    double min_b = NAN, max_b = NAN, time_limit = 0;
-    int json = 0, quiet = 0, r;
+    const char *kname = NULL, *space_file = NULL, *eval_lib = NULL, *trial_dir = NULL;
+    double min_b = NAN, max_b = NAN, time_limit = 0, eval_delay = 0, eval_timeout = 0, grace = 5;
+    double sim_cost = 1, sim_noise = 0;
+    long reproducible = 0, sim_workers = 0, ranks_per_eval = 1;
+    int json = 0, quiet = 0, r, eval_argc = 0;
+    char **eval_argv = NULL;
     hb_opt_settings set;
     hb_opt_settings_init(&set);
     hb_sampler_opts *so = &set.sampler;
@@ -559,6 +584,49 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
         } else if ((r = hb_cli_take(&a, "--grid-points")) != 0) {
             if (r < 0 || hb_cli_long(&a, "--grid-points", &lv, 2)) return HB_EXIT_USAGE;
             so->grid_points = lv > 1000000 ? 1000000 : (int)lv;
+        } else if ((r = hb_cli_take(&a, "--space")) != 0) {
+            if (r < 0) return HB_EXIT_USAGE;
+            space_file = a.value;
+        } else if ((r = hb_cli_take(&a, "--eval-lib")) != 0) {
+            if (r < 0) return HB_EXIT_USAGE;
+            eval_lib = a.value;
+            if (strrchr(eval_lib, ':') == NULL || strrchr(eval_lib, ':')[1] == '\0')
+                return hb_cli_usage_error(&a, "--eval-lib: expected PATH:SYMBOL, got '%s'", eval_lib);
+        } else if (!strcmp(argv[a.i], "--eval-cmd")) {
+            /* Everything after --eval-cmd is the program and its arguments. */
+            if (a.i + 1 >= argc) return hb_cli_usage_error(&a, "--eval-cmd needs a program");
+            eval_argv = argv + a.i + 1;
+            eval_argc = argc - a.i - 1;
+            a.i = argc;
+        } else if ((r = hb_cli_take(&a, "--eval-timeout")) != 0) {
+            if (r < 0 || hb_cli_double(&a, "--eval-timeout", &eval_timeout, 0.0)) return HB_EXIT_USAGE;
+        } else if ((r = hb_cli_take(&a, "--eval-grace")) != 0) {
+            if (r < 0 || hb_cli_double(&a, "--eval-grace", &grace, -1e-300)) return HB_EXIT_USAGE;
+        } else if ((r = hb_cli_take(&a, "--trial-dir")) != 0) {
+            if (r < 0) return HB_EXIT_USAGE;
+            trial_dir = a.value;
+        } else if ((r = hb_cli_take(&a, "--eval-delay")) != 0) {
+            if (r < 0 || hb_cli_double(&a, "--eval-delay", &eval_delay, -1e-300)) return HB_EXIT_USAGE;
+        } else if ((r = hb_cli_take(&a, "--reproducible")) != 0) {
+            if (r < 0 || hb_cli_long(&a, "--reproducible", &reproducible, 1)) return HB_EXIT_USAGE;
+            if (reproducible > 1000000) return hb_cli_usage_error(&a, "--reproducible: at most 1000000");
+        } else if ((r = hb_cli_take(&a, "--simulate-workers")) != 0) {
+            if (r < 0 || hb_cli_long(&a, "--simulate-workers", &sim_workers, 1)) return HB_EXIT_USAGE;
+            if (sim_workers > 10000000) return hb_cli_usage_error(&a, "--simulate-workers: at most 10000000");
+        } else if ((r = hb_cli_take(&a, "--sim-cost")) != 0) {
+            if (r < 0) return HB_EXIT_USAGE;
+            /* "budget" (1 virtual second per unit of budget) or "budget*C". */
+            if (!strcmp(a.value, "budget"))
+                sim_cost = 1;
+            else if (!strncmp(a.value, "budget*", 7) && (a.value += 7, 1)) {
+                if (hb_cli_double(&a, "--sim-cost", &sim_cost, 0.0)) return HB_EXIT_USAGE;
+            } else
+                return hb_cli_usage_error(&a, "--sim-cost: expected 'budget' or 'budget*C', got '%s'", a.value);
+        } else if ((r = hb_cli_take(&a, "--sim-noise")) != 0) {
+            if (r < 0 || hb_cli_double(&a, "--sim-noise", &sim_noise, -1e-300)) return HB_EXIT_USAGE;
+        } else if ((r = hb_cli_take(&a, "--ranks-per-eval")) != 0) {
+            if (r < 0 || hb_cli_long(&a, "--ranks-per-eval", &ranks_per_eval, 1)) return HB_EXIT_USAGE;
+            if (ranks_per_eval > 1000000) return hb_cli_usage_error(&a, "--ranks-per-eval: at most 1000000");
         } else if ((r = hb_cli_flag(&a, "--json")) != 0) {
             if (r < 0) return HB_EXIT_USAGE;
             json = 1;
@@ -572,15 +640,30 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
             return hb_cli_usage_error(&a, "unknown option '%s'", argv[a.i]);
         }
     }
-    if (!kname) return hb_cli_usage_error(&a, "--kernel is required");
+    int user_eval = eval_lib != NULL || eval_argc > 0;
+    if (eval_lib && eval_argc > 0) return hb_cli_usage_error(&a, "give --eval-lib or --eval-cmd, not both");
+    if (!kname && !space_file)
+        return hb_cli_usage_error(&a, "--kernel or --space (with --eval-cmd or --eval-lib) is required");
+    if (kname && space_file) return hb_cli_usage_error(&a, "--space replaces a kernel's space: give one of them");
+    if (space_file && !user_eval)
+        return hb_cli_usage_error(&a, "--space needs an objective: --eval-cmd PROGRAM... or --eval-lib PATH:SYMBOL");
+    if (eval_delay > 0 && user_eval) return hb_cli_usage_error(&a, "--eval-delay applies to built-in kernels only");
     int brackets = 0;
     hb_opt_known(set.optimizer, &brackets);
     if (set.iterations > 0 && !brackets)
         return hb_cli_usage_error(&a, "--iterations applies to sh, hyperband, bohb and asha, not %s",
                                   set.optimizer);
-    const hb_kernel *k;
+    const hb_kernel *k = NULL;
     hb_space *sp = NULL;
-    if ((r = find_kernel(&a, kname, &k, &sp)) != HB_EXIT_OK) return r;
+    if (kname && (r = find_kernel(&a, kname, &k, &sp)) != HB_EXIT_OK) return r;
+    if (space_file) {
+        hb_error serr;
+        hb_error_clear(&serr);
+        if (hb_space_load(space_file, &sp, &serr) != HB_OK) {
+            if (rank == 0) hb_cli_print_error(&serr);
+            return serr.status == HB_ENOMEM ? HB_EXIT_FAILED : HB_EXIT_USAGE;
+        }
+    }
     hb_run_spec spec;
     memset(&spec, 0, sizeof spec);
     spec.kernel = k;
@@ -589,8 +672,20 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
     spec.quiet = quiet;
     spec.time_limit = time_limit;
     spec.settings = set;
-    spec.settings.min_budget = isnan(min_b) ? k->min_budget : min_b;
-    spec.settings.max_budget = isnan(max_b) ? k->max_budget : max_b;
+    spec.settings.min_budget = !isnan(min_b) ? min_b : k ? k->min_budget : 1;
+    spec.settings.max_budget = !isnan(max_b) ? max_b : k ? k->max_budget : spec.settings.min_budget;
+    spec.eval_delay = eval_delay;
+    spec.eval_lib = eval_lib;
+    spec.eval_argc = eval_argc;
+    spec.eval_argv = eval_argv;
+    spec.cmd.timeout = eval_timeout;
+    spec.cmd.grace = grace;
+    spec.cmd.trial_root = trial_dir;
+    spec.reproducible = (int)reproducible;
+    spec.simulate_workers = (int)sim_workers;
+    spec.sim_cost = sim_cost;
+    spec.sim_noise = sim_noise;
+    spec.ranks_per_eval = (int)ranks_per_eval;
     if (spec.settings.max_budget < spec.settings.min_budget) {
         hb_space_free(sp);
         return hb_cli_usage_error(&a, "--max-budget %g is below --min-budget %g", spec.settings.max_budget,
@@ -603,7 +698,7 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
     int code = HB_EXIT_OK;
     if (rc != HB_OK) {
         if (rank == 0) hb_cli_print_error(&err);
-        code = HB_EXIT_FAILED;
+        code = rc == HB_EINVAL || rc == HB_ENOTFOUND ? HB_EXIT_USAGE : HB_EXIT_FAILED;
     } else if (rank == 0) {
         if (json) {
             hb_buf b = HB_BUF_INIT;

@@ -1,131 +1,149 @@
-/* runtime.c — the run loop. Rank 0 asks, evaluates the built-in kernel, tells, records the
- * trial with its times, and reports progress; the other ranks wait without spinning. (Worker
- * ranks that evaluate in parallel come with the MPI transport.) */
-#define _POSIX_C_SOURCE 200809L
+/* runtime.c — sets up a run: the evaluator on every rank that evaluates, the transport on the
+ * master, groups of ranks for --ranks-per-eval; then the master loop on rank 0 and the worker
+ * loop on the others. Errors during set-up are agreed on by all ranks, so none is left waiting. */
 #include "hb_runtime.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
-#include <time.h>
 
-#include "hb_progress.h"
-#include "hb_rng.h"
-
-static double now_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-/* Times in the report are kept to the microsecond. */
-static double micro(double s) { return round(s * 1e6) / 1e6; }
-
-int hb_mpi_wait(MPI_Request *req)
-{
-    int done = 0;
-    long ns = 1000;
-    double t0 = now_seconds();
-    for (;;) {
-        if (MPI_Test(req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return HB_EMPI;
-        if (done) return HB_OK;
-        if (now_seconds() - t0 < 50e-6) continue;
-        struct timespec s = {0, ns};
-        nanosleep(&s, NULL);
-        if ((ns *= 2) > 1000000) ns = 1000000;
-    }
-}
+#include "hb_master.h"
+#include "hb_transport.h"
 
 void hb_run_result_fini(hb_run_result *res)
 {
+    for (size_t i = 0; i < res->n; i++) {
+        hb_free((char *)res->trials[i].reason);
+        hb_free((char *)res->trials[i].extras);
+    }
     hb_free(res->trials);
     hb_free(res->xs);
     memset(res, 0, sizeof *res);
 }
 
-static int grow(hb_run_result *res, size_t *cap, size_t dim)
+static int make_evaluator(const hb_run_spec *spec, const hb_cmd_options *cmd, hb_evaluator **ev,
+                          hb_error *err)
 {
-    if (res->n < *cap) return HB_OK;
-    size_t c = *cap ? 2 * *cap : 256;
-    hb_trial *t = hb_realloc(res->trials, c * sizeof *t);
-    if (t == NULL) return HB_ENOMEM;
-    res->trials = t;
-    double *xs = hb_realloc(res->xs, c * (dim ? dim : 1) * sizeof(double));
-    if (xs == NULL) return HB_ENOMEM;
-    res->xs = xs;
-    *cap = c;
-    return HB_OK;
+    if (spec->eval_lib) return hb_eval_lib_create(spec->eval_lib, spec->space, ev, err);
+    if (spec->eval_argc > 0)
+        return hb_eval_cmd_create(spec->eval_argc, spec->eval_argv, spec->space, cmd, ev, err);
+    return hb_eval_kernel_create(spec->kernel, spec->space, spec->eval_delay, ev, err);
 }
 
-static int run_master(const hb_run_spec *spec, hb_run_result *res, hb_error *err)
+/* The master: the optimiser over transport 't'. */
+static int master(const hb_run_spec *spec, hb_transport *t, int slots, hb_run_result *res,
+                  hb_error *err)
 {
-    hb_opt *opt = NULL;
-    size_t dim = hb_space_dim(spec->space), cap = 0;
-    int rc = hb_opt_create(spec->space, &spec->settings, &opt, err);
-    if (rc != HB_OK) return rc;
-    hb_progress prog;
-    hb_progress_init(&prog, stderr, spec->quiet);
-    double t0 = now_seconds(), best = INFINITY, best_budget = -INFINITY;
-    res->settings = *hb_opt_settings_of(opt);
-    res->settings.optimizer = spec->settings.optimizer; /* outlives the optimiser */
-    long total = res->settings.max_evals > 0 && res->settings.iterations <= 0 &&
-                         res->settings.max_total_budget <= 0
-                     ? res->settings.max_evals
-                     : -1;
-    res->workers = 1;
-    for (;;) {
-        hb_job job;
-        if (spec->time_limit > 0 && now_seconds() - t0 >= spec->time_limit) hb_opt_stop(opt);
-        if ((rc = hb_opt_ask(opt, &job, err)) != HB_OK) break;
-        if (job.kind == HB_ASK_DONE) break;
-        if (job.kind == HB_ASK_WAIT) {
-            rc = hb_error_set(err, HB_EINVAL, NULL, "optimizer waits with no job running");
-            break;
-        }
-        if ((rc = grow(res, &cap, dim)) != HB_OK) {
-            hb_error_set(err, rc, NULL, "out of memory");
-            break;
-        }
-        hb_trial *t = &res->trials[res->n];
-        double *x = res->xs + res->n * dim;
-        memcpy(x, job.x, dim * sizeof(double));
-        hb_error eerr;
-        hb_error_clear(&eerr);
-        double loss = NAN;
-        double start = micro(now_seconds() - t0);
-        int erc = spec->kernel->eval(spec->space, x, job.budget, hb_hash2(spec->settings.seed, job.id),
-                                     &loss, &eerr);
-        double end = micro(now_seconds() - t0);
-        hb_trial_status st = erc != HB_OK ? HB_TRIAL_FAILED : (isfinite(loss) ? HB_TRIAL_OK : HB_TRIAL_NAN);
-        *t = (hb_trial){job.id, NULL, job.budget, loss, st, job.bracket, job.stage, 0, start, end};
-        res->n++;
-        if ((rc = hb_opt_tell(opt, job.id, loss, st, err)) != HB_OK) break;
-        if (st == HB_TRIAL_OK && (job.budget > best_budget || (job.budget == best_budget && loss < best))) {
-            best = loss;
-            best_budget = job.budget;
-        }
-        hb_progress_update(&prog, end, (long)res->n, total, best, 0);
+    hb_opt_settings set = spec->settings;
+    /* Enough brackets may run at once to keep every (logical) worker busy. */
+    if (set.max_open_brackets == 0) {
+        hb_schedule sch;
+        int smax = hb_schedule_init(&sch, set.min_budget, set.max_budget, set.eta, set.bracket_rule, NULL) == HB_OK
+                       ? sch.s_max
+                       : 0;
+        set.max_open_brackets = slots > smax + 1 ? slots : smax + 1;
     }
-    /* Views into the storage are set once it stops moving. */
-    for (size_t i = 0; i < res->n; i++) res->trials[i].x = res->xs + i * dim;
-    res->wall_seconds = micro(now_seconds() - t0);
-    hb_progress_update(&prog, res->wall_seconds, (long)res->n, total, best, 1);
-    hb_progress_finish(&prog);
+    hb_opt *opt = NULL;
+    int rc = hb_opt_create(spec->space, &set, &opt, err);
+    if (rc != HB_OK) return rc;
+    hb_master_opts mo = {spec->space, spec->reproducible, spec->time_limit, spec->quiet};
+    rc = hb_master_run(opt, t, &mo, res, err);
+    res->settings.optimizer = spec->settings.optimizer; /* outlives the optimiser */
+    res->transport = t->name;
     hb_opt_free(opt);
     return rc;
 }
 
+/* All ranks learn the worst status; 'err' of a rank that was fine says where it failed. */
+static int agree(MPI_Comm comm, int rc, hb_error *err)
+{
+    int all = rc;
+    MPI_Request r;
+    if (MPI_Iallreduce(&rc, &all, 1, MPI_INT, MPI_MIN, comm, &r) != MPI_SUCCESS || hb_mpi_wait(&r, NULL) != HB_OK)
+        return hb_error_set(err, HB_EMPI, NULL, "MPI reduction failed");
+    if (all != HB_OK && rc == HB_OK) hb_error_set(err, all, NULL, "another rank failed to set up the run");
+    return all;
+}
+
+/* HB_HOSTS: the host names of the group's ranks, comma-separated. */
+static int group_hosts(MPI_Comm group, char *out, size_t n)
+{
+    char name[MPI_MAX_PROCESSOR_NAME];
+    int len = 0, size;
+    MPI_Get_processor_name(name, &len);
+    MPI_Comm_size(group, &size);
+    char *all = hb_calloc((size_t)size, MPI_MAX_PROCESSOR_NAME);
+    if (all == NULL) return HB_ENOMEM;
+    MPI_Allgather(name, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, all, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, group);
+    out[0] = '\0';
+    for (int i = 0; i < size; i++) {
+        size_t used = strlen(out);
+        snprintf(out + used, n - used, "%s%s", i ? "," : "", all + (size_t)i * MPI_MAX_PROCESSOR_NAME);
+    }
+    hb_free(all);
+    return HB_OK;
+}
+
 int hb_runtime_run(const hb_run_spec *spec, MPI_Comm comm, hb_run_result *res, hb_error *err)
 {
-    int rank = 0, rc = HB_OK;
     memset(res, 0, sizeof *res);
-    if (comm == MPI_COMM_NULL) return run_master(spec, res, err); /* started alone: no MPI */
-    MPI_Comm_rank(comm, &rank);
-    if (rank == 0) rc = run_master(spec, res, err);
-    /* Everyone leaves together and learns rank 0's status. */
-    MPI_Request req;
-    if (MPI_Ibcast(&rc, 1, MPI_INT, 0, comm, &req) != MPI_SUCCESS || hb_mpi_wait(&req) != HB_OK)
-        return hb_error_set(err, HB_EMPI, NULL, "MPI broadcast of the run status failed");
-    if (rc != HB_OK && rank != 0) hb_error_set(err, rc, NULL, "run failed on rank 0");
-    return rc;
+    int rank = 0, size = 1, rc;
+    if (comm != MPI_COMM_NULL) {
+        MPI_Comm_rank(comm, &rank);
+        MPI_Comm_size(comm, &size);
+    }
+    hb_evaluator *ev = NULL;
+    hb_transport *t = NULL;
+    int slots = spec->reproducible;
+    /* A simulation, a lone process or -n 1: everything happens on rank 0. */
+    if (spec->simulate_workers > 0 || size == 1) {
+        if (rank == 0) {
+            rc = make_evaluator(spec, &spec->cmd, &ev, err);
+            if (rc == HB_OK)
+                rc = spec->simulate_workers > 0
+                         ? hb_transport_sim(ev, spec->space, spec->simulate_workers, spec->sim_cost,
+                                            spec->sim_noise, &t, err)
+                         : hb_transport_serial(ev, spec->space, &t, err);
+            if (rc == HB_OK) rc = master(spec, t, slots ? slots : t->workers, res, err);
+            if (t) t->ops->close(t);
+            hb_eval_free(ev);
+        } else {
+            rc = HB_OK;
+        }
+        return comm == MPI_COMM_NULL ? rc : agree(comm, rc, err);
+    }
+    /* MPI: workers in groups of k; rank 0 is the master. */
+    int k = spec->ranks_per_eval > 0 ? spec->ranks_per_eval : 1;
+    if ((size - 1) % k != 0)
+        return hb_error_set(err, HB_EINVAL, NULL, "--ranks-per-eval %d does not divide the %d worker ranks",
+                            k, size - 1);
+    MPI_Comm group = MPI_COMM_NULL;
+    MPI_Comm_split(comm, rank == 0 ? MPI_UNDEFINED : (rank - 1) / k, rank, &group);
+    hb_cmd_options cmd = spec->cmd;
+    char hosts[4096];
+    rc = HB_OK;
+    if (rank != 0) {
+        if (spec->eval_argc > 0 && group_hosts(group, hosts, sizeof hosts) == HB_OK) {
+            cmd.hosts = hosts;
+            cmd.nranks = k;
+        }
+        rc = make_evaluator(spec, &cmd, &ev, err);
+        if (rc == HB_OK) hb_eval_set_comm(ev, group);
+    } else {
+        rc = hb_transport_mpi(comm, k, spec->space, &t, err);
+    }
+    rc = agree(comm, rc, err);
+    if (rc == HB_OK) {
+        if (rank == 0)
+            rc = master(spec, t, slots ? slots : t->workers, res, err);
+        else
+            rc = hb_worker_loop(comm, group, spec->eval_lib != NULL, ev, spec->space, err);
+    } else if (rank == 0 && t) {
+        t->ops->close(t); /* the workers are waiting for a stop */
+        t = NULL;
+    }
+    if (t) t->ops->close(t);
+    hb_eval_free(ev);
+    if (group != MPI_COMM_NULL) MPI_Comm_free(&group);
+    return agree(comm, rc, err);
 }

@@ -68,6 +68,8 @@ HB_API void hb_opt_stop(hb_opt *opt);
 
 HB_API const hb_history *hb_opt_history(const hb_opt *opt);
 HB_API size_t hb_opt_pending(const hb_opt *opt); /* jobs asked but not told */
+/* Brackets started and not finished (0 for optimisers without brackets). */
+HB_API size_t hb_opt_open_brackets(const hb_opt *opt);
 /* The settings in force, with defaults resolved (stop rules, max_open_brackets). */
 HB_API const hb_opt_settings *hb_opt_settings_of(const hb_opt *opt);
 

@@ -17,6 +17,8 @@ typedef struct hb_trial {
     int bracket, stage;     /* -1: none (printed as null) */
     int worker;             /* rank that evaluated it (0 when serial) */
     double start, end;      /* seconds since the run started */
+    const char *reason;     /* why it is not ok, or NULL */
+    const char *extras;     /* a JSON object the objective reported beside the loss, or NULL */
 } hb_trial;
 
 typedef struct hb_report_info {

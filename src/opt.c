@@ -488,4 +488,5 @@ int hb_opt_tell(hb_opt *o, uint64_t id, double loss, hb_trial_status status, hb_
 void hb_opt_stop(hb_opt *o) { o->stopped = 1; }
 const hb_history *hb_opt_history(const hb_opt *o) { return o->history; }
 size_t hb_opt_pending(const hb_opt *o) { return o->n_pend; }
+size_t hb_opt_open_brackets(const hb_opt *o) { return o->mode == MODE_BRACKETS ? open_brackets(o) : 0; }
 const hb_opt_settings *hb_opt_settings_of(const hb_opt *o) { return &o->set; }

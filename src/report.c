@@ -94,6 +94,14 @@ int hb_report_json(const hb_space *sp, const hb_report_info *info, const hb_tria
         hb_buf_json_number(b, r->start);
         hb_buf_puts(b, ", \"end\": ");
         hb_buf_json_number(b, r->end);
+        if (r->reason && r->reason[0]) {
+            hb_buf_puts(b, ", \"reason\": ");
+            hb_buf_json_string(b, r->reason);
+        }
+        if (r->extras && r->extras[0] == '{') {
+            hb_buf_puts(b, ", \"extras\": ");
+            hb_buf_puts(b, r->extras);
+        }
         hb_buf_puts(b, "}");
         busy += r->end - r->start;
         total_budget += r->budget;

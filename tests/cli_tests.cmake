@@ -1,6 +1,8 @@
 # Command-line and MPI integration tests: real hbmpi processes, real mpirun.
 set(HB_CLI_TEST ${HB_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_cli.py
     --hbmpi $<TARGET_FILE:hbmpi> --data ${CMAKE_CURRENT_SOURCE_DIR}/data
+    --objdir ${CMAKE_CURRENT_BINARY_DIR}/objectives
+    --objlib ${CMAKE_CURRENT_BINARY_DIR}/objectives/libobj.so
     --mpirun ${MPIEXEC_EXECUTABLE})
 # Every hbmpi process the tests start checks at exit that it freed all it allocated.
 set(HB_CLI_ENV "HB_CHECK_LEAKS=1")
@@ -12,10 +14,16 @@ if(HB_SANITIZE)
 endif()
 set(HB_MPI_ENV ${HB_CLI_ENV} OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
     OMPI_MCA_rmaps_base_oversubscribe=1)
-foreach(t help usage bad_spaces eval_vectors kernels run_random plan optimizers)
+foreach(t help usage bad_spaces eval_vectors kernels run_random plan optimizers simulate)
   add_test(NAME cli_${t} COMMAND ${HB_CLI_TEST} ${t})
   set_tests_properties(cli_${t} PROPERTIES TIMEOUT 300 LABELS cli ENVIRONMENT "${HB_CLI_ENV}")
 endforeach()
+add_test(NAME cli_injection COMMAND ${HB_CLI_TEST} injection)
+set_tests_properties(cli_injection PROPERTIES TIMEOUT 120 LABELS cli ENVIRONMENT "${HB_CLI_ENV}")
+add_test(NAME mpi_objectives COMMAND ${HB_CLI_TEST} objectives)
+set_tests_properties(mpi_objectives PROPERTIES TIMEOUT 300 LABELS mpi ENVIRONMENT "${HB_MPI_ENV}" PROCESSORS 2)
+add_test(NAME mpi_reproducible COMMAND ${HB_CLI_TEST} reproducible)
+set_tests_properties(mpi_reproducible PROPERTIES TIMEOUT 300 LABELS mpi ENVIRONMENT "${HB_MPI_ENV}" PROCESSORS 2)
 foreach(np 1 2 4)
   add_test(NAME mpi_run_np${np} COMMAND ${HB_CLI_TEST} --np ${np} run_mpi)
   set_tests_properties(mpi_run_np${np} PROPERTIES TIMEOUT 300 LABELS mpi

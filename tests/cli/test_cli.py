@@ -64,7 +64,28 @@ def group_help():
                   "--bracket-rule": ["hpbandster"], "--acquisition": ["pi"], "--grid-points": ["3"],
                   "--iterations": ["1", "--optimizer", "sh"], "--max-total-budget": ["100"],
                   "--top-n-percent": ["20"], "--random-fraction": ["0.5"]}
+        special = {"--space": ["--space", os.path.join(ARGS.data, "good", "native_all.json"), "--max-evals", "2",
+                               "--quiet", "--eval-cmd", ARGS.python, "-c", "print(0.5)"],
+                   "--eval-cmd": ["--space", os.path.join(ARGS.data, "good", "native_all.json"), "--max-evals",
+                                  "2", "--quiet", "--eval-cmd", ARGS.python, "-c", "print(0.25)"],
+                   "--eval-timeout": ["--space", os.path.join(ARGS.data, "good", "native_all.json"), "--max-evals",
+                                      "2", "--quiet", "--eval-timeout", "5", "--eval-cmd", ARGS.python, "-c", "print(1)"],
+                   "--eval-grace": ["--space", os.path.join(ARGS.data, "good", "native_all.json"), "--max-evals",
+                                    "2", "--quiet", "--eval-grace", "1", "--eval-cmd", ARGS.python, "-c", "print(1)"],
+                   "--trial-dir": ["--space", os.path.join(ARGS.data, "good", "native_all.json"), "--max-evals",
+                                   "2", "--quiet", "--trial-dir", ARGS.tmp, "--eval-cmd", ARGS.python, "-c", "print(1)"],
+                   "--sim-cost": base + ["--simulate-workers", "4", "--sim-cost", "budget*2"],
+                   "--ranks-per-eval": base + ["--ranks-per-eval", "1"]}
+        if ARGS.objlib:
+            special["--eval-lib"] = ["--space", os.path.join(ARGS.data, "good", "native_all.json"), "--max-evals",
+                                     "2", "--quiet", "--eval-lib", ARGS.objlib + ":hbmpi_test_objective"]
         for opt, val in opts:
+            if cmd == "run" and opt in special:
+                rc, out, err = hbmpi(cmd, *special[opt])
+                check(rc == 0, f"{cmd} {opt} (listed in --help) is accepted: rc={rc} {err.strip()}")
+                continue
+            if cmd == "run" and opt == "--eval-lib":
+                continue
             argv = list(base)
             if opt in argv:
                 i = argv.index(opt)
@@ -76,7 +97,7 @@ def group_help():
 
 # ---------------------------------------------------------------- usage
 USAGE = [
-    (["run"], "--kernel is required"),
+    (["run"], "--kernel or --space"),
     (["run", "--kernel", "nope"], "unknown kernel 'nope'"),
     (["run", "--kernel", "hartmann6", "--max-evals", "0"], "--max-evals"),
     (["run", "--kernel", "hartmann6", "--max-evals", "ten"], "'ten'"),
@@ -92,7 +113,18 @@ USAGE = [
     (["run", "--kernel", "hartmann6", "--seed"], "--seed needs a value"),
     (["run", "--kernel", "hartmann3:4"], "hartmann3:4"),
     (["run", "--kernel", "counting_ones:0+4"], "counting_ones:0+4"),
-    (["run", "--kernel", "branin", "--space", "s.json"], "--space is part of the command-line contract"),
+    (["run", "--kernel", "branin", "--space", "s.json"], "--space replaces a kernel's space"),
+    (["run", "--space", "s.json"], "--space needs an objective"),
+    (["run", "--kernel", "branin", "--eval-lib", "libx.so"], "--eval-lib: expected PATH:SYMBOL"),
+    (["run", "--kernel", "branin", "--eval-lib", "a.so:f", "--eval-cmd", "x"], "not both"),
+    (["run", "--kernel", "branin", "--eval-cmd"], "--eval-cmd needs a program"),
+    (["run", "--kernel", "branin", "--reproducible", "0"], "--reproducible"),
+    (["run", "--kernel", "branin", "--simulate-workers", "0"], "--simulate-workers"),
+    (["run", "--kernel", "branin", "--sim-cost", "flat"], "--sim-cost"),
+    (["run", "--kernel", "branin", "--sim-cost", "budget*-1"], "--sim-cost"),
+    (["run", "--kernel", "branin", "--eval-delay", "-1"], "--eval-delay"),
+    (["run", "--kernel", "branin", "--eval-timeout", "0"], "--eval-timeout"),
+    (["run", "--kernel", "branin", "--ranks-per-eval", "0"], "--ranks-per-eval"),
     (["run", "--kernel", "branin", "--out=x.h5"], "not in this version yet"),
     (["run", "--kernel", "branin", "--iterations", "3"], "--iterations applies to sh, hyperband, bohb and asha"),
     (["run", "--kernel", "branin", "--bracket-rule", "li"], "--bracket-rule"),
@@ -210,7 +242,7 @@ def group_kernels():
 
 
 # ---------------------------------------------------------------- runs
-TIMING = ("start", "end")
+TIMING = ("start", "end", "worker")
 
 
 def strip_timing(rep):
@@ -275,16 +307,67 @@ def group_run_random():
 
 def group_run_mpi():
     np_ = ARGS.np
-    rc, serial, err = run_json("--max-evals", "60", "--seed", "11", "--quiet")
-    check(rc == 0, f"serial run: {err}")
-    rc, par, err = run_json("--max-evals", "60", "--seed", "11", "--quiet", mpi_np=np_)
-    check(rc == 0, f"mpirun -n {np_}: exit {rc} {err}")
-    check(par is not None and strip_timing(par) == strip_timing(serial),
-          f"mpirun -n {np_}: same trials as the serial run")
+    # With one logical slot the trials cannot depend on the rank count.
+    for opt, extra in [("random", ["--max-evals", "60"]), ("bohb", ["--iterations", "1"])]:
+        rc, serial, err = run_json("--optimizer", opt, *extra, "--seed", "11", "--quiet", "--reproducible", "1")
+        check(rc == 0, f"serial run: {err}")
+        rc, par, err = run_json("--optimizer", opt, *extra, "--seed", "11", "--quiet", "--reproducible", "1", mpi_np=np_)
+        check(rc == 0, f"mpirun -n {np_}: exit {rc} {err}")
+        check(par is not None and strip_timing(par) == strip_timing(serial),
+              f"{opt}, mpirun -n {np_} --reproducible 1: same trials as the serial run")
+    # Without --reproducible: every job ran once, on a worker rank when there are any.
+    rc, rep, err = run_json("--optimizer", "hyperband", "--seed", "3", "--quiet", mpi_np=np_)
+    check(rc == 0 and len(rep["trials"]) == 206, f"hyperband under mpirun -n {np_}: 206 trials ({err})")
+    if rc == 0:
+        workers = {t["worker"] for t in rep["trials"]}
+        want = {0} if np_ == 1 else set(range(1, np_))
+        check(workers <= want and (np_ == 1 or len(workers) >= 1), f"workers {workers} within {want}")
+        check(sorted(t["id"] for t in rep["trials"]) == list(range(206)), "each job once")
     # Usage errors under mpirun: exit 2, the message printed once (by rank 0).
     rc, out, err = hbmpi("run", "--kernel", "nope", mpi_np=np_)
     check(rc == 2, f"mpirun -n {np_} usage error exits 2 (got {rc})")
     check(err.count("unknown kernel 'nope'") == 1, f"error printed once: {err!r}")
+
+
+def group_reproducible():
+    """--reproducible 4 gives the same trials alone and at -n 2 and -n 3, also with delays."""
+    base = ["--optimizer", "bohb", "--iterations", "1", "--seed", "21", "--quiet", "--reproducible", "4",
+            "--eval-delay", "0.002"]
+    rc, serial, err = run_json(*base)
+    check(rc == 0, f"serial: {err}")
+    for n in (2, 3):
+        rc, par, err = run_json(*base, mpi_np=n)
+        check(rc == 0 and strip_timing(par) == strip_timing(serial), f"--reproducible 4 at -n {n} equals serial ({err})")
+    rc, other, err = run_json(*base[:-4], "--reproducible", "2")
+    check(rc == 0 and strip_timing(other) != strip_timing(serial), "another W gives other trials")
+    # Parallel really is parallel: 3 workers with a 0.2 s delay at the max budget.
+    import time
+    t0 = time.monotonic()
+    rc, par, err = run_json("--max-evals", "9", "--eval-delay", "0.2", "--quiet", mpi_np=4)
+    took = time.monotonic() - t0
+    check(rc == 0 and took < 9 * 0.2 * 0.8, f"9 evaluations of 0.2 s on 3 workers took {took:.2f} s")
+    if rc == 0:
+        check(par["totals"]["utilisation"] > 0.5, f"utilisation {par['totals']['utilisation']}")
+
+
+def group_simulate():
+    for opt in ("asha", "hyperband", "bohb"):
+        rc, out, err = hbmpi("run", "--kernel", "hartmann6", "--optimizer", opt, "--simulate-workers", "64",
+                             "--sim-cost", "budget", "--iterations", "20", "--json", "--quiet")
+        if not check(rc == 0, f"{opt} simulated: {err}"):
+            continue
+        rep = json.loads(out)
+        tot = rep["totals"]
+        check(tot["utilisation"] > 0.8, f"{opt} at 64 simulated workers: utilisation {tot['utilisation']}")
+        busy = sum(t["end"] - t["start"] for t in rep["trials"])
+        check(abs(busy - tot["budget"]) < 1e-6 * tot["budget"], f"{opt}: simulated cost equals the budget")
+        check(max(t["worker"] for t in rep["trials"]) <= 64, "virtual workers 1..64")
+        rc2, out2, _ = hbmpi("run", "--kernel", "hartmann6", "--optimizer", opt, "--simulate-workers", "64",
+                             "--sim-cost", "budget", "--iterations", "20", "--json", "--quiet")
+        check(rc2 == 0 and json.loads(out2) == rep, f"{opt}: a simulation is deterministic, times included")
+    rc, out, err = hbmpi("run", "--kernel", "branin", "--optimizer", "asha", "--simulate-workers", "1000",
+                         "--sim-cost", "budget*0.5", "--sim-noise", "0.3", "--iterations", "30", "--json", "--quiet")
+    check(rc == 0 and json.loads(out)["totals"]["wall_seconds"] > 0, f"1000 simulated workers with noise: {err}")
 
 
 # ---------------------------------------------------------------- plan
@@ -354,9 +437,85 @@ def group_optimizers():
           f"--time-limit stops a run of 10^8 evaluations: {took:.1f} s, {out[:80]!r}")
 
 
+# ---------------------------------------------------------------- user objectives end to end
+def hb_procs(word):
+    """Processes whose command line mentions 'word' (a zombie has an empty one: check state)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmd = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace")
+            stat = open(f"/proc/{pid}/stat").read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        state = stat[stat.rindex(")") + 2]
+        if word in cmd or word in name:
+            found.append((int(pid), state, cmd or name))
+    return found
+
+
+EXPECT = {"ok": ("ok", None), "crash": ("crashed", "signal 6"), "segv": ("crashed", "signal 11"),
+          "hang": ("timeout", "timed out"), "hang_ignoring_sigterm": ("timeout", "timed out"),
+          "garbage": ("failed", "hello"), "nan": ("nan", None), "nonzero": ("failed", "exit status 3"),
+          "json": ("ok", None), "orphan": ("ok", None), "env": ("ok", None)}
+
+
+def group_objectives():
+    import tempfile
+    badobj = os.path.join(ARGS.objdir, "badobj")
+    space = os.path.join(ARGS.data, "good", "badobj_space.json")
+    for np_ in (None, 3):
+        with tempfile.TemporaryDirectory() as tmp:
+            rc, out, err = hbmpi("run", "--space", space, "--optimizer", "grid", "--grid-points", "2", "--json",
+                                 "--quiet", "--trial-dir", os.path.join(tmp, "trials"), "--eval-timeout", "1",
+                                 "--eval-grace", "0.5", "--eval-cmd", badobj, mpi_np=np_)
+            label = f"mpirun -n {np_}" if np_ else "alone"
+            if not check(rc == 0, f"{label}: the run completes: rc={rc} {err[-500:]}"):
+                continue
+            rep = json.loads(out)
+            t = rep["trials"]
+            check(len(t) == 22, f"{label}: 11 modes x 2 grid values = 22 trials, got {len(t)}")
+            for tr in t:
+                mode = tr["config"]["mode"]
+                st, why = EXPECT[mode]
+                ok = tr["status"] == st and (why is None or why in tr.get("reason", ""))
+                check(ok, f"{label}: mode {mode}: status {tr['status']!r} reason {tr.get('reason')!r}, want {st} / {why}")
+                if st == "ok":
+                    check(tr["loss"] is not None and "reason" not in tr, f"{label}: {mode} has a loss, no reason")
+                if mode == "json":
+                    check(tr.get("extras", {}).get("acc") is not None, f"{label}: json extras kept: {tr.get('extras')}")
+            hung = [tr for tr in t if tr["config"]["mode"].startswith("hang")]
+            check(all(tr["end"] - tr["start"] < 5 for tr in hung), f"{label}: hung trials stopped in time")
+            left = [p for p in hb_procs(badobj)]
+            check(left == [], f"{label}: no badobj process (zombie or orphan) remains: {left}")
+
+
+def group_injection():
+    import tempfile
+    badobj = os.path.join(ARGS.objdir, "badobj")
+    space = os.path.join(ARGS.data, "good", "injection_space.json")
+    with tempfile.TemporaryDirectory() as tmp:
+        p = subprocess.run([ARGS.hbmpi, "run", "--space", space, "--optimizer", "grid", "--json", "--quiet",
+                            "--trial-dir", "trials", "--eval-cmd", badobj], cwd=tmp, stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=120)
+        check(p.returncode == 0, f"injection run: {p.stderr}")
+        seen = set()
+        for root, _, files in os.walk(tmp):
+            check(not any(f.startswith("pwned") for f in files), f"nothing was executed: {files} in {root}")
+            if "argv.bin" in files:
+                argv = open(os.path.join(root, "argv.bin"), "rb").read().split(b"\0")[:-1]
+                seen.update(a.decode() for a in argv if a.startswith(b"--s="))
+        want = {"--s=$(touch pwned); echo x", "--s=a b;`touch pwned2`", "--s=|| touch pwned3 &"}
+        check(seen == want, f"each value arrived verbatim as one argument: {seen}")
+
+
 GROUPS = {"help": group_help, "usage": group_usage, "bad_spaces": group_bad_spaces,
           "eval_vectors": group_eval_vectors, "kernels": group_kernels, "run_random": group_run_random,
-          "run_mpi": group_run_mpi, "plan": group_plan, "optimizers": group_optimizers}
+          "run_mpi": group_run_mpi, "plan": group_plan, "optimizers": group_optimizers,
+          "reproducible": group_reproducible, "simulate": group_simulate, "objectives": group_objectives,
+          "injection": group_injection}
 
 
 def main():
@@ -366,10 +525,16 @@ def main():
     ap.add_argument("--data", required=True)
     ap.add_argument("--mpirun", default="mpirun")
     ap.add_argument("--np", type=int, default=2)
+    ap.add_argument("--objlib", default=None, help="a test objective library (PATH)")
+    ap.add_argument("--objdir", default=None, help="where the test objectives were built")
+    ap.add_argument("--python", default="/usr/bin/python3")
+    ap.add_argument("--tmp", default="/tmp")
     ap.add_argument("group", choices=sorted(GROUPS))
     ARGS = ap.parse_args()
     ARGS.hbmpi = os.path.abspath(ARGS.hbmpi)
     ARGS.data = os.path.abspath(ARGS.data)
+    if ARGS.objdir:
+        ARGS.objdir = os.path.abspath(ARGS.objdir)
     try:
         GROUPS[ARGS.group]()
     except Exception as e:  # a crash in the test is a failure, with its reason

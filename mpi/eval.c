@@ -1,0 +1,140 @@
+/* eval.c — what every evaluator shares: argument checks and dispatch of hb_eval_run, freeing,
+ * the communicator for library objectives, result helpers, parameter values as text, and an
+ * interruptible sleep. The three kinds live in eval_kernel.c, eval_lib.c and eval_cmd.c. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "eval_impl.h"
+
+static volatile sig_atomic_t interrupted = 0; /* set by hb_eval_interrupt, never cleared */
+
+void hb_eval_interrupt(void) { interrupted = 1; }
+
+int hb__eval_interrupted(void) { return interrupted != 0; }
+
+void hb__eval_init(hb_evaluator *ev, const hb__eval_ops *ops, const hb_space *sp)
+{
+    ev->ops = ops;
+    ev->space = sp;
+    ev->dim = hb_space_dim(sp);
+    ev->comm = MPI_COMM_NULL;
+    ev->has_comm = 0;
+}
+
+void hb_eval_set_comm(hb_evaluator *ev, MPI_Comm comm)
+{
+    if (ev == NULL) return;
+    ev->comm = comm;
+    ev->has_comm = 1;
+}
+
+int hb_eval_run(hb_evaluator *ev, const hb_eval_job *job, hb_eval_result *out, hb_error *err)
+{
+    if (out != NULL) hb__eval_result_init(out);
+    if (ev == NULL || job == NULL || out == NULL)
+        return hb_error_set(err, HB_EINVAL, NULL, "hb_eval_run: NULL argument");
+    if (job->x == NULL && ev->dim > 0)
+        return hb_error_set(err, HB_EINVAL, NULL, "hb_eval_run: job %llu has no configuration",
+                            (unsigned long long)job->id);
+    if (!(job->budget > 0) || !isfinite(job->budget))
+        return hb_error_set(err, HB_EINVAL, NULL, "hb_eval_run: job %llu has budget %g",
+                            (unsigned long long)job->id, job->budget);
+    return ev->ops->run(ev, job, out, err);
+}
+
+void hb_eval_free(hb_evaluator *ev)
+{
+    if (ev == NULL) return;
+    if (ev->ops->fini) ev->ops->fini(ev);
+    hb_free(ev);
+}
+
+void hb__eval_result_init(hb_eval_result *r)
+{
+    r->loss = NAN;
+    r->status = HB_TRIAL_FAILED;
+    r->reason[0] = '\0';
+    r->extras[0] = '\0';
+}
+
+void hb__eval_result_loss(hb_eval_result *r, double loss)
+{
+    r->loss = loss;
+    if (isfinite(loss)) {
+        r->status = HB_TRIAL_OK;
+        r->reason[0] = '\0';
+    } else {
+        r->status = HB_TRIAL_NAN;
+        snprintf(r->reason, sizeof r->reason, "the loss is %s",
+                 isnan(loss) ? "NaN" : (loss > 0 ? "+inf" : "-inf"));
+    }
+}
+
+void hb__eval_result_fail(hb_eval_result *r, hb_trial_status st, const char *fmt, ...)
+{
+    va_list ap;
+    r->status = st;
+    r->loss = NAN;
+    va_start(ap, fmt);
+    vsnprintf(r->reason, sizeof r->reason, fmt, ap);
+    va_end(ap);
+}
+
+int hb__eval_value_text(const hb_space *sp, size_t i, double v, hb_buf *out, hb_error *err)
+{
+    hb_param_type t = hb_space_type(sp, i);
+    if (t == HB_PARAM_FLOAT || t == HB_PARAM_INT) {
+        int rc = hb_space_value_json(sp, i, v, out);
+        return rc == HB_OK ? HB_OK : hb_error_set(err, rc, NULL, "out of memory");
+    }
+    if (!(v >= 0) || floor(v) != v || v >= (double)hb_space_n_choices(sp, i))
+        return hb_error_set(err, HB_ERANGE, NULL, "parameter '%s': %g is not a choice index",
+                            hb_space_name(sp, i), v);
+    hb_value c = hb_space_choice(sp, i, (size_t)v);
+    int rc = c.is_string ? hb_buf_puts(out, c.str) : hb_space_value_json(sp, i, v, out);
+    return rc == HB_OK ? HB_OK : hb_error_set(err, rc, NULL, "out of memory");
+}
+
+double hb__eval_value_number(const hb_space *sp, size_t i, double v)
+{
+    if (isnan(v)) return NAN;
+    hb_param_type t = hb_space_type(sp, i);
+    if (t == HB_PARAM_FLOAT || t == HB_PARAM_INT) return v;
+    if (!(v >= 0) || v >= (double)hb_space_n_choices(sp, i)) return NAN;
+    hb_value c = hb_space_choice(sp, i, (size_t)v);
+    return c.is_string ? NAN : c.num;
+}
+
+double hb__eval_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+int hb__eval_sleep(double seconds)
+{
+    if (!(seconds > 0)) return hb__eval_interrupted();
+    if (seconds > 1e9) seconds = 1e9;
+    double end = hb__eval_now() + seconds;
+    for (;;) {
+        if (hb__eval_interrupted()) return 1;
+        double left = end - hb__eval_now();
+        if (left <= 0) return 0;
+        /* Sleep in slices of at most 0.25 s, so that an interrupt raised on another thread
+         * (where the signal landed) is seen soon; a signal here ends the slice early. */
+        if (left > 0.25) left = 0.25;
+        struct timespec ts;
+        ts.tv_sec = (time_t)left;
+        ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
+        if (ts.tv_nsec > 999999999L) ts.tv_nsec = 999999999L;
+        if (nanosleep(&ts, NULL) != 0 && errno != EINTR) return 0;
+    }
+}

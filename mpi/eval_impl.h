@@ -1,0 +1,60 @@
+/* eval_impl.h — what the evaluator files share (eval.c, eval_kernel.c, eval_lib.c, eval_cmd.c):
+ * the evaluator's common header and ops table, result helpers, the text of a parameter value,
+ * an interruptible sleep and the process-wide interrupt flag. Seen only by mpi/eval*.c and
+ * their tests; the runtime uses hb_eval.h. */
+#ifndef HB_EVAL_IMPL_H
+#define HB_EVAL_IMPL_H
+
+#include "hb_buf.h"
+#include "hb_eval.h"
+
+typedef struct hb__eval_ops {
+    const char *name;                                   /* "kernel" | "lib" | "cmd" */
+    int (*run)(hb_evaluator *ev, const hb_eval_job *job, hb_eval_result *out, hb_error *err);
+    void (*fini)(hb_evaluator *ev);                     /* frees what the type owns, not ev */
+} hb__eval_ops;
+
+/* The common head of every evaluator; each type puts it first in its own struct. */
+struct hb_evaluator {
+    const hb__eval_ops *ops;
+    const hb_space *space;  /* borrowed */
+    size_t dim;             /* hb_space_dim(space) */
+    MPI_Comm comm;          /* set by hb_eval_set_comm; meaningful when has_comm */
+    int has_comm;
+};
+
+/* Fill the common head (every other field of the type's struct is the caller's). */
+void hb__eval_init(hb_evaluator *ev, const hb__eval_ops *ops, const hb_space *sp);
+
+/* A result that says nothing yet: loss NaN, status failed, empty reason and extras. */
+void hb__eval_result_init(hb_eval_result *r);
+/* Status ok with 'loss', or status nan (with a reason) if 'loss' is NaN or infinite. */
+void hb__eval_result_loss(hb_eval_result *r, double loss);
+/* Status 'st' with a reason (truncated to fit). */
+void hb__eval_result_fail(hb_eval_result *r, hb_trial_status st, const char *fmt, ...)
+    HB_PRINTF(3, 4);
+
+/* Append the text of parameter 'i' at native value 'v' (not NaN) to 'out': a string choice
+ * verbatim, an int as an integer, a number in its shortest round-trip form (as in the
+ * configuration JSON). HB_ERANGE with a message if 'v' is not a valid choice index. */
+int hb__eval_value_text(const hb_space *sp, size_t i, double v, hb_buf *out, hb_error *err);
+/* The numeric value of parameter 'i' at native value 'v': the value of a float or int, the
+ * number of a numeric choice; NaN for an inactive parameter or a string choice. */
+double hb__eval_value_number(const hb_space *sp, size_t i, double v);
+
+/* Sleep 'seconds' of monotonic time, resuming after signals; returns early (1) when
+ * hb_eval_interrupt() was called, else 0. */
+int hb__eval_sleep(double seconds);
+/* Seconds of a monotonic clock. */
+double hb__eval_now(void);
+
+/* Proposed addition to hb_eval.h (declared here until it moves there): make every running and
+ * future evaluation of this process stop soon. A command's process group gets SIGTERM, then
+ * SIGKILL after the grace time; a kernel's delay sleep ends. The trial ends with status "lost"
+ * and reason "interrupted", so that a resumed run evaluates it again. Async-signal-safe: call
+ * it from the SIGTERM/SIGUSR1 handler. Sticky: there is no way back. */
+void hb_eval_interrupt(void);
+/* 1 once hb_eval_interrupt() was called. */
+int hb__eval_interrupted(void);
+
+#endif

@@ -1,0 +1,57 @@
+/* hb_eval.h — evaluators: what runs one configuration at one budget and says how it went.
+ * Built-in kernel (optionally sleeping budget-proportionally), a C shared library, or an
+ * external command started with posix_spawn (never a shell), in its own process group, with
+ * a timeout. Used by the worker side of every transport; blocking; no MPI calls except handing
+ * a communicator to a library objective. */
+#ifndef HB_EVAL_H
+#define HB_EVAL_H
+
+#include <mpi.h>
+
+#include "hb_history.h"
+#include "hb_kernel.h"
+#include "hb_space.h"
+
+typedef struct hb_evaluator hb_evaluator;
+
+typedef struct hb_eval_job {
+    uint64_t id;        /* trial id */
+    double budget;
+    uint64_t seed;      /* per-trial seed (hb_hash2(run seed, id)) */
+    const double *x;    /* native encoding in the evaluator's space */
+} hb_eval_job;
+
+typedef struct hb_eval_result {
+    double loss;             /* meaningful when status == HB_TRIAL_OK */
+    hb_trial_status status;  /* ok, failed, timeout, crashed, nan */
+    char reason[256];        /* why it is not ok ("" when ok) */
+    char extras[512];        /* a JSON object of extra values the objective reported, or "" */
+} hb_eval_result;
+
+typedef struct hb_cmd_options {
+    double timeout;          /* seconds; <= 0: none */
+    double grace;            /* seconds between SIGTERM and SIGKILL (default 5) */
+    const char *trial_root;  /* directory under which each trial gets its own directory */
+    const char *hosts;       /* HB_HOSTS for the program (comma-separated), or NULL */
+    int nranks;              /* HB_NRANKS */
+} hb_cmd_options;
+
+/* The built-in kernel 'k' on space 'sp' (borrowed). 'delay' > 0: each evaluation also sleeps
+ * delay * budget / k->max_budget seconds. */
+int hb_eval_kernel_create(const hb_kernel *k, const hb_space *sp, double delay,
+                          hb_evaluator **out, hb_error *err);
+/* "PATH:SYMBOL": dlopen PATH, check hbmpi_objective_abi() == HBMPI_OBJECTIVE_ABI, use SYMBOL. */
+int hb_eval_lib_create(const char *spec, const hb_space *sp, hb_evaluator **out, hb_error *err);
+/* argv[0..argc-1] is the program and its fixed arguments; each trial appends --name=value for
+ * every active parameter and --budget=B. */
+int hb_eval_cmd_create(int argc, char *const *argv, const hb_space *sp, const hb_cmd_options *o,
+                       hb_evaluator **out, hb_error *err);
+/* Give the evaluator the communicator of the ranks that evaluate together (lib objectives get
+ * it; size > 1 only with --ranks-per-eval). Borrowed. */
+void hb_eval_set_comm(hb_evaluator *ev, MPI_Comm comm);
+/* Run one evaluation to the end (or its timeout). Returns HB_OK whatever the trial's status;
+ * an error only when the evaluator itself cannot work. */
+int hb_eval_run(hb_evaluator *ev, const hb_eval_job *job, hb_eval_result *out, hb_error *err);
+void hb_eval_free(hb_evaluator *ev);
+
+#endif

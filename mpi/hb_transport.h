@@ -1,0 +1,68 @@
+/* hb_transport.h — how jobs reach workers and results come back (DESIGN.md contract 4). The
+ * master loop (master.c) is written once against this table; the serial transport evaluates in
+ * the master's own process, the MPI transport on ranks 1..N-1, the simulated one on virtual
+ * workers in virtual time. A transport queues what it cannot start at once. */
+#ifndef HB_TRANSPORT_H
+#define HB_TRANSPORT_H
+
+#include <mpi.h>
+
+#include "hb_eval.h"
+#include "hb_opt.h"
+
+typedef struct hb_transport hb_transport;
+
+/* One finished job. */
+typedef struct hb_done {
+    uint64_t id;
+    int worker;          /* rank (MPI), virtual worker (simulation) or 0 (serial) */
+    double start, end;   /* seconds since the run started (virtual time in a simulation) */
+    hb_eval_result r;
+} hb_done;
+
+typedef struct hb_transport_ops {
+    const char *name;
+    /* Workers that would start a job at once (idle and nothing queued for them). */
+    int (*idle)(hb_transport *t);
+    /* Queue job 'j' (its configuration is copied); start it if a worker is idle. */
+    int (*submit)(hb_transport *t, const hb_job *j, uint64_t seed, hb_error *err);
+    /* Block until some job finishes; HB_OK and '*d' filled. */
+    int (*next)(hb_transport *t, hb_done *d, hb_error *err);
+    /* Seconds since the run started (virtual in a simulation). */
+    double (*now)(hb_transport *t);
+    /* Tell every worker to stop (after the last result), free everything. */
+    void (*close)(hb_transport *t);
+} hb_transport_ops;
+
+struct hb_transport {
+    const hb_transport_ops *ops;
+    int workers;         /* evaluating workers (for utilisation) */
+    const char *name;
+};
+
+/* The three transports. 'ev' is borrowed. */
+int hb_transport_serial(hb_evaluator *ev, const hb_space *sp, hb_transport **out, hb_error *err);
+/* Rank 0 of 'comm' (the master); the worker ranks run hb_worker_loop. 'group_size' ranks
+ * evaluate each job together (--ranks-per-eval). Collective with hb_worker_loop. */
+int hb_transport_mpi(MPI_Comm comm, int group_size, const hb_space *sp, hb_transport **out,
+                     hb_error *err);
+/* 'n' virtual workers; an evaluation costs cost_per_budget * budget virtual seconds, times a
+ * factor exp(noise * z) with z standard normal from the trial's seed when noise > 0. */
+int hb_transport_sim(hb_evaluator *ev, const hb_space *sp, int n, double cost_per_budget,
+                     double noise, hb_transport **out, hb_error *err);
+
+/* The worker side of the MPI transport: receive jobs, evaluate, reply, until told to stop.
+ * 'group' holds the ranks that evaluate a job together (its rank 0, the leader, talks to the
+ * master and passes each job on); MPI_COMM_NULL or size 1 for one rank per job. The other
+ * ranks of a group run the evaluator too only when 'members_evaluate' (a library objective,
+ * which gets the group's communicator). Collective with hb_transport_mpi. */
+int hb_worker_loop(MPI_Comm comm, MPI_Comm group, int members_evaluate, hb_evaluator *ev,
+                   const hb_space *sp, hb_error *err);
+
+/* Seconds of a monotonic clock. */
+double hb_now(void);
+/* Wait for 'req' by polling with exponential backoff (1 us .. 1 ms) after a 50 us spin, so an
+ * idle rank costs about 1 % of a core (ENVIRONMENT.md §5). */
+int hb_mpi_wait(MPI_Request *req, MPI_Status *st);
+
+#endif

@@ -1,0 +1,323 @@
+/* transport_mpi.c — rank 0 sends jobs to worker ranks and collects their results, without ever
+ * blocking in MPI (every wait polls with backoff, so no rank spins: DESIGN.md contract 6).
+ * A worker gets its next job the moment its result arrives. With --ranks-per-eval k the worker
+ * ranks form groups of k; rank 0 talks to each group's leader, which passes jobs on. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "hb_transport.h"
+
+enum { TAG_JOB = 11, TAG_STOP = 12, TAG_RESULT = 13 };
+
+/* A job on the wire: header then 'dim' doubles. */
+typedef struct wire_job {
+    uint64_t id, seed;
+    double budget;
+} wire_job;
+
+typedef struct wire_result {
+    uint64_t id;
+    int32_t status;
+    int32_t pad;
+    double loss;
+    char reason[256];
+    char extras[512];
+} wire_result;
+
+double hb_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Spin about 50 us, then sleep 1 us, 2 us, ... up to 1 ms between polls. */
+typedef struct backoff {
+    double t0;
+    long ns;
+} backoff;
+
+static void backoff_start(backoff *b)
+{
+    b->t0 = hb_now();
+    b->ns = 1000;
+}
+
+static void backoff_wait(backoff *b)
+{
+    if (hb_now() - b->t0 < 50e-6) return;
+    struct timespec s = {0, b->ns};
+    nanosleep(&s, NULL);
+    if ((b->ns *= 2) > 1000000) b->ns = 1000000;
+}
+
+int hb_mpi_wait(MPI_Request *req, MPI_Status *st)
+{
+    backoff b;
+    backoff_start(&b);
+    for (;;) {
+        int done = 0;
+        if (MPI_Test(req, &done, st ? st : MPI_STATUS_IGNORE) != MPI_SUCCESS) return HB_EMPI;
+        if (done) return HB_OK;
+        backoff_wait(&b);
+    }
+}
+
+/* ---------- master side ---------- */
+
+typedef struct leader {
+    int rank;
+    int busy;
+    uint64_t id;
+    double start;
+    MPI_Request send, recv;
+    char *jobbuf;
+    wire_result res;
+} leader;
+
+typedef struct qjob {
+    uint64_t id, seed;
+    double budget;
+    double *x;
+} qjob;
+
+typedef struct mpit {
+    hb_transport base;
+    MPI_Comm comm;
+    size_t dim, jobsize;
+    leader *l;
+    int n;
+    int n_busy;
+    MPI_Request *recvs; /* one per leader, MPI_REQUEST_NULL when idle */
+    qjob *q;
+    size_t qh, qn, qcap;
+    double t0;
+} mpit;
+
+static int send_job(mpit *m, int i, const qjob *q, hb_error *err)
+{
+    leader *L = &m->l[i];
+    if (L->send != MPI_REQUEST_NULL && hb_mpi_wait(&L->send, NULL) != HB_OK)
+        return hb_error_set(err, HB_EMPI, NULL, "MPI send to rank %d failed", L->rank);
+    wire_job h = {q->id, q->seed, q->budget};
+    memcpy(L->jobbuf, &h, sizeof h);
+    memcpy(L->jobbuf + sizeof h, q->x, m->dim * sizeof(double));
+    if (MPI_Isend(L->jobbuf, (int)m->jobsize, MPI_BYTE, L->rank, TAG_JOB, m->comm, &L->send) != MPI_SUCCESS ||
+        MPI_Irecv(&L->res, (int)sizeof L->res, MPI_BYTE, L->rank, TAG_RESULT, m->comm, &m->recvs[i]) !=
+            MPI_SUCCESS)
+        return hb_error_set(err, HB_EMPI, NULL, "MPI send to rank %d failed", L->rank);
+    L->busy = 1;
+    L->id = q->id;
+    L->start = hb_now() - m->t0;
+    m->n_busy++;
+    return HB_OK;
+}
+
+static int dispatch(mpit *m, hb_error *err)
+{
+    for (int i = 0; i < m->n && m->qh < m->qn; i++) {
+        if (m->l[i].busy) continue;
+        int rc = send_job(m, i, &m->q[m->qh++ % m->qcap], err);
+        if (rc != HB_OK) return rc;
+    }
+    return HB_OK;
+}
+
+static int p_idle(hb_transport *t)
+{
+    mpit *m = (mpit *)t;
+    long free_now = (long)(m->n - m->n_busy) - (long)(m->qn - m->qh);
+    return free_now > 0 ? (int)free_now : 0;
+}
+
+static int p_submit(hb_transport *t, const hb_job *j, uint64_t seed, hb_error *err)
+{
+    mpit *m = (mpit *)t;
+    if (m->qn - m->qh == m->qcap) {
+        size_t c = m->qcap ? 2 * m->qcap : 64;
+        qjob *q = hb_calloc(c, sizeof *q);
+        if (q == NULL) return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
+        for (size_t i = 0; i < m->qcap; i++) q[i] = m->q[(m->qh + i) % m->qcap];
+        hb_free(m->q);
+        m->q = q;
+        m->qn -= m->qh;
+        m->qh = 0;
+        m->qcap = c;
+    }
+    qjob *q = &m->q[m->qn % m->qcap];
+    if (q->x == NULL && (q->x = hb_malloc((m->dim ? m->dim : 1) * sizeof(double))) == NULL)
+        return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
+    memcpy(q->x, j->x, m->dim * sizeof(double));
+    q->id = j->id;
+    q->seed = seed;
+    q->budget = j->budget;
+    m->qn++;
+    return dispatch(m, err);
+}
+
+static int p_next(hb_transport *t, hb_done *d, hb_error *err)
+{
+    mpit *m = (mpit *)t;
+    if (m->n_busy == 0) return hb_error_set(err, HB_EINVAL, NULL, "no job is running");
+    backoff b;
+    backoff_start(&b);
+    int idx = MPI_UNDEFINED, flag = 0;
+    for (;;) {
+        if (MPI_Testany(m->n, m->recvs, &idx, &flag, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+            return hb_error_set(err, HB_EMPI, NULL, "MPI receive failed");
+        if (flag && idx != MPI_UNDEFINED) break;
+        backoff_wait(&b);
+    }
+    leader *L = &m->l[idx];
+    memset(d, 0, sizeof *d);
+    d->id = L->res.id;
+    d->worker = L->rank;
+    d->start = L->start;
+    d->end = hb_now() - m->t0;
+    d->r.loss = L->res.loss;
+    d->r.status = (hb_trial_status)L->res.status;
+    memcpy(d->r.reason, L->res.reason, sizeof d->r.reason);
+    memcpy(d->r.extras, L->res.extras, sizeof d->r.extras);
+    d->r.reason[sizeof d->r.reason - 1] = d->r.extras[sizeof d->r.extras - 1] = '\0';
+    if (L->res.id != L->id)
+        return hb_error_set(err, HB_EMPI, NULL, "rank %d answered job %llu, expected %llu", L->rank,
+                            (unsigned long long)L->res.id, (unsigned long long)L->id);
+    L->busy = 0;
+    m->n_busy--;
+    return dispatch(m, err); /* its next job goes out before the optimiser even hears */
+}
+
+static double p_now(hb_transport *t) { return hb_now() - ((mpit *)t)->t0; }
+
+static void p_close(hb_transport *t)
+{
+    mpit *m = (mpit *)t;
+    /* Stop every leader; a running job (after an error) is abandoned. */
+    for (int i = 0; i < m->n; i++) {
+        leader *L = &m->l[i];
+        if (L->send != MPI_REQUEST_NULL) hb_mpi_wait(&L->send, NULL);
+        if (m->recvs[i] != MPI_REQUEST_NULL) {
+            MPI_Cancel(&m->recvs[i]);
+            MPI_Request_free(&m->recvs[i]);
+        }
+        MPI_Request r;
+        MPI_Isend(NULL, 0, MPI_BYTE, L->rank, TAG_STOP, m->comm, &r);
+        hb_mpi_wait(&r, NULL);
+        hb_free(L->jobbuf);
+    }
+    for (size_t i = 0; i < m->qcap; i++) hb_free(m->q[i].x);
+    hb_free(m->q);
+    hb_free(m->recvs);
+    hb_free(m->l);
+    hb_free(m);
+}
+
+static const hb_transport_ops mpi_ops = {"mpi", p_idle, p_submit, p_next, p_now, p_close};
+
+int hb_transport_mpi(MPI_Comm comm, int group_size, const hb_space *sp, hb_transport **out,
+                     hb_error *err)
+{
+    int size;
+    MPI_Comm_size(comm, &size);
+    if (group_size < 1 || size < 2 || (size - 1) % group_size != 0)
+        return hb_error_set(err, HB_EINVAL, NULL, "%d worker ranks do not split into groups of %d",
+                            size - 1, group_size);
+    mpit *m = hb_calloc(1, sizeof *m);
+    if (m == NULL) return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
+    m->comm = comm;
+    m->dim = hb_space_dim(sp);
+    m->jobsize = sizeof(wire_job) + m->dim * sizeof(double);
+    m->n = (size - 1) / group_size;
+    m->base = (hb_transport){&mpi_ops, m->n, "mpi"};
+    m->t0 = hb_now();
+    m->l = hb_calloc((size_t)m->n, sizeof *m->l);
+    m->recvs = hb_malloc((size_t)m->n * sizeof *m->recvs);
+    if (m->l == NULL || m->recvs == NULL) {
+        hb_free(m->l);
+        hb_free(m->recvs);
+        hb_free(m);
+        return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
+    }
+    for (int i = 0; i < m->n; i++) {
+        m->l[i].rank = 1 + i * group_size;
+        m->l[i].send = MPI_REQUEST_NULL;
+        m->recvs[i] = MPI_REQUEST_NULL;
+        if ((m->l[i].jobbuf = hb_malloc(m->jobsize)) == NULL) {
+            m->n = i; /* free what was made */
+            p_close(&m->base);
+            return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
+        }
+    }
+    *out = &m->base;
+    return HB_OK;
+}
+
+/* ---------- worker side ---------- */
+
+int hb_worker_loop(MPI_Comm comm, MPI_Comm group, int members_evaluate, hb_evaluator *ev,
+                   const hb_space *sp, hb_error *err)
+{
+    int rank, grank = 0, gsize = 1;
+    MPI_Comm_rank(comm, &rank);
+    if (group != MPI_COMM_NULL) {
+        MPI_Comm_rank(group, &grank);
+        MPI_Comm_size(group, &gsize);
+    }
+    size_t dim = hb_space_dim(sp), jobsize = sizeof(wire_job) + dim * sizeof(double);
+    /* One extra byte in front carries "stop" (1) or "job" (0) to the group's other ranks. */
+    char *buf = hb_malloc(jobsize + 1);
+    double *x = hb_malloc((dim ? dim : 1) * sizeof(double));
+    if (buf == NULL || x == NULL) {
+        hb_free(buf);
+        hb_free(x);
+        return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
+    }
+    int lead = grank == 0, rc = HB_OK;
+    for (;;) {
+        MPI_Request r;
+        MPI_Status st;
+        if (lead) {
+            if (MPI_Irecv(buf + 1, (int)jobsize, MPI_BYTE, 0, MPI_ANY_TAG, comm, &r) != MPI_SUCCESS ||
+                hb_mpi_wait(&r, &st) != HB_OK) {
+                rc = hb_error_set(err, HB_EMPI, NULL, "MPI receive on rank %d failed", rank);
+                break;
+            }
+            buf[0] = st.MPI_TAG == TAG_STOP;
+        }
+        if (gsize > 1 && (MPI_Ibcast(buf, (int)jobsize + 1, MPI_BYTE, 0, group, &r) != MPI_SUCCESS ||
+                          hb_mpi_wait(&r, NULL) != HB_OK)) {
+            rc = hb_error_set(err, HB_EMPI, NULL, "MPI broadcast in the group of rank %d failed", rank);
+            break;
+        }
+        if (buf[0]) break;
+        if (!lead && !members_evaluate) continue;
+        wire_job h;
+        memcpy(&h, buf + 1, sizeof h);
+        memcpy(x, buf + 1 + sizeof h, dim * sizeof(double));
+        hb_eval_job job = {h.id, h.budget, h.seed, x};
+        wire_result res;
+        memset(&res, 0, sizeof res);
+        hb_eval_result out;
+        memset(&out, 0, sizeof out);
+        if (hb_eval_run(ev, &job, &out, err) != HB_OK) {
+            out.status = HB_TRIAL_FAILED;
+            snprintf(out.reason, sizeof out.reason, "evaluator error on rank %d: %.200s", rank, err->msg);
+        }
+        if (!lead) continue;
+        res.id = h.id;
+        res.status = (int32_t)out.status;
+        res.loss = out.loss;
+        memcpy(res.reason, out.reason, sizeof res.reason);
+        memcpy(res.extras, out.extras, sizeof res.extras);
+        if (MPI_Isend(&res, (int)sizeof res, MPI_BYTE, 0, TAG_RESULT, comm, &r) != MPI_SUCCESS ||
+            hb_mpi_wait(&r, NULL) != HB_OK) {
+            rc = hb_error_set(err, HB_EMPI, NULL, "MPI send on rank %d failed", rank);
+            break;
+        }
+    }
+    hb_free(buf);
+    hb_free(x);
+    return rc;
+}
