@@ -516,11 +516,41 @@ def group_injection():
         check(seen == want, f"each value arrived verbatim as one argument: {seen}")
 
 
+def group_ranks_per_eval():
+    import tempfile
+    space = os.path.join(ARGS.data, "good", "unit_x.json")
+    lib = os.path.join(ARGS.objdir, "libgroup.so") + ":hbmpi_group_objective"
+    # 5 ranks: the master and two groups of two; every trial ran on a group of 2.
+    rc, out, err = hbmpi("run", "--space", space, "--max-evals", "12", "--json", "--quiet", "--ranks-per-eval", "2",
+                         "--eval-lib", lib, mpi_np=5)
+    if check(rc == 0, f"library objective on groups of 2: {err[-400:]}"):
+        t = json.loads(out)["trials"]
+        check(len(t) == 12 and all(x["status"] == "ok" for x in t), f"all ok: {[x.get('reason') for x in t]}")
+        check(all(abs(x["loss"] - (2 + x["config"]["x"])) < 1e-12 for x in t), "each group summed over its 2 ranks")
+        check({x["worker"] for x in t} <= {1, 3}, f"jobs went to the group leaders 1 and 3: {({x['worker'] for x in t})}")
+    # A command gets HB_NRANKS and HB_HOSTS for its own parallel program.
+    with tempfile.TemporaryDirectory() as tmp:
+        envspace = os.path.join(tmp, "env.json")
+        open(envspace, "w").write('{"parameters": [{"name": "mode", "type": "constant", "value": "env"}]}')
+        rc, out, err = hbmpi("run", "--space", envspace, "--max-evals", "2", "--json", "--quiet", "--ranks-per-eval",
+                             "3", "--trial-dir", os.path.join(tmp, "trials"), "--eval-cmd",
+                             os.path.join(ARGS.objdir, "badobj"), mpi_np=4)
+        check(rc == 0, f"command on a group of 3: {err[-300:]}")
+        envs = []
+        for root, _, files in os.walk(os.path.join(tmp, "trials")):
+            if "env.txt" in files:
+                envs.append(dict(l.split("=", 1) for l in open(os.path.join(root, "env.txt")).read().splitlines() if "=" in l))
+        check(len(envs) == 2 and all(e["HB_NRANKS"] == "3" and len(e["HB_HOSTS"].split(",")) == 3 for e in envs),
+              f"HB_NRANKS and HB_HOSTS: {[(e.get('HB_NRANKS'), e.get('HB_HOSTS')) for e in envs]}")
+    rc, out, err = hbmpi("run", "--kernel", "branin", "--ranks-per-eval", "2", mpi_np=4)
+    check(rc == 2 and err.count("does not divide") == 1, f"3 workers do not split into 2s: exit 2 once: {rc} {err!r}")
+
+
 GROUPS = {"help": group_help, "usage": group_usage, "bad_spaces": group_bad_spaces,
           "eval_vectors": group_eval_vectors, "kernels": group_kernels, "run_random": group_run_random,
           "run_mpi": group_run_mpi, "plan": group_plan, "optimizers": group_optimizers,
           "reproducible": group_reproducible, "simulate": group_simulate, "objectives": group_objectives,
-          "injection": group_injection}
+          "injection": group_injection, "ranks_per_eval": group_ranks_per_eval}
 
 
 def main():
