@@ -28,7 +28,7 @@ typedef struct hbmpi_trial {
                                    or if the choice is a string */
     const char *const *texts;   /* the value as text ("0.01", "64", "adam"); NULL if inactive */
     const char *config_json;    /* the active parameters as one JSON object */
-    const char *trial_dir;      /* a directory of this trial's own, for checkpoints */
+    const char *trial_dir;      /* a directory of this trial's own, or NULL (libraries get none) */
     void *comm;                 /* MPI_Comm * of this trial's ranks, or NULL without MPI */
     int nranks;                 /* ranks evaluating this trial together (1 unless
                                    --ranks-per-eval) */
@@ -40,10 +40,18 @@ typedef struct hbmpi_trial {
 typedef int (*hbmpi_objective_fn)(const hbmpi_trial *trial, double *loss, char *reason,
                                   size_t reason_len);
 
+/* Mark the objective function with this so that it stays visible in a library built with
+ * -fvisibility=hidden:  HBMPI_EXPORT int my_objective(const hbmpi_trial *t, ...) { ... } */
+#if defined(__GNUC__)
+#define HBMPI_EXPORT __attribute__((visibility("default")))
+#else
+#define HBMPI_EXPORT
+#endif
+
 /* Put this once in the library: hbmpi refuses a library whose ABI differs from its own. */
 #define HBMPI_DECLARE_ABI                                                                      \
-    int hbmpi_objective_abi(void);                                                             \
-    int hbmpi_objective_abi(void) { return HBMPI_OBJECTIVE_ABI; }
+    HBMPI_EXPORT int hbmpi_objective_abi(void);                                                \
+    HBMPI_EXPORT int hbmpi_objective_abi(void) { return HBMPI_OBJECTIVE_ABI; }
 
 #ifdef __cplusplus
 }

@@ -128,10 +128,12 @@ static int check_program(const char *prog, hb_error *err)
         const char *end = strchr(path, ':');
         size_t n = end ? (size_t)(end - path) : strlen(path);
         hb_buf_reset(&b);
-        if (n == 0)
+        if (n == 0) {
             hb_buf_puts(&b, "./");
-        else
-            hb_buf_append(&b, path, n), hb_buf_puts(&b, "/");
+        } else {
+            hb_buf_append(&b, path, n);
+            hb_buf_puts(&b, "/");
+        }
         hb_buf_puts(&b, prog);
         if (b.failed) break;
         found = is_program(b.data);

@@ -42,8 +42,7 @@ add_library(hb_test_libgroup MODULE ${CMAKE_CURRENT_SOURCE_DIR}/objectives/libgr
 target_include_directories(hb_test_libgroup PRIVATE ${PROJECT_SOURCE_DIR}/include)
 target_link_libraries(hb_test_libgroup PRIVATE MPI::MPI_C)
 set_target_properties(hb_test_libgroup PROPERTIES PREFIX "" OUTPUT_NAME libgroup
-                      LIBRARY_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/objectives
-                      C_VISIBILITY_PRESET default)
+                      LIBRARY_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/objectives)
 add_test(NAME mpi_ranks_per_eval COMMAND ${HB_CLI_TEST} ranks_per_eval)
 set_tests_properties(mpi_ranks_per_eval PROPERTIES TIMEOUT 300 LABELS mpi ENVIRONMENT "${HB_MPI_ENV}"
                      PROCESSORS 2)

@@ -129,6 +129,7 @@ USAGE = [
     (["run", "--kernel", "branin", "--sim-cost", "budget*-1"], "--sim-cost"),
     (["run", "--kernel", "branin", "--eval-delay", "-1"], "--eval-delay"),
     (["run", "--kernel", "branin", "--eval-timeout", "0"], "--eval-timeout"),
+    (["run", "--kernel", "branin", "--eval-grace", "0"], "--eval-grace"),
     (["run", "--kernel", "branin", "--ranks-per-eval", "0"], "--ranks-per-eval"),
     (["run", "--kernel", "branin", "--out=x.h5"], "not in this version yet"),
     (["run", "--kernel", "branin", "--iterations", "3"], "--iterations applies to sh, hyperband, bohb and asha"),

@@ -213,7 +213,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(mode, "json_big") == 0) { /* more extras than fit in 512 bytes */
-        printf("{\"loss\": 2, \"tag\": \"a \\\"quoted\\\" word\", \"nested\": {\"a\": [1, 2.5, true]}");
+        printf("{\"loss\": 2, \"tag\": \"a \\\"quoted\\\" word\", "
+               "\"nested\": {\"a\": [1, 2.5, true]}");
         for (int i = 0; i < 40; i++) printf(", \"metric_%02d\": %d.125", i, i);
         printf("}\n");
         return 0;

@@ -8,7 +8,8 @@
 
 HBMPI_DECLARE_ABI
 
-int hbmpi_group_objective(const hbmpi_trial *t, double *loss, char *reason, size_t reason_len);
+HBMPI_EXPORT int hbmpi_group_objective(const hbmpi_trial *t, double *loss, char *reason,
+                                       size_t reason_len);
 
 int hbmpi_group_objective(const hbmpi_trial *t, double *loss, char *reason, size_t reason_len)
 {
