@@ -23,12 +23,25 @@ typedef struct entry {
     uint64_t job;             /* id of the job that ran it */
 } entry;
 
+/* A finished ok result as ASHA ranks it. */
+typedef struct ranked {
+    double loss;
+    uint64_t job;
+    size_t entry;
+} ranked;
+
 typedef struct rung {
     long target;              /* configurations this rung runs; -1: no limit (asha) */
     double budget;
     entry *e;
     size_t n, cap;
     size_t issued, done;
+    /* asha: the ok results not promoted yet (a heap, best on top), and the promoted ones in
+     * rank order, so that the rank of the best candidate is one binary search away. */
+    ranked *heap;
+    size_t n_heap, cap_heap;
+    ranked *up;
+    size_t n_up, cap_up;
 } rung;
 
 typedef struct bracket {
@@ -68,8 +81,6 @@ struct hb_opt {
     size_t n_pend, cap_pend;
     hb_pending *pview;        /* scratch: the pending jobs as the sampler sees them */
     size_t cap_pview;
-    entry *rank;              /* scratch: a rung's results being ranked (asha) */
-    size_t cap_rank;
 };
 
 static const struct {
@@ -195,7 +206,11 @@ int hb_opt_create(const hb_space *space, const hb_opt_settings *s, hb_opt **out,
 
 static void bracket_fini(bracket *b)
 {
-    for (int i = 0; i < b->n_rungs; i++) hb_free(b->rungs[i].e);
+    for (int i = 0; i < b->n_rungs; i++) {
+        hb_free(b->rungs[i].e);
+        hb_free(b->rungs[i].heap);
+        hb_free(b->rungs[i].up);
+    }
 }
 
 void hb_opt_free(hb_opt *o)
@@ -205,7 +220,6 @@ void hb_opt_free(hb_opt *o)
     hb_free(o->br);
     hb_free(o->pend);
     hb_free(o->pview);
-    hb_free(o->rank);
     hb_free(o->xs);
     hb_sampler_free(o->sampler);
     hb_history_free(o->history);
@@ -352,10 +366,63 @@ static int better(const entry *a, const entry *b)
     return a->job < b->job;
 }
 
-static int cmp_entry(const void *a, const void *b)
+static int ranked_better(const ranked *a, const ranked *b)
 {
-    const entry *x = a, *y = b;
-    return better(x, y) ? -1 : (better(y, x) ? 1 : 0);
+    return a->loss < b->loss || (a->loss == b->loss && a->job < b->job);
+}
+
+/* A finished ok result joins its rung's candidates for promotion. */
+static int asha_add(rung *r, ranked x)
+{
+    if (grow((void **)&r->heap, &r->cap_heap, r->n_heap + 1, sizeof *r->heap) != HB_OK) return HB_ENOMEM;
+    size_t i = r->n_heap++;
+    r->heap[i] = x;
+    while (i > 0 && ranked_better(&r->heap[i], &r->heap[(i - 1) / 2])) {
+        ranked t = r->heap[i];
+        r->heap[i] = r->heap[(i - 1) / 2];
+        r->heap[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
+    return HB_OK;
+}
+
+/* The best candidate leaves the heap and joins the promoted, in rank order. */
+static int asha_promote_top(rung *r)
+{
+    if (grow((void **)&r->up, &r->cap_up, r->n_up + 1, sizeof *r->up) != HB_OK) return HB_ENOMEM;
+    ranked x = r->heap[0];
+    r->heap[0] = r->heap[--r->n_heap];
+    for (size_t i = 0;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < r->n_heap && ranked_better(&r->heap[l], &r->heap[m])) m = l;
+        if (l + 1 < r->n_heap && ranked_better(&r->heap[l + 1], &r->heap[m])) m = l + 1;
+        if (m == i) break;
+        ranked t = r->heap[i];
+        r->heap[i] = r->heap[m];
+        r->heap[m] = t;
+        i = m;
+    }
+    size_t lo = 0, hi = r->n_up;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (ranked_better(&r->up[mid], &x)) lo = mid + 1; else hi = mid;
+    }
+    memmove(&r->up[lo + 1], &r->up[lo], (r->n_up - lo) * sizeof *r->up);
+    r->up[lo] = x;
+    r->n_up++;
+    return HB_OK;
+}
+
+/* Rank of the best candidate among the rung's finished results: how many promoted ones beat it
+ * (no candidate does: it is the best of them). */
+static size_t asha_rank_of_top(const rung *r)
+{
+    size_t lo = 0, hi = r->n_up;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (ranked_better(&r->up[mid], &r->heap[0])) lo = mid + 1; else hi = mid;
+    }
+    return lo;
 }
 
 static int ask_asha(hb_opt *o, hb_job *job, hb_error *err)
@@ -363,28 +430,19 @@ static int ask_asha(hb_opt *o, hb_job *job, hb_error *err)
     int rc;
     if (o->n_br == 0 && (rc = open_bracket(o, o->sch.s_max, err)) != HB_OK) return rc;
     bracket *b = &o->br[0];
-    /* Promote from the highest rung that has a configuration in its top 1/eta. */
+    /* Promote from the highest rung whose best candidate is in the top 1/eta of its finished
+     * results (failures count among them, at the bottom). */
     for (int k = b->n_rungs - 2; k >= 0 && !o->stopped; k--) {
         rung *r = &b->rungs[k];
-        size_t top = (size_t)floor((double)r->done / o->set.eta + 1e-9), m = 0;
-        if (top == 0) continue;
-        if (grow((void **)&o->rank, &o->cap_rank, r->n, sizeof *o->rank) != HB_OK)
-            return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
-        for (size_t i = 0; i < r->n; i++)
-            if (r->e[i].state == E_DONE && isfinite(r->e[i].loss)) {
-                o->rank[m] = r->e[i];
-                o->rank[m++].cfg = i; /* the entry's index, for the promotion below */
-            }
-        qsort(o->rank, m, sizeof *o->rank, cmp_entry);
-        long pick = -1;
-        for (size_t q = 0; q < top && q < m && pick < 0; q++)
-            if (!o->rank[q].promoted) pick = (long)o->rank[q].cfg;
-        if (pick < 0) continue;
+        size_t top = (size_t)floor((double)r->done / o->set.eta + 1e-9);
+        if (r->n_heap == 0 || asha_rank_of_top(r) >= top) continue;
         rung *up = &b->rungs[k + 1];
         if (!may_issue(o, up->budget)) break;
-        r->e[pick].promoted = 1;
-        if (rung_add(up, r->e[pick].cfg) != HB_OK) return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
-        return issue(o, r->e[pick].cfg, up->budget, 0, k + 1, up->n - 1, job, err);
+        size_t e = r->heap[0].entry;
+        r->e[e].promoted = 1;
+        if (asha_promote_top(r) != HB_OK || rung_add(up, r->e[e].cfg) != HB_OK)
+            return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
+        return issue(o, r->e[e].cfg, up->budget, 0, k + 1, up->n - 1, job, err);
     }
     rung *r0 = &b->rungs[0];
     if (may_issue(o, r0->budget)) {
@@ -478,6 +536,9 @@ int hb_opt_tell(hb_opt *o, uint64_t id, double loss, hb_trial_status status, hb_
         r->e[p.entry].state = E_DONE;
         r->e[p.entry].loss = l;
         r->done++;
+        if (o->mode == MODE_ASHA && isfinite(l) && p.rung + 1 < b->n_rungs &&
+            asha_add(r, (ranked){l, id, p.entry}) != HB_OK)
+            return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
         if (o->mode == MODE_BRACKETS && p.rung == b->cur && (long)r->done == (long)r->n &&
             ((long)r->n >= r->target || p.rung > 0))
             return finish_rung(b, err);
