@@ -76,6 +76,8 @@ struct hb_opt {
     size_t n_cfg, cap_cfg;
     bracket *br;              /* brackets opened so far (asha: exactly one) */
     size_t n_br, cap_br;
+    size_t n_open;            /* brackets opened and not closed */
+    size_t first_open;        /* no bracket before this one is open */
     long max_brackets;        /* brackets allowed by --iterations; -1: no limit */
     pending *pend;            /* jobs asked, not yet told, in issue order */
     size_t n_pend, cap_pend;
@@ -320,6 +322,7 @@ static int open_bracket(hb_opt *o, int s, hb_error *err)
     if (grow((void **)&o->br, &o->cap_br, o->n_br + 1, sizeof *o->br) != HB_OK)
         return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
     bracket *b = &o->br[o->n_br++];
+    o->n_open++;
     memset(b, 0, sizeof *b);
     hb_bracket t;
     hb_schedule_bracket(&o->sch, s, &t);
@@ -332,17 +335,14 @@ static int open_bracket(hb_opt *o, int s, hb_error *err)
     return HB_OK;
 }
 
-static size_t open_brackets(const hb_opt *o)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < o->n_br; i++) n += !o->br[i].closed;
-    return n;
-}
+static size_t open_brackets(const hb_opt *o) { return o->n_open; }
 
 static int ask_brackets(hb_opt *o, hb_job *job, hb_error *err)
 {
     for (;;) {
-        for (size_t i = 0; i < o->n_br; i++) {
+        /* Closed brackets are skipped for good: a long run asks in time independent of its age. */
+        while (o->first_open < o->n_br && o->br[o->first_open].closed) o->first_open++;
+        for (size_t i = o->first_open; i < o->n_br; i++) {
             int rc = bracket_next(o, i, job, err);
             if (rc != 0) return rc < 0 ? rc : HB_OK;
             if (o->stopped) break;
@@ -541,7 +541,11 @@ int hb_opt_tell(hb_opt *o, uint64_t id, double loss, hb_trial_status status, hb_
             return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
         if (o->mode == MODE_BRACKETS && p.rung == b->cur && (long)r->done == (long)r->n &&
             ((long)r->n >= r->target || p.rung > 0))
-            return finish_rung(b, err);
+        {
+            rc = finish_rung(b, err);
+            if (b->closed) o->n_open--;
+            return rc;
+        }
     }
     return HB_OK;
 }
