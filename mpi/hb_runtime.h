@@ -37,7 +37,6 @@ typedef struct hb_run_result {
     double *xs;                 /* storage of the trials' configurations */
     double wall_seconds;
     int workers;
-    const char *transport;      /* "serial", "mpi", "simulated" */
     hb_opt_settings settings;   /* as the optimiser resolved them (defaults filled in) */
 } hb_run_result;
 

@@ -49,7 +49,6 @@ static int master(const hb_run_spec *spec, hb_transport *t, int slots, hb_run_re
     hb_master_opts mo = {spec->space, spec->reproducible, spec->time_limit, spec->quiet};
     rc = hb_master_run(opt, t, &mo, res, err);
     res->settings.optimizer = spec->settings.optimizer; /* outlives the optimiser */
-    res->transport = t->name;
     hb_opt_free(opt);
     return rc;
 }

@@ -49,7 +49,6 @@ HB_API void hb_sampler_free(hb_sampler *s);
  * HB_SAMPLER_EXHAUSTED, or an error. Deterministic in the sampler's seed and its inputs. */
 HB_API int hb_sampler_propose(hb_sampler *s, const hb_history *h, const hb_pending *pending,
                               size_t n_pending, double budget, double *x, hb_error *err);
-HB_API const char *hb_sampler_name(const hb_sampler *s);
 /* 1 if 'kind' names a sampler. */
 HB_API int hb_sampler_exists(const char *kind);
 

@@ -101,4 +101,3 @@ int hb_sampler_propose(hb_sampler *s, const hb_history *h, const hb_pending *pen
     return s->ops->propose(s, h, pending, n_pending, budget, x, err);
 }
 
-const char *hb_sampler_name(const hb_sampler *s) { return s->ops->name; }
