@@ -15,9 +15,24 @@
 
 static volatile sig_atomic_t interrupted = 0; /* set by hb_eval_interrupt, never cleared */
 
+static int (*poll_fn)(void *);                /* hb_eval_set_poll */
+static void *poll_arg;
+
 void hb_eval_interrupt(void) { interrupted = 1; }
 
-int hb__eval_interrupted(void) { return interrupted != 0; }
+void hb_eval_set_poll(int (*fn)(void *), void *arg)
+{
+    poll_fn = fn;
+    poll_arg = arg;
+}
+
+int hb__eval_interrupted(void)
+{
+    if (!interrupted && poll_fn && poll_fn(poll_arg)) interrupted = 1;
+    return interrupted != 0;
+}
+
+int hb_eval_interrupted(void) { return interrupted != 0; }
 
 void hb__eval_init(hb_evaluator *ev, const hb__eval_ops *ops, const hb_space *sp)
 {

@@ -48,13 +48,7 @@ int hb__eval_sleep(double seconds);
 /* Seconds of a monotonic clock. */
 double hb__eval_now(void);
 
-/* Proposed addition to hb_eval.h (declared here until it moves there): make every running and
- * future evaluation of this process stop soon. A command's process group gets SIGTERM, then
- * SIGKILL after the grace time; a kernel's delay sleep ends. The trial ends with status "lost"
- * and reason "interrupted", so that a resumed run evaluates it again. Async-signal-safe: call
- * it from the SIGTERM/SIGUSR1 handler. Sticky: there is no way back. */
-void hb_eval_interrupt(void);
-/* 1 once hb_eval_interrupt() was called. */
+/* 1 once hb_eval_interrupt() was called or the poll hook (hb_eval_set_poll) said so. */
 int hb__eval_interrupted(void);
 
 #endif

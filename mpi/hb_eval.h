@@ -54,4 +54,18 @@ void hb_eval_set_comm(hb_evaluator *ev, MPI_Comm comm);
 int hb_eval_run(hb_evaluator *ev, const hb_eval_job *job, hb_eval_result *out, hb_error *err);
 void hb_eval_free(hb_evaluator *ev);
 
+/* Make every running and future evaluation of this process stop soon: a command's process group
+ * gets SIGTERM, then SIGKILL after the grace time; a kernel's delay sleep ends. The trial ends
+ * with status "lost" and reason "interrupted" (HB_EVAL_INTERRUPTED), which the master records
+ * as interrupted, not as a result, so that a resumed run evaluates it again. Async-signal-safe:
+ * the SIGTERM/SIGUSR1 handler calls it. Sticky: there is no way back. */
+void hb_eval_interrupt(void);
+/* 1 once this process was interrupted. */
+int hb_eval_interrupted(void);
+/* While evaluations wait (sleeps, a child's exit), call 'fn(arg)' every so often (at most every
+ * 50 ms to 250 ms); when it returns non-zero the process is interrupted as by
+ * hb_eval_interrupt. The MPI worker uses it to hear the master's "stop now". NULL: none. */
+void hb_eval_set_poll(int (*fn)(void *), void *arg);
+#define HB_EVAL_INTERRUPTED "interrupted"
+
 #endif

@@ -11,6 +11,9 @@
 #include "hb_kernel.h"
 #include "hb_opt.h"
 #include "hb_report.h"
+#include "hb_runlog.h"
+
+struct hb_store;
 
 typedef struct hb_run_spec {
     const hb_kernel *kernel;    /* built-in objective, or NULL with eval_lib / eval_argv */
@@ -29,6 +32,12 @@ typedef struct hb_run_spec {
     double sim_cost;            /* virtual seconds per unit of budget */
     double sim_noise;           /* log-normal noise of the simulated cost */
     int ranks_per_eval;         /* ranks evaluating one job together (MPI) */
+    /* The run file and the event log (rank 0 only; see hb_master.h) */
+    hb_runlog *log;             /* NULL: none (no --out, no --warm-start) */
+    struct hb_store *store;
+    int session;
+    double time_offset;
+    const char *session_info;
 } hb_run_spec;
 
 typedef struct hb_run_result {
@@ -38,6 +47,10 @@ typedef struct hb_run_result {
     double wall_seconds;
     int workers;
     hb_opt_settings settings;   /* as the optimiser resolved them (defaults filled in) */
+    int stop_signal;            /* the signal that stopped the run (HB_EINTR), else 0 */
+    int stuck;                  /* jobs that did not stop within the grace after a signal */
+    size_t replayed;            /* events replayed from the run file */
+    size_t reissued;            /* jobs in flight at the last stop, issued again */
 } hb_run_result;
 
 /* Run to completion. Collective over 'comm' (MPI_COMM_NULL: started alone, MPI not

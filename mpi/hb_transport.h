@@ -30,6 +30,12 @@ typedef struct hb_transport_ops {
     int (*next)(hb_transport *t, hb_done *d, hb_error *err);
     /* Seconds since the run started (virtual in a simulation). */
     double (*now)(hb_transport *t);
+    /* Stopping early (a signal): drop the queued jobs and ask the running ones to stop now.
+     * Afterwards 'next' gives the results that still come, and fails with HB_EINTR once
+     * 'grace' seconds have passed without every running job reporting. */
+    void (*abort)(hb_transport *t, double grace);
+    /* Jobs handed to a worker that have not reported yet. */
+    int (*running)(hb_transport *t);
     /* Tell every worker to stop (after the last result), free everything. */
     void (*close)(hb_transport *t);
 } hb_transport_ops;

@@ -11,12 +11,14 @@
 #include "hb_buf.h"
 #include "hb_cli.h"
 #include "hb_kernels.h"
+#include "hb_report_cmd.h"
+#include "hb_runfile.h"
 #include "hb_runtime.h"
+#include "hb_signals.h"
+#include "hb_transport.h"
 #include "hb_schedule.h"
 #include "hb_space.h"
-#ifdef HB_HAVE_HDF5
 #include "hb_store_h5.h"
-#endif
 
 static const char *main_help =
     "usage: hbmpi COMMAND [OPTIONS]\n"
@@ -25,7 +27,8 @@ static const char *main_help =
     "`mpirun -n N` or `srun`, rank 0 is the master.\n"
     "\n"
     "commands:\n"
-    "  run           run an optimisation on a built-in kernel\n"
+    "  run           run an optimisation (a built-in kernel, a program or a C library)\n"
+    "  report        summarise a run file (text, JSON, CSV, a plot)\n"
     "  plan          print HyperBand's bracket table\n"
     "  eval          evaluate one configuration of a built-in kernel\n"
     "  kernels       list the built-in kernels\n"
@@ -100,6 +103,14 @@ static const char *run_help =
     "  --simulate-workers N    simulate N workers in virtual time (no real waiting)\n"
     "  --sim-cost budget[*C]   simulated cost: C virtual seconds per unit of budget (C = 1)\n"
     "  --sim-noise S           multiply each simulated cost by exp(S * z), z standard normal\n"
+    "\n"
+    "run file (docs/runfile.md):\n"
+    "  --out RUN.h5            record every job and result in RUN.h5 (HDF5) as the run goes;\n"
+    "                          if RUN.h5 exists, resume it (same settings required: a\n"
+    "                          difference exits 2 and names it); a kill -9 loses nothing\n"
+    "                          that was recorded. SIGTERM, SIGINT or SIGUSR1 stop the run:\n"
+    "                          running jobs are recorded as interrupted, exit 3\n"
+    "  --warm-start OLD.h5     feed OLD.h5's results (same space) to the model first\n"
     "\n"
     "optimiser:\n"
     "  --optimizer NAME        random (default), grid, tpe, gp: every configuration at the\n"
@@ -458,18 +469,6 @@ static int cmd_space(int argc, char **argv)
     return rc == HB_OK ? HB_EXIT_OK : rc;
 }
 
-/* Options of the command-line contract (docs/CLI.md) that later versions implement. */
-static const char *const planned_run_options[] = {"--out", "--warm-start", NULL};
-
-static int is_planned(const char *arg, const char *const *list)
-{
-    for (; *list; list++) {
-        size_t n = strlen(*list);
-        if (!strncmp(arg, *list, n) && (arg[n] == '\0' || arg[n] == '=')) return 1;
-    }
-    return 0;
-}
-
 static void print_best(const hb_kernel *k, const hb_space *sp, const hb_run_result *res)
 {
     long bi = hb_report_best(res->trials, res->n);
@@ -496,6 +495,33 @@ static void print_best(const hb_kernel *k, const hb_space *sp, const hb_run_resu
     hb_buf_fini(&b);
 }
 
+/* A finished run file and nothing raised: print its summary (or report JSON), exit 0. */
+static int print_finished(const char *path, const hb_kernel *k, int json)
+{
+    hb_run_view v;
+    hb_error err;
+    hb_error_clear(&err);
+    if (hb_run_view_load(path, &v, &err) != HB_OK) {
+        hb_cli_print_error(&err);
+        return HB_EXIT_FAILED;
+    }
+    int code = HB_EXIT_OK;
+    if (json) {
+        hb_buf b = HB_BUF_INIT;
+        hb_run_view_json(&v, &b);
+        if (b.failed) code = HB_EXIT_FAILED;
+        else fputs(b.data, stdout);
+        hb_buf_fini(&b);
+    } else {
+        fprintf(stderr, "hbmpi run: %s holds a finished run (%zu trials); raise --max-evals, --iterations or "
+                        "--max-total-budget to continue it\n", path, v.n);
+        hb_run_result r = {v.trials, v.n, NULL, v.wall_seconds, v.workers, v.settings, 0, 0, 0, 0};
+        print_best(k, v.space, &r);
+    }
+    hb_run_view_fini(&v);
+    return code;
+}
+
 /* 1 if an MPI launcher (mpirun, srun with PMIx or PMI) started this process. */
 static int launched_by_mpi(void)
 {
@@ -509,7 +535,7 @@ static int launched_by_mpi(void)
 static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
 {
     hb_args a = {argc, argv, 2, "run", NULL, rank != 0};
-    const char *kname = NULL, *space_file = NULL, *eval_lib = NULL, *trial_dir = NULL;
+    const char *kname = NULL, *space_file = NULL, *eval_lib = NULL, *trial_dir = NULL, *out = NULL, *warm = NULL;
     double min_b = NAN, max_b = NAN, time_limit = 0, eval_delay = 0, eval_timeout = 0, grace = 5;
     double sim_cost = 1, sim_noise = 0;
     long reproducible = 0, sim_workers = 0, ranks_per_eval = 1;
@@ -633,9 +659,12 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
         } else if ((r = hb_cli_flag(&a, "--quiet")) != 0) {
             if (r < 0) return HB_EXIT_USAGE;
             quiet = 1;
-        } else if (is_planned(argv[a.i], planned_run_options)) {
-            return hb_cli_usage_error(&a, "%s is part of the command-line contract but not in this "
-                                          "version yet", argv[a.i]);
+        } else if ((r = hb_cli_take(&a, "--out")) != 0) {
+            if (r < 0) return HB_EXIT_USAGE;
+            out = a.value;
+        } else if ((r = hb_cli_take(&a, "--warm-start")) != 0) {
+            if (r < 0) return HB_EXIT_USAGE;
+            warm = a.value;
         } else {
             return hb_cli_usage_error(&a, "unknown option '%s'", argv[a.i]);
         }
@@ -691,18 +720,79 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
         return hb_cli_usage_error(&a, "--max-budget %g is below --min-budget %g", spec.settings.max_budget,
                                   spec.settings.min_budget);
     }
-    hb_run_result res;
+    /* The run file (rank 0): create it, or take it up again; every rank learns the outcome. */
     hb_error err;
     hb_error_clear(&err);
-    int rc = hb_runtime_run(&spec, comm, &res, &err);
+    hb_runfile rf;
+    memset(&rf, 0, sizeof rf);
+    int verdict = 0, rc = HB_OK;
+    if (rank == 0) {
+        hb_runfile_spec rs = {out,  warm, kname, eval_argc, eval_argv, eval_lib, sp, &spec.settings,
+                              spec.reproducible};
+        rc = hb_runfile_begin(&rs, &rf, &err);
+        verdict = rc == HB_OK ? (rf.finished ? 10 : 0) : rc == HB_ENOMEM || rc == HB_EIO ? HB_EXIT_FAILED : HB_EXIT_USAGE;
+        if (rc != HB_OK) hb_cli_print_error(&err);
+    }
+    if (comm != MPI_COMM_NULL) {
+        MPI_Request req;
+        MPI_Ibcast(&verdict, 1, MPI_INT, 0, comm, &req);
+        hb_mpi_wait(&req, NULL);
+    }
+    if (verdict != 0) {
+        int code = verdict == 10 ? HB_EXIT_OK : verdict;
+        if (rank == 0 && verdict == 10) {
+            hb_runfile_end(&rf, NULL);
+            code = print_finished(out, k, json);
+        } else if (rank == 0) {
+            hb_runfile_end(&rf, NULL);
+        }
+        hb_space_free(sp);
+        return code;
+    }
+    if (rank == 0 && rf.have_log) {
+        spec.log = &rf.log;
+        spec.store = rf.store;
+        spec.session = rf.session;
+        spec.time_offset = rf.time_offset;
+        spec.session_info = rf.session_info;
+        if (spec.settings.max_open_brackets == 0) spec.settings.max_open_brackets = rf.max_open_brackets;
+        if (rf.resumed && !quiet)
+            fprintf(stderr, "hbmpi run: resuming %s (%zu events, session %d)\n", out, rf.log.n, rf.session + 1);
+    }
+    hb_run_result res;
+    rc = hb_runtime_run(&spec, comm, &res, &err);
     int code = HB_EXIT_OK;
-    if (rc != HB_OK) {
+    if (rank == 0) {
+        hb_error ferr;
+        hb_error_clear(&ferr);
+        if (hb_runfile_end(&rf, &ferr) != HB_OK) {
+            hb_cli_print_error(&ferr);
+            if (rc == HB_OK) rc = ferr.status;
+        }
+    }
+    if (rc == HB_EINTR) {
+        if (rank == 0) {
+            char name[32];
+            fprintf(stderr, "hbmpi run: stopped by %s%s%s%s\n",
+                    hb_signal_name(res.stop_signal ? res.stop_signal : hb_stop_signal(), name, sizeof name),
+                    out ? "; the run is saved in " : " (no --out: nothing is saved)", out ? out : "",
+                    out ? "; run the same command to resume it" : "");
+            if (res.stuck > 0) {
+                fprintf(stderr, "hbmpi run: %d evaluations did not stop; ending the MPI job\n", res.stuck);
+                hb_run_result_fini(&res);
+                hb_space_free(sp);
+                if (comm != MPI_COMM_NULL) MPI_Abort(comm, HB_EXIT_INTERRUPTED);
+                return HB_EXIT_INTERRUPTED;
+            }
+        }
+        code = HB_EXIT_INTERRUPTED;
+    } else if (rc != HB_OK) {
         if (rank == 0) hb_cli_print_error(&err);
         code = rc == HB_EINVAL || rc == HB_ENOTFOUND ? HB_EXIT_USAGE : HB_EXIT_FAILED;
     } else if (rank == 0) {
         if (json) {
             hb_buf b = HB_BUF_INIT;
-            hb_report_info info = {kname, &res.settings, res.wall_seconds, res.workers};
+            hb_report_info info = {kname, &res.settings, NULL, res.wall_seconds, res.workers};
             hb_report_json(sp, &info, res.trials, res.n, &b);
             if (b.failed) {
                 fprintf(stderr, "hbmpi run: out of memory writing the report\n");
@@ -728,11 +818,9 @@ static void print_version(void)
     char *nl = strchr(mpiv, ',');
     if (nl) *nl = '\0';
     printf("hbmpi %s\n  MPI: %s\n", HB_VERSION_STRING, mpiv);
-#ifdef HB_HAVE_HDF5
     char h5[64];
     hb_store_h5_version(h5, sizeof h5);
     printf("  HDF5: %s\n", h5);
-#endif
     printf("  jansson: %s\n", jansson_version_str());
 }
 
@@ -787,7 +875,14 @@ static int dispatch(int argc, char **argv)
                        : !strcmp(cmd, "space")   ? space_help
                        : !strcmp(cmd, "plan")    ? plan_help
                                                  : NULL;
-    if (help == NULL && (!strcmp(cmd, "report") || !strcmp(cmd, "sweep"))) {
+    if (!strcmp(cmd, "report")) {
+        if (want_help(argc, argv, 2)) {
+            fputs(hb_report_help, stdout);
+            return HB_EXIT_OK;
+        }
+        return hb_cmd_report(argc, argv);
+    }
+    if (help == NULL && !strcmp(cmd, "sweep")) {
         fprintf(stderr, "hbmpi: command '%s' is part of the command-line contract but not in this "
                         "version yet\n", cmd);
         return HB_EXIT_USAGE;
@@ -812,6 +907,7 @@ static int dispatch(int argc, char **argv)
         return HB_EXIT_FAILED;
     }
     if (mpi) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    hb_signals_install();
     int code = cmd_run(argc, argv, rank, mpi ? MPI_COMM_WORLD : MPI_COMM_NULL);
     if (mpi) MPI_Finalize();
     return code;

@@ -1,26 +1,38 @@
 /* master.c — the one master loop (DESIGN.md contract 4): match `ask` to free workers of any
  * transport, hand results to `tell`, keep the trials, report progress. With --reproducible W it
  * behaves as if W logical slots ran the jobs: at most W outstanding, results told strictly in
- * issue order, so the asks and tells depend on nothing but the seed, the settings and W. */
+ * issue order, so the asks and tells depend on nothing but the seed, the settings and W.
+ *
+ * With a run file, every issued job and every result goes to the event log before anything
+ * else happens to it (contract 2): an issue before the job is submitted, a result before the
+ * optimiser is told. A result that reproducible order makes wait for an earlier job is logged
+ * at once as "held", so that a kill does not lose it. A resumed run replays the log first. */
 #include "hb_master.h"
 
 #include <math.h>
+#include <signal.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "hb_progress.h"
 #include "hb_rng.h"
+#include "hb_signals.h"
+#include "hb_store_h5.h"
 
 typedef struct slot {
     uint64_t id;
     double budget;
     int bracket, stage;
-    size_t x;          /* offset of its configuration in the trial store */
+    size_t x;          /* offset of its configuration in the side store */
     int finished;
+    int held;          /* its result is in the log as held (not told yet) */
     hb_done d;
 } slot;
 
 typedef struct state {
     hb_run_result *res;
+    const hb_master_opts *mo;
+    hb_transport *t;
     size_t cap, dim;
     slot *out;         /* outstanding jobs, in issue order */
     size_t n_out, cap_out;
@@ -75,6 +87,40 @@ static int xs_put(xstore *x, const double *v, size_t *at)
     return HB_OK;
 }
 
+/* Append 'e' to the log and the run file (when there is one). */
+static int log_event(state *s, hb_event *e, hb_error *err)
+{
+    const hb_master_opts *mo = s->mo;
+    if (mo->store == NULL) return HB_OK;
+    e->session = mo->session;
+    if (hb_runlog_add(mo->log, e) != HB_OK) return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
+    return hb_store_append(mo->store, mo->log, s->t->ops->now(s->t), err);
+}
+
+/* A result whose evaluation a signal cut short: not a result at all. */
+static int was_interrupted(const hb_done *d)
+{
+    return d->r.status == HB_TRIAL_LOST && !strcmp(d->r.reason, HB_EVAL_INTERRUPTED);
+}
+
+/* The trial of finished slot 'o': reason and extras as the report shows them. */
+static void trial_texts(const slot *o, const char **reason, const char **extras)
+{
+    const hb_eval_result *e = &o->d.r;
+    *reason = e->status != HB_TRIAL_OK && e->reason[0] ? e->reason : NULL;
+    *extras = e->extras[0] == '{' ? e->extras : NULL;
+}
+
+/* Log a finished slot's result, as told ('held' = 0) or kept for its turn ('held' = 1). */
+static int log_result(state *s, const slot *o, int held, hb_error *err)
+{
+    const char *reason, *extras;
+    trial_texts(o, &reason, &extras);
+    hb_event e = {0, held ? HB_EV_HELD : HB_EV_RESULT, 0, o->id, o->budget, o->bracket, o->stage,
+                  o->d.r.loss, (int)o->d.r.status, o->d.worker, o->d.start, o->d.end, reason, extras, NULL};
+    return log_event(s, &e, err);
+}
+
 static int record(state *s, xstore *xs, const slot *o, hb_error *err)
 {
     if (grow_trials(s) != HB_OK) return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
@@ -83,15 +129,16 @@ static int record(state *s, xstore *xs, const slot *o, hb_error *err)
     memcpy(r->xs + r->n * s->dim, xs->xs + o->x * s->dim, s->dim * sizeof(double));
     xs->free_list[xs->n_free++] = o->x;
     const hb_eval_result *e = &o->d.r;
+    const char *rs, *ex;
+    trial_texts(o, &rs, &ex);
     char *reason = NULL, *extras = NULL;
-    if (e->status != HB_TRIAL_OK && e->reason[0] && (reason = hb_strdup(e->reason)) == NULL)
-        return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
-    if (e->extras[0] == '{' && (extras = hb_strdup(e->extras)) == NULL) {
+    if (rs && (reason = hb_strdup(rs)) == NULL) return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
+    if (ex && (extras = hb_strdup(ex)) == NULL) {
         hb_free(reason);
         return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
     }
-    *t = (hb_trial){o->id,   NULL,       o->budget,          e->loss,         e->status, o->bracket,
-                    o->stage, o->d.worker, micro(o->d.start), micro(o->d.end), reason,    extras};
+    *t = (hb_trial){o->id,    NULL,        o->budget,  e->loss,  e->status, o->bracket,
+                    o->stage, o->d.worker, o->d.start, o->d.end, reason,    extras};
     r->n++;
     if (e->status == HB_TRIAL_OK &&
         (o->budget > s->best_budget || (o->budget == s->best_budget && e->loss < s->best))) {
@@ -101,12 +148,158 @@ static int record(state *s, xstore *xs, const slot *o, hb_error *err)
     return HB_OK;
 }
 
+/* Tell the optimiser slot 'o' (taken out of the outstanding list), log it unless replaying,
+ * and keep its trial. */
+static int tell(state *s, hb_opt *opt, xstore *xs, slot *o, int replaying, hb_error *err)
+{
+    int rc = HB_OK;
+    if (!replaying) rc = log_result(s, o, 0, err);
+    if (rc == HB_OK) rc = hb_opt_tell(opt, o->id, o->d.r.loss, o->d.r.status, err);
+    if (rc == HB_OK) rc = record(s, xs, o, err);
+    return rc;
+}
+
+static int grow_out(state *s, hb_error *err)
+{
+    if (s->n_out < s->cap_out) return HB_OK;
+    size_t c = s->cap_out ? 2 * s->cap_out : 64;
+    slot *o = hb_realloc(s->out, c * sizeof *o);
+    if (o == NULL) return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
+    s->out = o;
+    s->cap_out = c;
+    return HB_OK;
+}
+
+static int same_x(const double *a, const double *b, size_t n)
+{
+    return n == 0 || memcmp(a, b, n * sizeof(double)) == 0;
+}
+
+/* Replay the log into the fresh optimiser: warm observations, then each issue (the ask must
+ * give exactly the logged job) and each result (told, and kept as a trial). Jobs issued and not
+ * told end up in the outstanding list, in issue order, with a held result when there is one. */
+static int replay(state *s, hb_opt *opt, xstore *xs, hb_error *err)
+{
+    hb_runlog *log = s->mo->log;
+    int rc = HB_OK;
+    for (size_t i = 0; i < log->n && rc == HB_OK; i++) {
+        const hb_event *e = &log->ev[i];
+        const double *x = hb_runlog_x(log, i);
+        if (e->kind == HB_EV_WARM) {
+            rc = hb_opt_observe(opt, x, e->budget, e->loss, (hb_trial_status)e->status, err);
+        } else if (e->kind == HB_EV_ISSUE) {
+            hb_job job;
+            if ((rc = hb_opt_ask(opt, &job, err)) != HB_OK) break;
+            if (job.kind != HB_ASK_JOB || job.id != e->id || job.budget != e->budget ||
+                job.bracket != e->bracket || job.stage != e->stage || !same_x(job.x, x, s->dim)) {
+                const char *what = job.kind != HB_ASK_JOB ? "no job"
+                                   : job.id != e->id       ? "another job id"
+                                   : job.budget != e->budget ? "another budget"
+                                   : job.bracket != e->bracket || job.stage != e->stage ? "another bracket or stage"
+                                                                                         : "another configuration";
+                return hb_error_set(err, HB_EINVAL, NULL,
+                                    "the run file does not replay: at event %llu the optimiser gives %s than "
+                                    "the logged job %llu (the settings, the space or hbmpi's version differ "
+                                    "from the run that wrote it)",
+                                    (unsigned long long)e->seq, what, (unsigned long long)e->id);
+            }
+            if ((rc = grow_out(s, err)) != HB_OK) break;
+            slot *o = &s->out[s->n_out];
+            memset(o, 0, sizeof *o);
+            o->id = e->id;
+            o->budget = e->budget;
+            o->bracket = e->bracket;
+            o->stage = e->stage;
+            if (xs_put(xs, x, &o->x) != HB_OK) return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
+            s->n_out++;
+        } else if (e->kind == HB_EV_RESULT || e->kind == HB_EV_HELD) {
+            size_t k = 0;
+            while (k < s->n_out && s->out[k].id != e->id) k++;
+            if (k == s->n_out || (s->out[k].finished && !s->out[k].held))
+                return hb_error_set(err, HB_EINVAL, NULL, "the run file is inconsistent: event %llu is a result "
+                                    "for job %llu, which is not running", (unsigned long long)e->seq,
+                                    (unsigned long long)e->id);
+            slot *o = &s->out[k];
+            o->finished = 1;
+            o->d.id = e->id;
+            o->d.worker = e->worker;
+            o->d.start = e->start;
+            o->d.end = e->end;
+            o->d.r.loss = e->loss;
+            o->d.r.status = (hb_trial_status)e->status;
+            snprintf(o->d.r.reason, sizeof o->d.r.reason, "%s", e->text ? e->text : "");
+            snprintf(o->d.r.extras, sizeof o->d.r.extras, "%s", e->extras ? e->extras : "");
+            if (e->kind == HB_EV_HELD) { /* told when its turn comes */
+                o->held = 1;
+                continue;
+            }
+            slot done = *o;
+            memmove(&s->out[k], &s->out[k + 1], (s->n_out - k - 1) * sizeof *s->out);
+            s->n_out--;
+            rc = tell(s, opt, xs, &done, 1, err);
+        }
+    }
+    return rc;
+}
+
+/* A stop signal: stop issuing, let running jobs report for up to the grace time, tell what
+ * finished (in issue order when reproducible), log the rest as interrupted. */
+static int stop(state *s, hb_opt *opt, xstore *xs, hb_error *err)
+{
+    hb_transport *t = s->t;
+    const hb_master_opts *mo = s->mo;
+    t->ops->abort(t, mo->grace);
+    int rc = HB_OK;
+    while (t->ops->running(t) > 0) {
+        hb_done d;
+        hb_error e2;
+        if (t->ops->next(t, &d, &e2) != HB_OK) break; /* deadline passed, or MPI failed: give up */
+        size_t i = 0;
+        while (i < s->n_out && s->out[i].id != d.id) i++;
+        if (i == s->n_out || was_interrupted(&d)) continue;
+        d.start = micro(mo->time_offset + d.start);
+        d.end = micro(mo->time_offset + d.end);
+        s->out[i].d = d;
+        s->out[i].finished = 1;
+    }
+    s->res->stuck = t->ops->running(t);
+    /* tell what finished; reproducibly only while the oldest is finished, the others are held */
+    for (size_t i = 0; i < s->n_out && rc == HB_OK;) {
+        slot *o = &s->out[i];
+        if (o->finished && (mo->reproducible == 0 || i == 0)) {
+            slot done = *o;
+            memmove(&s->out[i], &s->out[i + 1], (s->n_out - i - 1) * sizeof *s->out);
+            s->n_out--;
+            rc = tell(s, opt, xs, &done, 0, err);
+            continue;
+        }
+        if (o->finished && !o->held) {
+            rc = log_result(s, o, 1, err);
+            o->held = 1;
+        } else if (!o->finished) {
+            hb_event e = {0, HB_EV_INTERRUPTED, 0, o->id, o->budget, o->bracket, o->stage, NAN, 0, 0,
+                          0, micro(mo->time_offset + t->ops->now(t)), NULL, NULL, NULL};
+            rc = log_event(s, &e, err);
+        }
+        i++;
+    }
+    char name[32];
+    hb_event e = {0, HB_EV_STOP, 0, 0, 0, -1, -1, NAN, 0, t->workers, 0,
+                  micro(mo->time_offset + t->ops->now(t)), hb_signal_name(hb_stop_signal(), name, sizeof name),
+                  NULL, NULL};
+    if (rc == HB_OK) rc = log_event(s, &e, err);
+    s->res->stop_signal = hb_stop_signal();
+    return rc == HB_OK ? hb_error_set(err, HB_EINTR, NULL, "stopped by %s", name) : rc;
+}
+
 int hb_master_run(hb_opt *opt, hb_transport *t, const hb_master_opts *mo, hb_run_result *res,
                   hb_error *err)
 {
     state s;
     memset(&s, 0, sizeof s);
     s.res = res;
+    s.mo = mo;
+    s.t = t;
     s.dim = hb_space_dim(mo->space);
     s.best = INFINITY;
     s.best_budget = -INFINITY;
@@ -125,7 +318,33 @@ int hb_master_run(hb_opt *opt, hb_transport *t, const hb_master_opts *mo, hb_run
     hb_progress prog;
     hb_progress_init(&prog, stderr, mo->quiet);
     int rc = HB_OK, done = 0;
+    /* A resumed run: the earlier sessions first, then what was in flight goes out again. */
+    if (mo->log && mo->log->n > 0) {
+        res->replayed = mo->log->n;
+        rc = replay(&s, opt, &xs, err);
+        for (size_t i = 0; i < res->n; i++) budget_done += res->trials[i].budget;
+    }
+    if (rc == HB_OK && mo->store) {
+        hb_event e = {0, HB_EV_SESSION, 0, 0, 0, -1, -1, NAN, 0, t->workers, micro(mo->time_offset), 0,
+                      mo->session_info, NULL, NULL};
+        hb_buf sj = HB_BUF_INIT;
+        hb_report_settings_json(set, &sj);
+        e.extras = sj.data;
+        rc = sj.failed ? hb_error_set(err, HB_ENOMEM, NULL, "out of memory") : log_event(&s, &e, err);
+        hb_buf_fini(&sj);
+    }
+    for (size_t i = 0; i < s.n_out && rc == HB_OK; i++) {
+        if (s.out[i].held) continue; /* finished before the stop: nothing to run */
+        hb_job job = {HB_ASK_JOB, s.out[i].id, s.out[i].budget, s.out[i].bracket, s.out[i].stage,
+                      xs.xs + s.out[i].x * s.dim};
+        res->reissued++;
+        rc = t->ops->submit(t, &job, hb_hash2(set->seed, job.id), err);
+    }
     while (rc == HB_OK) {
+        if (hb_stop_signal()) {
+            rc = stop(&s, opt, &xs, err);
+            break;
+        }
         /* Ask while a job could start now (or, reproducibly, while fewer than W are out). */
         while (!done) {
             if (mo->reproducible > 0 ? s.n_out >= (size_t)mo->reproducible
@@ -136,24 +355,18 @@ int hb_master_run(hb_opt *opt, hb_transport *t, const hb_master_opts *mo, hb_run
             if ((rc = hb_opt_ask(opt, &job, err)) != HB_OK) break;
             if (job.kind == HB_ASK_DONE) done = 1;
             if (job.kind != HB_ASK_JOB) break;
-            if (s.n_out == s.cap_out) {
-                size_t c = s.cap_out ? 2 * s.cap_out : 64;
-                slot *o = hb_realloc(s.out, c * sizeof *o);
-                if (o == NULL) {
-                    rc = hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
-                    break;
-                }
-                s.out = o;
-                s.cap_out = c;
-            }
+            if ((rc = grow_out(&s, err)) != HB_OK) break;
             slot *o = &s.out[s.n_out];
             memset(o, 0, sizeof *o);
-            *o = (slot){job.id, job.budget, job.bracket, job.stage, 0, 0, {0}};
+            *o = (slot){job.id, job.budget, job.bracket, job.stage, 0, 0, 0, {0}};
             if (xs_put(&xs, job.x, &o->x) != HB_OK) {
                 rc = hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
                 break;
             }
             s.n_out++;
+            hb_event e = {0, HB_EV_ISSUE, 0, job.id, job.budget, job.bracket, job.stage, NAN, 0, 0, 0, 0,
+                          NULL, NULL, job.x};
+            if ((rc = log_event(&s, &e, err)) != HB_OK) break;
             if ((rc = t->ops->submit(t, &job, hb_hash2(set->seed, job.id), err)) != HB_OK) break;
         }
         if (rc != HB_OK) break;
@@ -166,29 +379,49 @@ int hb_master_run(hb_opt *opt, hb_transport *t, const hb_master_opts *mo, hb_run
         size_t i = 0;
         if (!(mo->reproducible > 0 && s.out[0].finished)) {
             hb_done d;
-            if ((rc = t->ops->next(t, &d, err)) != HB_OK) break;
+            rc = t->ops->next(t, &d, err);
+            if (rc == HB_EINTR) {
+                rc = stop(&s, opt, &xs, err);
+                break;
+            }
+            if (rc != HB_OK) break;
             while (i < s.n_out && s.out[i].id != d.id) i++;
             if (i == s.n_out) {
                 rc = hb_error_set(err, HB_EINVAL, NULL, "a result for job %llu, which is not running",
                                   (unsigned long long)d.id);
                 break;
             }
+            if (was_interrupted(&d)) { /* a worker got the signal: the whole job is stopping */
+                hb_stop_request(SIGTERM);
+                rc = stop(&s, opt, &xs, err);
+                break;
+            }
+            d.start = micro(mo->time_offset + d.start);
+            d.end = micro(mo->time_offset + d.end);
             s.out[i].d = d;
             s.out[i].finished = 1;
+            if (mo->reproducible > 0 && i > 0) { /* waits for older jobs: keep it safe meanwhile */
+                if ((rc = log_result(&s, &s.out[i], 1, err)) != HB_OK) break;
+                s.out[i].held = 1;
+            }
             if (mo->reproducible > 0) i = 0;
         }
         if (s.out[i].finished) {
             slot o = s.out[i];
             memmove(&s.out[i], &s.out[i + 1], (s.n_out - i - 1) * sizeof *s.out);
             s.n_out--;
-            if ((rc = hb_opt_tell(opt, o.id, o.d.r.loss, o.d.r.status, err)) == HB_OK) rc = record(&s, &xs, &o, err);
+            rc = tell(&s, opt, &xs, &o, 0, err);
             budget_done += o.budget;
         }
         hb_progress_update(&prog, t->ops->now(t), (long)res->n, total, s.best,
                            (long)hb_opt_open_brackets(opt), budget_total > 0 ? budget_done / budget_total : -1, 0);
     }
     for (size_t i = 0; i < res->n; i++) res->trials[i].x = res->xs + i * s.dim;
-    res->wall_seconds = micro(t->ops->now(t));
+    res->wall_seconds = micro(mo->time_offset + t->ops->now(t));
+    if (rc == HB_OK) {
+        hb_event e = {0, HB_EV_END, 0, 0, 0, -1, -1, NAN, 0, t->workers, 0, res->wall_seconds, "done", NULL, NULL};
+        rc = log_event(&s, &e, err);
+    }
     hb_progress_update(&prog, res->wall_seconds, (long)res->n, total, s.best, (long)hb_opt_open_brackets(opt), 1, 1);
     hb_progress_finish(&prog);
     hb_free(s.out);

@@ -46,7 +46,9 @@ static int master(const hb_run_spec *spec, hb_transport *t, int slots, hb_run_re
     hb_opt *opt = NULL;
     int rc = hb_opt_create(spec->space, &set, &opt, err);
     if (rc != HB_OK) return rc;
-    hb_master_opts mo = {spec->space, spec->reproducible, spec->time_limit, spec->quiet};
+    hb_master_opts mo = {spec->space,  spec->reproducible, spec->time_limit,  spec->quiet,
+                         spec->log,    spec->store,        spec->session,     spec->time_offset,
+                         (spec->cmd.grace > 0 ? spec->cmd.grace : 0) + 2, spec->session_info};
     rc = hb_master_run(opt, t, &mo, res, err);
     res->settings.optimizer = spec->settings.optimizer; /* outlives the optimiser */
     hb_opt_free(opt);
@@ -133,9 +135,14 @@ int hb_runtime_run(const hb_run_spec *spec, MPI_Comm comm, hb_run_result *res, h
     }
     rc = agree(comm, rc, err);
     if (rc == HB_OK) {
-        if (rank == 0)
+        if (rank == 0) {
             rc = master(spec, t, slots ? slots : t->workers, res, err);
-        else
+            if (res->stuck > 0) { /* workers that will not answer: the caller aborts the job */
+                t->ops->close(t);
+                if (group != MPI_COMM_NULL) MPI_Comm_free(&group);
+                return rc;
+            }
+        } else
             rc = hb_worker_loop(comm, group, spec->eval_lib != NULL, ev, spec->space, err);
     } else if (rank == 0 && t) {
         t->ops->close(t); /* the workers are waiting for a stop */

@@ -7,9 +7,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "hb_signals.h"
 #include "hb_transport.h"
 
-enum { TAG_JOB = 11, TAG_STOP = 12, TAG_RESULT = 13 };
+/* TAG_ABORT: stop the running evaluation now (a signal reached the master). */
+enum { TAG_JOB = 11, TAG_STOP = 12, TAG_RESULT = 13, TAG_ABORT = 14 };
 
 /* A job on the wire: header then 'dim' doubles. */
 typedef struct wire_job {
@@ -98,6 +100,8 @@ typedef struct mpit {
     qjob *q;
     size_t qh, qn, qcap;
     double t0;
+    double deadline;    /* after abort: when 'next' gives up; 0: not aborting */
+    char abort_byte;
 } mpit;
 
 static int send_job(mpit *m, int i, const qjob *q, hb_error *err)
@@ -172,6 +176,10 @@ static int p_next(hb_transport *t, hb_done *d, hb_error *err)
         if (MPI_Testany(m->n, m->recvs, &idx, &flag, MPI_STATUS_IGNORE) != MPI_SUCCESS)
             return hb_error_set(err, HB_EMPI, NULL, "MPI receive failed");
         if (flag && idx != MPI_UNDEFINED) break;
+        /* a stop signal ends the wait (the master then aborts), and an abort has a deadline */
+        if (m->deadline == 0 && hb_stop_signal()) return hb_error_set(err, HB_EINTR, NULL, "interrupted");
+        if (m->deadline > 0 && hb_now() > m->deadline)
+            return hb_error_set(err, HB_EINTR, NULL, "%d evaluations did not stop in time", m->n_busy);
         backoff_wait(&b);
     }
     leader *L = &m->l[idx];
@@ -194,6 +202,21 @@ static int p_next(hb_transport *t, hb_done *d, hb_error *err)
 }
 
 static double p_now(hb_transport *t) { return hb_now() - ((mpit *)t)->t0; }
+
+static void p_abort(hb_transport *t, double grace)
+{
+    mpit *m = (mpit *)t;
+    m->qh = m->qn;
+    m->deadline = hb_now() + grace;
+    for (int i = 0; i < m->n; i++) {
+        if (!m->l[i].busy) continue;
+        MPI_Request r;
+        if (MPI_Isend(&m->abort_byte, 1, MPI_BYTE, m->l[i].rank, TAG_ABORT, m->comm, &r) == MPI_SUCCESS)
+            MPI_Request_free(&r); /* a 1-byte eager send; nothing to wait for */
+    }
+}
+
+static int p_running(hb_transport *t) { return ((mpit *)t)->n_busy; }
 
 static void p_close(hb_transport *t)
 {
@@ -218,7 +241,7 @@ static void p_close(hb_transport *t)
     hb_free(m);
 }
 
-static const hb_transport_ops mpi_ops = {"mpi", p_idle, p_submit, p_next, p_now, p_close};
+static const hb_transport_ops mpi_ops = {"mpi", p_idle, p_submit, p_next, p_now, p_abort, p_running, p_close};
 
 int hb_transport_mpi(MPI_Comm comm, int group_size, const hb_space *sp, hb_transport **out,
                      hb_error *err)
@@ -260,6 +283,15 @@ int hb_transport_mpi(MPI_Comm comm, int group_size, const hb_space *sp, hb_trans
 
 /* ---------- worker side ---------- */
 
+/* The evaluator's poll hook on a group leader: has the master sent "stop now"? (The message
+ * stays queued; the loop below receives it as a job message with TAG_ABORT and drops it.) */
+static int abort_sent(void *arg)
+{
+    int flag = 0;
+    MPI_Iprobe(0, TAG_ABORT, *(MPI_Comm *)arg, &flag, MPI_STATUS_IGNORE);
+    return flag;
+}
+
 int hb_worker_loop(MPI_Comm comm, MPI_Comm group, int members_evaluate, hb_evaluator *ev,
                    const hb_space *sp, hb_error *err)
 {
@@ -279,6 +311,7 @@ int hb_worker_loop(MPI_Comm comm, MPI_Comm group, int members_evaluate, hb_evalu
         return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
     }
     int lead = grank == 0, rc = HB_OK;
+    if (lead) hb_eval_set_poll(abort_sent, &comm);
     for (;;) {
         MPI_Request r;
         MPI_Status st;
@@ -287,6 +320,10 @@ int hb_worker_loop(MPI_Comm comm, MPI_Comm group, int members_evaluate, hb_evalu
                 hb_mpi_wait(&r, &st) != HB_OK) {
                 rc = hb_error_set(err, HB_EMPI, NULL, "MPI receive on rank %d failed", rank);
                 break;
+            }
+            if (st.MPI_TAG == TAG_ABORT) { /* stop now: this and every later evaluation */
+                hb_eval_interrupt();
+                continue;
             }
             buf[0] = st.MPI_TAG == TAG_STOP;
         }
@@ -321,6 +358,7 @@ int hb_worker_loop(MPI_Comm comm, MPI_Comm group, int members_evaluate, hb_evalu
             break;
         }
     }
+    hb_eval_set_poll(NULL, NULL);
     hb_free(buf);
     hb_free(x);
     return rc;

@@ -73,7 +73,21 @@ static void s_close(hb_transport *t)
     hb_free(s);
 }
 
-static const hb_transport_ops serial_ops = {"serial", s_idle, s_submit, s_next, s_now, s_close};
+/* A serial job runs inside 'next', so nothing is ever running between calls. */
+static void s_abort(hb_transport *t, double grace)
+{
+    (void)grace;
+    serial *s = (serial *)t;
+    s->head = s->n = 0;
+}
+
+static int s_running(hb_transport *t)
+{
+    (void)t;
+    return 0;
+}
+
+static const hb_transport_ops serial_ops = {"serial", s_idle, s_submit, s_next, s_now, s_abort, s_running, s_close};
 
 int hb_transport_serial(hb_evaluator *ev, const hb_space *sp, hb_transport **out, hb_error *err)
 {

@@ -151,7 +151,18 @@ static void m_close(hb_transport *t)
     hb_free(s);
 }
 
-static const hb_transport_ops sim_ops = {"simulated", m_idle, m_submit, m_next, m_now, m_close};
+/* Virtual jobs have no one to stop: every queued and running job is dropped (interrupted). */
+static void m_abort(hb_transport *t, double grace)
+{
+    (void)grace;
+    sim *s = (sim *)t;
+    while (s->n_heap > 0) s->idle_stack[s->n_idle++] = heap_pop(s).worker;
+    s->qh = s->qn;
+}
+
+static int m_running(hb_transport *t) { return ((sim *)t)->n_heap; }
+
+static const hb_transport_ops sim_ops = {"simulated", m_idle, m_submit, m_next, m_now, m_abort, m_running, m_close};
 
 int hb_transport_sim(hb_evaluator *ev, const hb_space *sp, int n, double cost_per_budget,
                      double noise, hb_transport **out, hb_error *err)

@@ -29,7 +29,8 @@
     X(EMPI, -5, "MPI call failed")                                                                 \
     X(EIO, -6, "I/O failed")                                                                       \
     X(ENOTFOUND, -7, "not found")                                                                  \
-    X(ERANGE, -8, "value out of range")
+    X(ERANGE, -8, "value out of range")                                                            \
+    X(EINTR, -9, "interrupted by a signal")
 
 #define HB_STATUS_ENUM_(name, code, text) HB_##name = code,
 enum hb_status { HB_STATUS_MAP(HB_STATUS_ENUM_) };

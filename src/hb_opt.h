@@ -63,6 +63,11 @@ HB_API int hb_opt_ask(hb_opt *opt, hb_job *job, hb_error *err);
 HB_API int hb_opt_tell(hb_opt *opt, uint64_t id, double loss, hb_trial_status status,
                        hb_error *err);
 
+/* Add an observation from elsewhere (a warm start: an earlier run's result) to the history the
+ * samplers learn from; it belongs to no job and no bracket. Call before the first ask. */
+HB_API int hb_opt_observe(hb_opt *opt, const double *x, double budget, double loss,
+                          hb_trial_status status, hb_error *err);
+
 /* Stop issuing jobs: from now on ask says wait until the running jobs are told, then done. */
 HB_API void hb_opt_stop(hb_opt *opt);
 

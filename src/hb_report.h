@@ -24,6 +24,8 @@ typedef struct hb_trial {
 typedef struct hb_report_info {
     const char *kernel;     /* NULL for a user space (printed as null) */
     const hb_opt_settings *settings;
+    const char *settings_json;  /* if not NULL, printed as "settings" instead of 'settings' (a run
+                                   file's copy); optimizer and seed still come from 'settings' */
     double wall_seconds;
     int workers;            /* evaluating workers, for utilisation */
 } hb_report_info;

@@ -550,6 +550,17 @@ int hb_opt_tell(hb_opt *o, uint64_t id, double loss, hb_trial_status status, hb_
     return HB_OK;
 }
 
+int hb_opt_observe(hb_opt *o, const double *x, double budget, double loss, hb_trial_status status,
+                   hb_error *err)
+{
+    if (status == HB_TRIAL_OK && !isfinite(loss)) status = HB_TRIAL_NAN;
+    double l = status == HB_TRIAL_OK ? loss : INFINITY;
+    /* ids from the top down: never a job's */
+    uint64_t id = UINT64_MAX - hb_history_size(o->history);
+    int rc = hb_history_add(o->history, id, x, budget, l, status);
+    return rc == HB_OK ? HB_OK : hb_error_set(err, rc, NULL, "out of memory");
+}
+
 void hb_opt_stop(hb_opt *o) { o->stopped = 1; }
 const hb_history *hb_opt_history(const hb_opt *o) { return o->history; }
 size_t hb_opt_pending(const hb_opt *o) { return o->n_pend; }

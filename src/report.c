@@ -72,7 +72,10 @@ int hb_report_json(const hb_space *sp, const hb_report_info *info, const hb_tria
     hb_buf_puts(b, ",\n  \"optimizer\": ");
     hb_buf_json_string(b, s->optimizer);
     hb_buf_printf(b, ",\n  \"seed\": %llu,\n  \"settings\": ", (unsigned long long)s->seed);
-    hb_report_settings_json(s, b);
+    if (info->settings_json)
+        hb_buf_puts(b, info->settings_json);
+    else
+        hb_report_settings_json(s, b);
     hb_buf_puts(b, ",\n  \"trials\": [");
     double busy = 0, total_budget = 0;
     for (size_t i = 0; i < n; i++) {

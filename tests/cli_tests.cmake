@@ -46,3 +46,17 @@ set_target_properties(hb_test_libgroup PROPERTIES PREFIX "" OUTPUT_NAME libgroup
 add_test(NAME mpi_ranks_per_eval COMMAND ${HB_CLI_TEST} ranks_per_eval)
 set_tests_properties(mpi_ranks_per_eval PROPERTIES TIMEOUT 300 LABELS mpi ENVIRONMENT "${HB_MPI_ENV}"
                      PROCESSORS 2)
+
+# The run file: --out, resume, signals, crash safety, report (tests/runfile/).
+set(HB_RUNFILE_TEST ${HB_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/runfile/test_runfile.py
+    --hbmpi $<TARGET_FILE:hbmpi> --mpirun ${MPIEXEC_EXECUTABLE} --python ${HB_PYTHON})
+foreach(t basic mismatch finished locked warm)
+  add_test(NAME runfile_${t} COMMAND ${HB_RUNFILE_TEST} ${t})
+  set_tests_properties(runfile_${t} PROPERTIES TIMEOUT 300 LABELS runfile ENVIRONMENT "${HB_CLI_ENV}")
+endforeach()
+# Real mpirun -n 3, killed with SIGKILL at random moments; signals to rank 0, to every rank, to a worker.
+foreach(t kill signals)
+  add_test(NAME runfile_${t} COMMAND ${HB_RUNFILE_TEST} ${t})
+  set_tests_properties(runfile_${t} PROPERTIES TIMEOUT 600 LABELS "runfile;mpi" ENVIRONMENT "${HB_MPI_ENV}"
+                       PROCESSORS 2 RUN_SERIAL TRUE)
+endforeach()

@@ -24,6 +24,7 @@ static const struct {
     {"sampler_kde", hb_test_add_sampler_kde},
     {"sampler_tpe", hb_test_add_sampler_tpe},
     {"sampler_gp", hb_test_add_sampler_gp},
+    {"runlog", hb_test_add_runlog},
 };
 
 int main(int argc, char **argv)

@@ -64,6 +64,9 @@ def group_help():
                   "--bracket-rule": ["hpbandster"], "--acquisition": ["pi"], "--grid-points": ["3"],
                   "--iterations": ["1", "--optimizer", "sh"], "--max-total-budget": ["100"],
                   "--top-n-percent": ["20"], "--random-fraction": ["0.5"]}
+        help_out = os.path.join(ARGS.tmp, f"hb-help-{os.getpid()}.h5")
+        if os.path.exists(help_out):
+            os.unlink(help_out)
         special = {"--space": ["--space", os.path.join(ARGS.data, "good", "native_all.json"), "--max-evals", "2",
                                "--quiet", "--trial-dir", os.path.join(ARGS.tmp, "hb-help-trials"), "--eval-cmd", ARGS.python,
                                "-c", "print(0.5)"],
@@ -80,6 +83,8 @@ def group_help():
                                    "2", "--quiet", "--trial-dir", os.path.join(ARGS.tmp, "hb-help-trials"), "--eval-cmd",
                                    ARGS.python, "-c", "print(1)"],
                    "--sim-cost": base + ["--simulate-workers", "4", "--sim-cost", "budget*2"],
+                   "--out": base + ["--out", help_out],
+                   "--warm-start": base + ["--optimizer", "bohb", "--warm-start", help_out],
                    "--ranks-per-eval": base + ["--ranks-per-eval", "1"]}
         if ARGS.objlib:
             special["--eval-lib"] = ["--space", os.path.join(ARGS.data, "good", "native_all.json"), "--max-evals",
@@ -131,7 +136,8 @@ USAGE = [
     (["run", "--kernel", "branin", "--eval-timeout", "0"], "--eval-timeout"),
     (["run", "--kernel", "branin", "--eval-grace", "0"], "--eval-grace"),
     (["run", "--kernel", "branin", "--ranks-per-eval", "0"], "--ranks-per-eval"),
-    (["run", "--kernel", "branin", "--out=x.h5"], "not in this version yet"),
+    (["run", "--kernel", "branin", "--out"], "--out needs a value"),
+    (["run", "--kernel", "branin", "--warm-start", "/nonexistent/old.h5"], "/nonexistent/old.h5"),
     (["run", "--kernel", "branin", "--iterations", "3"], "--iterations applies to sh, hyperband, bohb and asha"),
     (["run", "--kernel", "branin", "--bracket-rule", "li"], "--bracket-rule"),
     (["run", "--kernel", "branin", "--acquisition", "ucb"], "--acquisition"),
@@ -147,7 +153,12 @@ USAGE = [
     (["plan", "--min-budget", "1", "--max-budget", "81", "--eta", "1"], "--eta"),
     (["plan", "--min-budget", "9", "--max-budget", "3"], "below min budget"),
     (["plan", "--min-budget", "1", "--max-budget", "81", "--bracket-rule", "x"], "--bracket-rule"),
-    (["report", "run.h5"], "command 'report' is part of the command-line contract"),
+    (["report"], "which run file?"),
+    (["report", "a.h5", "b.h5"], "one run file at a time"),
+    (["report", "a.h5", "--json", "--events"], "give one of"),
+    (["report", "a.h5", "--plot", "x.pdf"], "must end in .svg or .png"),
+    (["report", "/nonexistent/run.h5"], "cannot open /nonexistent/run.h5"),
+    (["sweep", "s.json"], "command 'sweep' is part of the command-line contract"),
     (["eval", "--kernel", "branin", "--budget", "81", "--config", '{"x0": 20}'], "x0"),
     (["eval", "--kernel", "branin", "--budget", "0", "--config", "{}"], "--budget"),
     (["eval", "--kernel", "branin", "--config", "{}"], "--budget is required"),

@@ -1,0 +1,71 @@
+/* hb_runfile.h — `run --out` and `--warm-start` (start a run file, or take one up again after a
+ * kill, a signal or a finished run), and the read side that `hbmpi report` and a finished run's
+ * summary use. Rank 0 only. The file itself is src/store/; the log is src/runlog.c. */
+#ifndef HB_RUNFILE_H
+#define HB_RUNFILE_H
+
+#include "hb_buf.h"
+#include "hb_opt.h"
+#include "hb_report.h"
+#include "hb_runlog.h"
+#include "hb_space.h"
+
+struct hb_store;
+
+typedef struct hb_runfile_spec {
+    const char *out;            /* --out, or NULL */
+    const char *warm;           /* --warm-start, or NULL */
+    const char *kernel_label;   /* --kernel as given, or NULL */
+    int eval_argc;              /* --eval-cmd */
+    char *const *eval_argv;
+    const char *eval_lib;       /* --eval-lib */
+    const hb_space *space;
+    const hb_opt_settings *settings; /* as given (max_open_brackets 0 when not set) */
+    int reproducible;
+} hb_runfile_spec;
+
+typedef struct hb_runfile {
+    hb_runlog log;              /* events so far (warm-start observations, earlier sessions) */
+    struct hb_store *store;     /* NULL without --out */
+    char *header;
+    char *session_info;
+    int session;                /* this session's number */
+    double time_offset;         /* run time of the earlier sessions */
+    int resumed;                /* the file existed */
+    int finished;               /* it holds a finished run and no limit was raised: nothing to do */
+    int max_open_brackets;      /* the value the earlier sessions resolved (> 0), or 0 */
+    int have_log;               /* the log is in use (a run file or a warm start) */
+} hb_runfile;
+
+/* Open or create --out and read --warm-start. Errors: HB_EINVAL / HB_ESYNTAX (exit 2: a file
+ * that belongs to another run, a different space or settings, named in the message), HB_EIO... */
+int hb_runfile_begin(const hb_runfile_spec *rs, hb_runfile *rf, hb_error *err);
+/* Final checkpoint and unlock (when a store is open); frees everything. */
+int hb_runfile_end(hb_runfile *rf, hb_error *err);
+
+/* A run file as reports see it. */
+typedef struct hb_run_view {
+    char *header;
+    hb_runlog log;
+    hb_space *space;
+    char *kernel;               /* NULL for a user objective */
+    char *objective;            /* a line that describes the objective */
+    hb_opt_settings settings;   /* optimizer and seed (the rest is in settings_json) */
+    char *optimizer;
+    char *settings_json;        /* as the last session resolved them */
+    double wall_seconds;
+    int workers;
+    int state;                  /* HB_VIEW_FINISHED, _STOPPED (signal), _RUNNING (or killed) */
+    size_t sessions, interrupted;
+    hb_trial *trials;
+    size_t n;
+} hb_run_view;
+
+enum { HB_VIEW_RUNNING = 0, HB_VIEW_FINISHED = 1, HB_VIEW_STOPPED = 2 };
+
+int hb_run_view_load(const char *path, hb_run_view *v, hb_error *err);
+void hb_run_view_fini(hb_run_view *v);
+/* The report JSON of CLI.md: what `run --json` printed for the same run. */
+int hb_run_view_json(const hb_run_view *v, hb_buf *out);
+
+#endif

@@ -1,0 +1,379 @@
+/* report_cmd.c — `hbmpi report RUN.h5`: what a run file says, for people (the default summary),
+ * for programs (--json, the report JSON that `run --json` printed; --events, the event log as
+ * JSON lines), for spreadsheets (--csv) and as a picture (--plot). Reads the file while a run
+ * writes it, and after a kill. */
+#define _POSIX_C_SOURCE 200809L
+#include "hb_report_cmd.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hb_cli.h"
+#include "hb_plot.h"
+#include "hb_runfile.h"
+
+const char *hb_report_help =
+    "usage: hbmpi report RUN.h5 [--json | --events | --csv FILE | --plot FILE.svg|FILE.png]\n"
+    "\n"
+    "Summarise a run file written by `hbmpi run --out RUN.h5`: the best configuration, the\n"
+    "incumbent's trajectory, trials and best loss per budget, failures by status, and worker\n"
+    "utilisation. The file may belong to a run that is still going, or was killed.\n"
+    "\n"
+    "  --json         print the report JSON of docs/CLI.md (what `run --json` printed)\n"
+    "  --events       print the event log, one JSON object a line (docs/runfile.md)\n"
+    "  --csv FILE     write the trials as CSV (one column per parameter); '-' for stdout\n"
+    "  --plot FILE    draw incumbent loss against cumulative budget and against time, loss\n"
+    "                 against budget, and busy workers over time (.svg or .png)\n";
+
+static const char *state_word(int s)
+{
+    return s == HB_VIEW_FINISHED ? "finished" : s == HB_VIEW_STOPPED ? "stopped by a signal (resumable)"
+                                                                      : "running, or killed (resumable)";
+}
+
+static void print_config(const hb_space *sp, const double *x, const char *indent)
+{
+    hb_buf b = HB_BUF_INIT;
+    for (size_t i = 0; i < hb_space_dim(sp); i++) {
+        if (isnan(x[i])) continue;
+        hb_buf_reset(&b);
+        hb_space_value_json(sp, i, x[i], &b);
+        printf("%s%-20s %s\n", indent, hb_space_name(sp, i), b.data ? b.data : "");
+    }
+    hb_buf_fini(&b);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void summary(const char *path, const hb_run_view *v)
+{
+    const hb_trial *t = v->trials;
+    size_t n = v->n;
+    printf("%s: %s on %s, seed %llu\n", path, v->settings.optimizer, v->kernel ? v->kernel : v->objective,
+           (unsigned long long)v->settings.seed);
+    printf("  %s; %zu session%s, %zu trials, %.3f s of run time, %d worker%s\n", state_word(v->state), v->sessions,
+           v->sessions == 1 ? "" : "s", n, v->wall_seconds, v->workers, v->workers == 1 ? "" : "s");
+    if (v->interrupted) printf("  %zu evaluations were interrupted by signals and issued again\n", v->interrupted);
+    long bi = hb_report_best(t, n);
+    if (bi < 0) {
+        printf("\nno successful evaluation yet\n");
+    } else {
+        printf("\nbest loss %.10g (trial %llu, budget %g, finished at %.3f s)\n", t[bi].loss,
+               (unsigned long long)t[bi].id, t[bi].budget, t[bi].end);
+        print_config(v->space, t[bi].x, "  ");
+    }
+    /* the incumbent whenever it changes */
+    printf("\nincumbent trajectory (lowest loss at the largest budget so far):\n");
+    printf("  %8s %10s %14s %10s %16s\n", "trial", "budget", "cum. budget", "time s", "loss");
+    double cum = 0, top = -INFINITY, best = INFINITY;
+    size_t lines = 0;
+    for (size_t i = 0; i < n; i++) {
+        cum += t[i].budget;
+        if (t[i].status != HB_TRIAL_OK) continue;
+        if (t[i].budget > top || (t[i].budget == top && t[i].loss < best)) {
+            top = t[i].budget;
+            best = t[i].loss;
+            if (lines++ < 40)
+                printf("  %8llu %10g %14g %10.3f %16.10g\n", (unsigned long long)t[i].id, t[i].budget, cum, t[i].end,
+                       t[i].loss);
+        }
+    }
+    if (lines > 40) printf("  ... %zu changes in all\n", lines);
+    /* per budget */
+    double *b = hb_malloc((n ? n : 1) * sizeof *b);
+    if (b) {
+        for (size_t i = 0; i < n; i++) b[i] = t[i].budget;
+        qsort(b, n, sizeof *b, cmp_double);
+        printf("\nper budget:\n  %10s %8s %8s %16s %16s\n", "budget", "trials", "ok", "best loss", "median loss");
+        double *l = hb_malloc((n ? n : 1) * sizeof *l);
+        for (size_t i = 0; i < n && l;) {
+            size_t j = i;
+            while (j < n && b[j] == b[i]) j++;
+            size_t k = 0, m = 0;
+            for (size_t q = 0; q < n; q++) {
+                if (t[q].budget != b[i]) continue;
+                k++;
+                if (t[q].status == HB_TRIAL_OK) l[m++] = t[q].loss;
+            }
+            qsort(l, m, sizeof *l, cmp_double);
+            if (m)
+                printf("  %10g %8zu %8zu %16.10g %16.10g\n", b[i], k, m, l[0],
+                       m % 2 ? l[m / 2] : 0.5 * (l[m / 2 - 1] + l[m / 2]));
+            else
+                printf("  %10g %8zu %8zu %16s %16s\n", b[i], k, m, "-", "-");
+            i = j;
+        }
+        hb_free(l);
+        hb_free(b);
+    }
+    /* failures */
+    size_t by[HB_TRIAL_LOST + 1] = {0};
+    for (size_t i = 0; i < n; i++)
+        if ((int)t[i].status >= 0 && t[i].status <= HB_TRIAL_LOST) by[t[i].status]++;
+    printf("\nfailures:");
+    int any = 0;
+    for (int s = HB_TRIAL_FAILED; s <= HB_TRIAL_LOST; s++)
+        if (by[s]) {
+            printf("%s %s %zu", any ? "," : "", hb_trial_status_name((hb_trial_status)s), by[s]);
+            any = 1;
+        }
+    printf("%s\n", any ? "" : " none");
+    for (size_t i = 0, shown = 0; i < n && shown < 5; i++)
+        if (t[i].status != HB_TRIAL_OK && t[i].reason) {
+            printf("  trial %llu: %s: %s\n", (unsigned long long)t[i].id, hb_trial_status_name(t[i].status), t[i].reason);
+            shown++;
+        }
+    /* workers */
+    double busy = 0;
+    int wmax = 0;
+    for (size_t i = 0; i < n; i++) {
+        busy += t[i].end - t[i].start;
+        if (t[i].worker > wmax) wmax = t[i].worker;
+    }
+    double cap = v->wall_seconds * (v->workers > 0 ? v->workers : 1);
+    printf("\nworkers: %d, busy %.1f %% of the run time (%.3f of %.3f worker-seconds)\n", v->workers,
+           cap > 0 ? 100 * busy / cap : 0, busy, cap);
+    if (wmax <= 64) {
+        for (int w = 0; w <= wmax; w++) {
+            double bw = 0;
+            size_t c = 0;
+            for (size_t i = 0; i < n; i++)
+                if (t[i].worker == w) {
+                    bw += t[i].end - t[i].start;
+                    c++;
+                }
+            if (c) printf("  worker %3d: %6zu trials, busy %.3f s\n", w, c, bw);
+        }
+    }
+}
+
+static void csv_field(FILE *f, const char *s)
+{
+    if (s == NULL) return;
+    if (strpbrk(s, ",\"\n\r") == NULL) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static int write_csv(const hb_run_view *v, FILE *f)
+{
+    const hb_space *sp = v->space;
+    fputs("id,budget,loss,status,bracket,stage,worker,start,end,reason", f);
+    for (size_t i = 0; i < hb_space_dim(sp); i++) {
+        fputc(',', f);
+        csv_field(f, hb_space_name(sp, i));
+    }
+    fputc('\n', f);
+    hb_buf b = HB_BUF_INIT;
+    char num[40];
+    for (size_t r = 0; r < v->n; r++) {
+        const hb_trial *t = &v->trials[r];
+        fprintf(f, "%llu,", (unsigned long long)t->id);
+        hb_format_double(num, sizeof num, t->budget);
+        fprintf(f, "%s,", num);
+        if (t->status == HB_TRIAL_OK) {
+            hb_format_double(num, sizeof num, t->loss);
+            fputs(num, f);
+        }
+        fprintf(f, ",%s,", hb_trial_status_name(t->status));
+        if (t->bracket >= 0) fprintf(f, "%d", t->bracket);
+        fputc(',', f);
+        if (t->stage >= 0) fprintf(f, "%d", t->stage);
+        hb_format_double(num, sizeof num, t->start);
+        fprintf(f, ",%d,%s,", t->worker, num);
+        hb_format_double(num, sizeof num, t->end);
+        fprintf(f, "%s,", num);
+        csv_field(f, t->reason);
+        for (size_t i = 0; i < hb_space_dim(sp); i++) {
+            fputc(',', f);
+            if (isnan(t->x[i])) continue;
+            hb_buf_reset(&b);
+            hb_space_value_json(sp, i, t->x[i], &b);
+            const char *s = b.data ? b.data : "";
+            if (s[0] == '"') { /* a string choice: without JSON's quotes */
+                size_t len = strlen(s);
+                char *u = hb_strdup(s + 1);
+                if (u && len >= 2) u[len - 2] = '\0';
+                csv_field(f, u);
+                hb_free(u);
+            } else {
+                fputs(s, f);
+            }
+        }
+        fputc('\n', f);
+    }
+    hb_buf_fini(&b);
+    return ferror(f) ? -1 : 0;
+}
+
+static void print_events(const hb_run_view *v)
+{
+    hb_buf b = HB_BUF_INIT;
+    const hb_runlog *log = &v->log;
+    for (size_t i = 0; i < log->n; i++) {
+        const hb_event *e = &log->ev[i];
+        hb_buf_reset(&b);
+        hb_buf_printf(&b, "{\"seq\": %llu, \"kind\": \"%s\", \"session\": %d", (unsigned long long)e->seq,
+                      hb_event_kind_name(e->kind), e->session);
+        switch (e->kind) {
+        case HB_EV_ISSUE:
+        case HB_EV_INTERRUPTED:
+            hb_buf_printf(&b, ", \"id\": %llu, \"budget\": ", (unsigned long long)e->id);
+            hb_buf_json_number(&b, e->budget);
+            hb_buf_printf(&b, ", \"bracket\": %d, \"stage\": %d", e->bracket, e->stage);
+            if (e->kind == HB_EV_ISSUE) {
+                hb_buf_puts(&b, ", \"config\": ");
+                hb_space_config_json(v->space, hb_runlog_x(log, i), &b);
+            }
+            break;
+        case HB_EV_RESULT:
+        case HB_EV_HELD:
+        case HB_EV_WARM:
+            hb_buf_printf(&b, ", \"id\": %llu, \"budget\": ", (unsigned long long)e->id);
+            hb_buf_json_number(&b, e->budget);
+            hb_buf_puts(&b, ", \"loss\": ");
+            if (e->status == HB_TRIAL_OK) hb_buf_json_number(&b, e->loss);
+            else hb_buf_puts(&b, "null");
+            hb_buf_printf(&b, ", \"status\": \"%s\"", hb_trial_status_name((hb_trial_status)e->status));
+            if (e->kind != HB_EV_WARM) {
+                hb_buf_printf(&b, ", \"worker\": %d, \"start\": ", e->worker);
+                hb_buf_json_number(&b, e->start);
+                hb_buf_puts(&b, ", \"end\": ");
+                hb_buf_json_number(&b, e->end);
+            } else {
+                hb_buf_puts(&b, ", \"config\": ");
+                hb_space_config_json(v->space, hb_runlog_x(log, i), &b);
+            }
+            break;
+        default:
+            hb_buf_printf(&b, ", \"workers\": %d, \"time\": ", e->worker);
+            hb_buf_json_number(&b, e->kind == HB_EV_SESSION ? e->start : e->end);
+            break;
+        }
+        if (e->kind == HB_EV_INTERRUPTED) {
+            hb_buf_puts(&b, ", \"time\": ");
+            hb_buf_json_number(&b, e->end);
+        }
+        if (e->text && e->kind != HB_EV_SESSION) {
+            hb_buf_puts(&b, e->kind == HB_EV_RESULT || e->kind == HB_EV_HELD ? ", \"reason\": " : ", \"text\": ");
+            hb_buf_json_string(&b, e->text);
+        }
+        if (e->kind == HB_EV_SESSION && e->text) hb_buf_printf(&b, ", \"info\": %s", e->text);
+        if (e->kind == HB_EV_SESSION && e->extras) hb_buf_printf(&b, ", \"settings\": %s", e->extras);
+        if (e->kind != HB_EV_SESSION && e->extras) hb_buf_printf(&b, ", \"extras\": %s", e->extras);
+        hb_buf_puts(&b, "}\n");
+        if (b.data) fputs(b.data, stdout);
+    }
+    hb_buf_fini(&b);
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && !strcmp(s + n - m, suffix);
+}
+
+static int write_plot(const char *path, const hb_run_view *v, const char *file)
+{
+    int png = ends_with(file, ".png");
+    char title[512];
+    snprintf(title, sizeof title, "%s on %s, seed %llu (%s)", v->settings.optimizer,
+             v->kernel ? v->kernel : v->objective, (unsigned long long)v->settings.seed, path);
+    hb_plot_info info = {title, v->workers, v->wall_seconds};
+    hb_buf b = HB_BUF_INIT;
+    int rc = png ? hb_plot_png(&info, v->trials, v->n, &b) : hb_plot_svg(&info, v->trials, v->n, &b);
+    if (rc != HB_OK || b.failed) {
+        hb_buf_fini(&b);
+        fprintf(stderr, "hbmpi report: out of memory drawing the plot\n");
+        return HB_EXIT_FAILED;
+    }
+    /* write beside, then rename: an existing picture is replaced whole or not at all */
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", file);
+    FILE *f = fopen(tmp, "wb");
+    int ok = f && fwrite(b.data, 1, b.len, f) == b.len;
+    if (f && fclose(f) != 0) ok = 0;
+    hb_buf_fini(&b);
+    if (!ok || rename(tmp, file) != 0) {
+        fprintf(stderr, "hbmpi report: cannot write %s: %s\n", file, strerror(errno));
+        remove(tmp);
+        return HB_EXIT_FAILED;
+    }
+    return HB_EXIT_OK;
+}
+
+int hb_cmd_report(int argc, char **argv)
+{
+    hb_args a = {argc, argv, 2, "report", NULL, 0};
+    const char *path = NULL, *csv = NULL, *plot = NULL;
+    int json = 0, events = 0, r;
+    while (a.i < argc) {
+        if ((r = hb_cli_flag(&a, "--json")) != 0) {
+            if (r < 0) return HB_EXIT_USAGE;
+            json = 1;
+        } else if ((r = hb_cli_flag(&a, "--events")) != 0) {
+            if (r < 0) return HB_EXIT_USAGE;
+            events = 1;
+        } else if ((r = hb_cli_take(&a, "--csv")) != 0) {
+            if (r < 0) return HB_EXIT_USAGE;
+            csv = a.value;
+        } else if ((r = hb_cli_take(&a, "--plot")) != 0) {
+            if (r < 0) return HB_EXIT_USAGE;
+            plot = a.value;
+            if (!ends_with(plot, ".svg") && !ends_with(plot, ".png"))
+                return hb_cli_usage_error(&a, "--plot: the file must end in .svg or .png, got '%s'", plot);
+        } else if (argv[a.i][0] == '-' && argv[a.i][1] != '\0') {
+            return hb_cli_usage_error(&a, "unknown option '%s'", argv[a.i]);
+        } else if (path == NULL) {
+            path = argv[a.i++];
+        } else {
+            return hb_cli_usage_error(&a, "one run file at a time ('%s' is extra)", argv[a.i]);
+        }
+    }
+    if (path == NULL) return hb_cli_usage_error(&a, "which run file? (hbmpi report RUN.h5)");
+    if (json + events + (csv != NULL) + (plot != NULL) > 1)
+        return hb_cli_usage_error(&a, "give one of --json, --events, --csv and --plot");
+    hb_run_view v;
+    hb_error err;
+    hb_error_clear(&err);
+    if (hb_run_view_load(path, &v, &err) != HB_OK) {
+        hb_cli_print_error(&err);
+        return err.status == HB_ENOMEM || err.status == HB_EIO ? HB_EXIT_FAILED : HB_EXIT_USAGE;
+    }
+    int code = HB_EXIT_OK;
+    if (json) {
+        hb_buf b = HB_BUF_INIT;
+        hb_run_view_json(&v, &b);
+        if (b.failed) code = HB_EXIT_FAILED;
+        else fputs(b.data, stdout);
+        hb_buf_fini(&b);
+    } else if (events) {
+        print_events(&v);
+    } else if (csv) {
+        FILE *f = strcmp(csv, "-") ? fopen(csv, "w") : stdout;
+        if (f == NULL || write_csv(&v, f) != 0 || (f != stdout && fclose(f) != 0)) {
+            fprintf(stderr, "hbmpi report: cannot write %s: %s\n", csv, strerror(errno));
+            code = HB_EXIT_FAILED;
+        }
+    } else if (plot) {
+        code = write_plot(path, &v, plot);
+    } else {
+        summary(path, &v);
+    }
+    hb_run_view_fini(&v);
+    return code;
+}

@@ -1,0 +1,33 @@
+/* hb_plot.h — a run's trials as one figure of four panels (incumbent against cumulative budget,
+ * incumbent against time, loss against budget, busy workers over time), written as SVG text or
+ * PNG bytes into an hb_buf. Pure: no file I/O, no clock; the caller writes the file. */
+#ifndef HB_PLOT_H
+#define HB_PLOT_H
+
+#include "hb_buf.h"
+#include "hb_report.h"
+
+typedef struct hb_plot_info {
+    const char *title;   /* figure title, e.g. "bohb on hartmann6, seed 1"; NULL: "hbmpi run" */
+    int workers;         /* evaluating workers (dashed line of panel 4); <= 0: not drawn */
+    double wall_seconds; /* run length; the time axes reach at least this far; <= 0: unknown */
+} hb_plot_info;
+
+/* Width and height of the figure in pixels (both formats). */
+#define HB_PLOT_WIDTH 1200
+#define HB_PLOT_HEIGHT 900
+
+/* Append an SVG document (UTF-8 text) drawing the 'n' trials 't', in the order their results
+ * reached the master. A trial's loss is read only when its status is HB_TRIAL_OK; other
+ * statuses are drawn as failures. 't' and 'info' are borrowed and not kept. 'n' may be 0
+ * ('t' may then be NULL): the panels are drawn empty with a note.
+ * Returns HB_OK, HB_EINVAL ('info' or 'out' NULL, or 't' NULL with 'n' > 0) or HB_ENOMEM; on
+ * error nothing is appended (out->len is unchanged). */
+HB_API int hb_plot_svg(const hb_plot_info *info, const hb_trial *t, size_t n, hb_buf *out);
+
+/* Append the same figure as a PNG file's bytes (8-bit RGB, HB_PLOT_WIDTH x HB_PLOT_HEIGHT):
+ * out->data holds binary data, use out->len, not strlen. Arguments, ownership and errors as
+ * for hb_plot_svg(). */
+HB_API int hb_plot_png(const hb_plot_info *info, const hb_trial *t, size_t n, hb_buf *out);
+
+#endif
