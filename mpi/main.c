@@ -480,6 +480,8 @@ static void print_best(const hb_kernel *k, const hb_space *sp, const hb_run_resu
     hb_buf b = HB_BUF_INIT;
     printf("best loss %.10g (trial %llu of %zu, budget %g)\n", t->loss, (unsigned long long)t->id,
            res->n, t->budget);
+    printf("%zu trials in %.6g s of run time on %d worker%s\n", res->n, res->wall_seconds, res->workers,
+           res->workers == 1 ? "" : "s");
     double exact = t->loss; /* a noisy kernel's regret uses its noise-free loss */
     if (k == NULL) exact = NAN;
     else if (k->exact && k->exact(sp, t->x, &exact, NULL) != HB_OK) exact = NAN;

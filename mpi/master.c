@@ -94,7 +94,7 @@ static int log_event(state *s, hb_event *e, hb_error *err)
     if (mo->store == NULL) return HB_OK;
     e->session = mo->session;
     if (hb_runlog_add(mo->log, e) != HB_OK) return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
-    return hb_store_append(mo->store, mo->log, s->t->ops->now(s->t), err);
+    return hb_store_append(mo->store, mo->log, err);
 }
 
 /* A result whose evaluation a signal cut short: not a result at all. */

@@ -359,7 +359,7 @@ int hb_runfile_begin(const hb_runfile_spec *rs, hb_runfile *rf, hb_error *err)
     } else {
         rc = add_warm(rs, rf, header, err);
     }
-    if (rc == HB_OK && rf->store && !rf->finished) rc = hb_store_restart(rf->store, header, rs->space, &rf->log, err);
+    if (rc == HB_OK && rf->resumed && !rf->finished) rc = hb_store_restart(rf->store, header, rs->space, &rf->log, err);
     rf->header = header;
     if (rc != HB_OK) {
         if (rf->store) hb_store_close(rf->store, NULL, NULL); /* the file stays as it was */
@@ -371,6 +371,12 @@ int hb_runfile_begin(const hb_runfile_spec *rs, hb_runfile *rf, hb_error *err)
 int hb_runfile_end(hb_runfile *rf, hb_error *err)
 {
     int rc = HB_OK;
+    if (rf->store && getenv("HB_STORE_STATS")) {
+        hb_store_stats st;
+        hb_store_get_stats(rf->store, &st);
+        fprintf(stderr, "hbmpi: run file: %ld checkpoints, %.6f s, journal %zu bytes\n", st.checkpoints,
+                st.checkpoint_seconds, st.journal_capacity);
+    }
     if (rf->store) rc = hb_store_close(rf->store, rf->finished ? NULL : &rf->log, err);
     rf->store = NULL;
     hb_runlog_fini(&rf->log);

@@ -38,8 +38,9 @@ int hb_store_restart(hb_store *s, const char *header, const hb_space *sp, const 
                      hb_error *err);
 
 /* Append the events of 'log' not yet in the file (normally the last one). Checkpoints when the
- * journal is full, or when 'now' (seconds, any clock) is far enough past the last checkpoint. */
-int hb_store_append(hb_store *s, const hb_runlog *log, double now, hb_error *err);
+ * journal is full, or every 30 s or so (20 times the last checkpoint's cost if more; the clock
+ * is read every 256 appends). */
+int hb_store_append(hb_store *s, const hb_runlog *log, hb_error *err);
 /* Fold everything into the tables now. */
 int hb_store_checkpoint(hb_store *s, const hb_runlog *log, hb_error *err);
 /* Final checkpoint (when 'log' is not NULL), unlock, free. */

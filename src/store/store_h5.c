@@ -29,7 +29,7 @@
 
 #define FORMAT_NAME "hbmpi-run"
 #define FORMAT_VERSION 1
-#define JOURNAL_MIN (1u << 20)     /* bytes of a running journal at least */
+#define JOURNAL_MIN (64u << 20)    /* bytes of a running journal at least (a hole until written) */
 #define JOURNAL_FINAL 4096         /* bytes of the journal of a file at rest */
 #define CHECKPOINT_EVERY 30.0      /* seconds between timed checkpoints at least */
 
@@ -48,6 +48,8 @@ struct hb_store {
     unsigned char *map;       /* mapping that holds the journal */
     size_t map_len, map_skip; /* the journal starts map_skip bytes into the mapping */
     size_t cap, used;         /* journal bytes: capacity, written */
+    size_t populated;         /* journal bytes whose pages are already mapped for writing */
+    unsigned appends;         /* counts appends between looks at the clock */
     size_t n_written;         /* events of the log in the file */
     double last_ckpt, last_cost;
     hb_store_stats stats;
@@ -103,7 +105,7 @@ typedef struct ev_row {
     double loss;
     int32_t worker;
     double start, end;
-    char *text, *extras;
+    int32_t text, extras;  /* row of /event_text, or -1 (strings apart: vlen rows are slow) */
 } ev_row;
 
 static hid_t vlen_str(void)
@@ -145,8 +147,8 @@ static hid_t event_type(void)
     H5Tinsert(t, "worker", HOFFSET(ev_row, worker), H5T_NATIVE_INT32);
     H5Tinsert(t, "start", HOFFSET(ev_row, start), H5T_NATIVE_DOUBLE);
     H5Tinsert(t, "end", HOFFSET(ev_row, end), H5T_NATIVE_DOUBLE);
-    H5Tinsert(t, "text", HOFFSET(ev_row, text), s);
-    H5Tinsert(t, "extras", HOFFSET(ev_row, extras), s);
+    H5Tinsert(t, "text", HOFFSET(ev_row, text), H5T_NATIVE_INT32);
+    H5Tinsert(t, "extras", HOFFSET(ev_row, extras), H5T_NATIVE_INT32);
     H5Tclose(s);
     H5Tclose(k);
     H5Tclose(st);
@@ -201,30 +203,38 @@ static int write_ds(hid_t f, const char *name, hid_t type, int rank, const hsize
 
 static int write_events(hid_t f, const hb_runlog *log)
 {
-    size_t n = log->n, nx = 0;
+    size_t n = log->n, nx = 0, nt = 0;
     ev_row *rows = hb_calloc(n ? n : 1, sizeof *rows);
     double *xs = hb_malloc((log->n_x ? log->n_x : 1) * sizeof(double));
-    if (rows == NULL || xs == NULL) {
+    const char **texts = hb_malloc((n > 0 ? 2 * n : 1) * sizeof *texts);
+    if (rows == NULL || xs == NULL || texts == NULL) {
         hb_free(rows);
         hb_free(xs);
+        hb_free(texts);
         return HB_ENOMEM;
     }
     for (size_t i = 0; i < n; i++) {
         const hb_event *e = &log->ev[i];
-        rows[i] = (ev_row){e->seq,  (int8_t)e->kind, (int8_t)e->status, e->session, e->id, e->budget,
-                           e->bracket, e->stage, e->loss, e->worker, e->start, e->end,
-                           (char *)(e->text ? e->text : ""), (char *)(e->extras ? e->extras : "")};
+        int32_t ti = -1, ei = -1;
+        if (e->text) texts[ti = (int32_t)nt++] = e->text;
+        if (e->extras) texts[ei = (int32_t)nt++] = e->extras;
+        rows[i] = (ev_row){e->seq,     (int8_t)e->kind, (int8_t)e->status, e->session, e->id,
+                           e->budget,  e->bracket,      e->stage,          e->loss,    e->worker,
+                           e->start,   e->end,          ti,                ei};
         const double *x = hb_runlog_x(log, i);
         if (x && log->dim) memcpy(xs + nx, x, log->dim * sizeof(double));
         if (x) nx += log->dim;
     }
-    hid_t t = event_type();
-    hsize_t d1 = n, d2[2] = {log->dim ? nx / log->dim : 0, log->dim};
+    hid_t t = event_type(), vs = vlen_str();
+    hsize_t d1 = n, d2[2] = {log->dim ? nx / log->dim : 0, log->dim}, dt = nt;
     int rc = write_ds(f, "events", t, 1, &d1, rows);
     if (rc == 0) rc = write_ds(f, "event_x", H5T_NATIVE_DOUBLE, 2, d2, xs);
+    if (rc == 0) rc = write_ds(f, "event_text", vs, 1, &dt, texts);
     H5Tclose(t);
+    H5Tclose(vs);
     hb_free(rows);
     hb_free(xs);
+    hb_free(texts);
     return rc == 0 ? HB_OK : HB_EIO;
 }
 
@@ -280,13 +290,12 @@ static int write_trials(hid_t f, const hb_runlog *log, const hb_space *sp)
     }
     for (size_t r = 0; r < n; r++) {
         unsigned char *p = buf + r * row;
-        const char *reason = t[r].reason ? t[r].reason : "", *extras = t[r].extras ? t[r].extras : "";
+        const char *reason = t[r].reason, *extras = t[r].extras; /* NULL costs no heap object */
         memcpy(p + 64, &reason, sizeof reason);
         memcpy(p + 72, &extras, sizeof extras);
         for (size_t i = 0; i < dim; i++) {
             if (!is_string_param(sp, i)) continue;
-            const char *s = offs[r * dim + i] ? pool.data + offs[r * dim + i] - 1 : "";
-            if (!offs[r * dim + i]) s = "";
+            const char *s = offs[r * dim + i] ? pool.data + offs[r * dim + i] - 1 : NULL;
             memcpy(p + TR_FIXED + 8 * i, &s, sizeof s);
         }
     }
@@ -385,14 +394,37 @@ static int map_journal(hb_store *s, size_t joff, size_t jcap, hb_error *err)
     s->map_skip = joff - base;
     s->cap = jcap;
     s->used = 0;
+    s->populated = 0;
     return HB_OK;
 }
 
-/* Bytes the journal should hold: room for about as many events again as the log has. */
+/* Map the journal's pages ahead of the writes, a megabyte at a time: one system call instead of
+ * a page fault every 30 records (kernels before 5.14 say EINVAL, and fault as before). */
+#define POPULATE_STEP (1u << 20)
+static void populate_ahead(hb_store *s)
+{
+#ifdef MADV_POPULATE_WRITE
+    if (s->populated >= s->cap) return;
+    long pg = sysconf(_SC_PAGESIZE);
+    size_t from = (s->map_skip + s->populated) / (size_t)pg * (size_t)pg;
+    size_t to = s->map_skip + s->populated + POPULATE_STEP;
+    if (to > s->map_len) to = s->map_len;
+    if (madvise(s->map + from, to - from, MADV_POPULATE_WRITE) != 0) {
+        s->populated = s->cap; /* not supported here: stop trying */
+        return;
+    }
+    s->populated = to - s->map_skip;
+#else
+    s->populated = s->cap;
+#endif
+}
+
+/* Bytes the journal should hold: room for about three times as many events again as the log
+ * has, so that the checkpoints of a long run rewrite about half its final size in all. */
 static size_t journal_size(const hb_runlog *log)
 {
     size_t est = log->n * 128 + log->n_x * 8, c = JOURNAL_MIN;
-    while (c < 2 * est) c *= 2;
+    while (c < 3 * est) c *= 2;
     return c;
 }
 
@@ -431,7 +463,7 @@ static int checkpoint(hb_store *s, const hb_runlog *log, size_t jcap, hb_error *
     s->last_cost = mono() - t0;
     s->stats.checkpoint_seconds += s->last_cost;
     s->stats.journal_capacity = jcap;
-    s->last_ckpt = -1; /* set from the caller's clock at the next append */
+    s->last_ckpt = mono();
     return HB_OK;
 }
 
@@ -471,7 +503,7 @@ static hb_store *store_new(const char *path, hb_error *err)
     memcpy(s->tmp, path, n);
     memcpy(s->tmp + n, ".tmp", 5);
     s->fd = -1;
-    s->last_ckpt = -1;
+    s->last_ckpt = mono();
     return s;
 }
 
@@ -550,6 +582,34 @@ static long long read_attr_i64(hid_t f, const char *name)
     return v;
 }
 
+/* Read the 1-D string dataset 'name' ('*n' strings, each hb_malloc'd... in one array). */
+static int read_strings(hid_t f, const char *name, char ***out, hsize_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    if (d < 0) return HB_ESYNTAX;
+    hid_t s = H5Dget_space(d), t = vlen_str();
+    H5Sget_simple_extent_dims(s, n, NULL);
+    char **v = hb_calloc(*n ? *n : 1, sizeof *v);
+    int rc = v ? HB_OK : HB_ENOMEM;
+    if (rc == HB_OK && *n && H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) rc = HB_ESYNTAX;
+    for (hsize_t i = 0; rc == HB_OK && i < *n; i++) { /* HDF5's strings into ours */
+        char *c = v[i] ? hb_strdup(v[i]) : NULL;
+        if (v[i]) H5free_memory(v[i]);
+        v[i] = c;
+    }
+    H5Tclose(t);
+    H5Sclose(s);
+    H5Dclose(d);
+    if (rc != HB_OK) {
+        hb_free(v);
+        return rc;
+    }
+    *out = v;
+    return HB_OK;
+}
+
 static int read_events(hid_t f, hb_runlog *log)
 {
     hid_t d = H5Dopen2(f, "events", H5P_DEFAULT), dx = H5Dopen2(f, "event_x", H5P_DEFAULT);
@@ -559,11 +619,13 @@ static int read_events(hid_t f, hb_runlog *log)
         return HB_ESYNTAX;
     }
     hid_t s = H5Dget_space(d), sx = H5Dget_space(dx);
-    hsize_t n = 0, dims[2] = {0, 0};
+    hsize_t n = 0, dims[2] = {0, 0}, nt = 0;
     H5Sget_simple_extent_dims(s, &n, NULL);
     int rx = H5Sget_simple_extent_ndims(sx);
     if (rx == 2) H5Sget_simple_extent_dims(sx, dims, NULL);
     int rc = rx == 2 && dims[1] == log->dim ? HB_OK : HB_ESYNTAX;
+    char **texts = NULL;
+    if (rc == HB_OK) rc = read_strings(f, "event_text", &texts, &nt);
     ev_row *rows = hb_calloc(n ? n : 1, sizeof *rows);
     hsize_t nxs = dims[0] * dims[1];
     double *xs = hb_malloc((nxs > 0 ? nxs : 1) * sizeof(double));
@@ -575,10 +637,13 @@ static int read_events(hid_t f, hb_runlog *log)
     size_t k = 0;
     for (hsize_t i = 0; rc == HB_OK && i < n; i++) {
         const ev_row *r = &rows[i];
-        hb_event e = {r->seq,   r->kind,       r->session, r->id,    r->budget, r->bracket, r->stage,
-                      r->loss,  r->status,     r->worker,  r->start, r->end,
-                      r->text && r->text[0] ? r->text : NULL,
-                      r->extras && r->extras[0] ? r->extras : NULL, NULL};
+        if (r->text >= (int32_t)nt || r->extras >= (int32_t)nt || r->seq != i) {
+            rc = HB_ESYNTAX;
+            break;
+        }
+        hb_event e = {r->seq,  r->kind,   r->session, r->id,    r->budget, r->bracket, r->stage, r->loss,
+                      r->status, r->worker, r->start,   r->end,
+                      r->text >= 0 ? texts[r->text] : NULL, r->extras >= 0 ? texts[r->extras] : NULL, NULL};
         if (e.kind == HB_EV_ISSUE || e.kind == HB_EV_WARM) {
             if (k >= dims[0]) {
                 rc = HB_ESYNTAX;
@@ -586,10 +651,10 @@ static int read_events(hid_t f, hb_runlog *log)
             }
             e.x = xs + k++ * log->dim;
         }
-        if (r->seq != i) rc = HB_ESYNTAX;
-        else rc = hb_runlog_add(log, &e);
+        rc = hb_runlog_add(log, &e);
     }
-    if (rows && n) H5Dvlen_reclaim(t, s, H5P_DEFAULT, rows);
+    for (hsize_t i = 0; texts && i < nt; i++) hb_free(texts[i]);
+    hb_free(texts);
     H5Tclose(t);
     hb_free(rows);
     hb_free(xs);
@@ -754,19 +819,21 @@ int hb_store_restart(hb_store *s, const char *header, const hb_space *sp, const 
     return checkpoint_swap(s, log, journal_size(log), err);
 }
 
-int hb_store_append(hb_store *s, const hb_runlog *log, double now, hb_error *err)
+int hb_store_append(hb_store *s, const hb_runlog *log, hb_error *err)
 {
-    if (s->last_ckpt < 0) s->last_ckpt = now;
     while (s->n_written < log->n) {
         hb_event e = log->ev[s->n_written];
         e.x = hb_runlog_x(log, s->n_written);
         size_t need = hb_record_size(&e, log->dim);
         if (s->map == NULL || s->used + need > s->cap) return checkpoint_swap(s, log, journal_size(log), err);
+        if (s->used + need > s->populated) populate_ahead(s);
         hb_record_encode(&e, log->dim, s->map + s->map_skip + s->used);
         s->used += need;
         s->n_written++;
     }
-    double every = s->last_cost * 20 > CHECKPOINT_EVERY ? s->last_cost * 20 : CHECKPOINT_EVERY;
+    /* a checkpoint every so often keeps the tables fresh for readers (h5py sees only those) */
+    if (++s->appends % 256 != 0) return HB_OK;
+    double now = mono(), every = s->last_cost * 20 > CHECKPOINT_EVERY ? s->last_cost * 20 : CHECKPOINT_EVERY;
     if (s->used > 0 && now - s->last_ckpt > every) return checkpoint_swap(s, log, journal_size(log), err);
     return HB_OK;
 }
