@@ -76,7 +76,7 @@ def throughput(tmp):
 def resume(tmp):
     n = ARGS.n_resume
     out = []
-    for optimizer in ("random", "hyperband"):
+    for optimizer in ("random", "hyperband", "bohb"):
         f = os.path.join(tmp, f"big-{optimizer}.h5")
         base = ["run", "--kernel", "branin", "--optimizer", optimizer, "--quiet", "--out", f]
         run(base + ["--max-evals", str(n)])

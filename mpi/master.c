@@ -182,6 +182,13 @@ static int replay(state *s, hb_opt *opt, xstore *xs, hb_error *err)
 {
     hb_runlog *log = s->mo->log;
     int rc = HB_OK;
+    /* Proposals are recomputed and compared for the first and last VERIFY_ENDS issues, every
+     * VERIFY_EVERY-th in between, and all of them in a short log; the others take the logged
+     * configuration (samplers that allow it), so that resuming a long run costs little more than
+     * reading it. The schedule (id, budget, bracket, stage) is checked for every issue. */
+    enum { VERIFY_ENDS = 64, VERIFY_EVERY = 512, VERIFY_ALL = 4096 };
+    size_t n_issue = 0, k_issue = 0;
+    for (size_t i = 0; i < log->n; i++) n_issue += log->ev[i].kind == HB_EV_ISSUE;
     for (size_t i = 0; i < log->n && rc == HB_OK; i++) {
         const hb_event *e = &log->ev[i];
         const double *x = hb_runlog_x(log, i);
@@ -189,7 +196,10 @@ static int replay(state *s, hb_opt *opt, xstore *xs, hb_error *err)
             rc = hb_opt_observe(opt, x, e->budget, e->loss, (hb_trial_status)e->status, err);
         } else if (e->kind == HB_EV_ISSUE) {
             hb_job job;
-            if ((rc = hb_opt_ask(opt, &job, err)) != HB_OK) break;
+            int verify = n_issue <= VERIFY_ALL || k_issue < VERIFY_ENDS || k_issue + VERIFY_ENDS >= n_issue ||
+                         k_issue % VERIFY_EVERY == 0;
+            k_issue++;
+            if ((rc = hb_opt_ask_replay(opt, x, verify, &job, err)) != HB_OK) break;
             if (job.kind != HB_ASK_JOB || job.id != e->id || job.budget != e->budget ||
                 job.bracket != e->bracket || job.stage != e->stage || !same_x(job.x, x, s->dim)) {
                 const char *what = job.kind != HB_ASK_JOB ? "no job"
@@ -243,7 +253,7 @@ static int replay(state *s, hb_opt *opt, xstore *xs, hb_error *err)
 }
 
 /* A stop signal: stop issuing, let running jobs report for up to the grace time, tell what
- * finished (in issue order when reproducible), log the rest as interrupted. */
+ * finished (hold it when reproducible), log the rest as interrupted. */
 static int stop(state *s, hb_opt *opt, xstore *xs, hb_error *err)
 {
     hb_transport *t = s->t;
@@ -263,10 +273,12 @@ static int stop(state *s, hb_opt *opt, xstore *xs, hb_error *err)
         s->out[i].finished = 1;
     }
     s->res->stuck = t->ops->running(t);
-    /* tell what finished; reproducibly only while the oldest is finished, the others are held */
+    /* Tell what finished; reproducibly, nothing: a reproducible run tells one result and then
+     * asks, so telling two in a row here would change the jobs after the resume. Those results
+     * are held instead, and told in their turn when the run resumes. */
     for (size_t i = 0; i < s->n_out && rc == HB_OK;) {
         slot *o = &s->out[i];
-        if (o->finished && (mo->reproducible == 0 || i == 0)) {
+        if (o->finished && mo->reproducible == 0) {
             slot done = *o;
             memmove(&s->out[i], &s->out[i + 1], (s->n_out - i - 1) * sizeof *s->out);
             s->n_out--;

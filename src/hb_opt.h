@@ -57,6 +57,13 @@ HB_API void hb_opt_free(hb_opt *opt);
 /* Next job, or wait (results are needed first), or done. */
 HB_API int hb_opt_ask(hb_opt *opt, hb_job *job, hb_error *err);
 
+/* Ask during a replay of a logged run whose next job had configuration 'x': as hb_opt_ask, but
+ * when the job needs a new configuration and 'verify' is 0, the sampler is not run (for samplers
+ * that allow it: random, kde, tpe) and 'x' is taken instead. The schedule (id, budget, bracket,
+ * stage) is computed as always; with 'verify' 1 (or another sampler) it is a plain ask, and the
+ * caller compares the configuration too. */
+HB_API int hb_opt_ask_replay(hb_opt *opt, const double *x, int verify, hb_job *job, hb_error *err);
+
 /* Record the outcome of job 'id'. 'loss' is read only when 'status' is HB_TRIAL_OK (a failure is
  * seen as the worst loss). Telling an unknown or finished id returns HB_EINVAL and changes
  * nothing. */

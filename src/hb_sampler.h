@@ -49,6 +49,11 @@ HB_API void hb_sampler_free(hb_sampler *s);
  * HB_SAMPLER_EXHAUSTED, or an error. Deterministic in the sampler's seed and its inputs. */
 HB_API int hb_sampler_propose(hb_sampler *s, const hb_history *h, const hb_pending *pending,
                               size_t n_pending, double budget, double *x, hb_error *err);
+/* Count a proposal as made without making it (a replay that takes the configuration from a log):
+ * the next proposal is the one that would have followed. HB_EINVAL for samplers whose state
+ * depends on the proposals themselves (grid, gp): those must be replayed in full. */
+HB_API int hb_sampler_skip(hb_sampler *s);
+
 /* 1 if 'kind' names a sampler. */
 HB_API int hb_sampler_exists(const char *kind);
 

@@ -83,6 +83,7 @@ struct hb_opt {
     size_t n_pend, cap_pend;
     hb_pending *pview;        /* scratch: the pending jobs as the sampler sees them */
     size_t cap_pview;
+    const double *replay_x;   /* hb_opt_ask_replay: the logged configuration, or NULL */
 };
 
 static const struct {
@@ -256,11 +257,16 @@ static int new_config(hb_opt *o, double budget, size_t *cfg, hb_error *err)
         o->xs = xs;
         o->cap_cfg = c;
     }
+    double *x = o->xs + o->n_cfg * o->dim;
+    if (o->replay_x && hb_sampler_skip(o->sampler) == HB_OK) { /* replay: the log has it */
+        memcpy(x, o->replay_x, o->dim * sizeof(double));
+        *cfg = o->n_cfg++;
+        return HB_OK;
+    }
     if (grow((void **)&o->pview, &o->cap_pview, o->n_pend + 1, sizeof *o->pview) != HB_OK)
         return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
     for (size_t i = 0; i < o->n_pend; i++)
         o->pview[i] = (hb_pending){o->xs + o->pend[i].cfg * o->dim, o->pend[i].budget};
-    double *x = o->xs + o->n_cfg * o->dim;
     int rc = hb_sampler_propose(o->sampler, o->history, o->pview, o->n_pend, budget, x, err);
     if (rc != HB_OK) return rc;
     *cfg = o->n_cfg++;
@@ -487,6 +493,14 @@ int hb_opt_ask(hb_opt *o, hb_job *job, hb_error *err)
     case MODE_ASHA: return ask_asha(o, job, err);
     default: return ask_single(o, job, err);
     }
+}
+
+int hb_opt_ask_replay(hb_opt *o, const double *x, int verify, hb_job *job, hb_error *err)
+{
+    o->replay_x = verify ? NULL : x;
+    int rc = hb_opt_ask(o, job, err);
+    o->replay_x = NULL;
+    return rc;
 }
 
 /* ---------- telling ---------- */

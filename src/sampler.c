@@ -71,6 +71,7 @@ int hb_sampler_create(const char *kind, const hb_space *space, uint64_t seed,
     s->ops = ops;
     s->space = space;
     s->opts = o;
+    s->seed = seed;
     hb_rng_init(&s->rng, seed, 1);
     if (ops->state_size && (s->state = hb_calloc(1, ops->state_size)) == NULL) {
         hb_free(s);
@@ -98,6 +99,15 @@ int hb_sampler_propose(hb_sampler *s, const hb_history *h, const hb_pending *pen
 {
     if (s == NULL || h == NULL || x == NULL || (n_pending && pending == NULL))
         return hb_error_set(err, HB_EINVAL, NULL, "bad arguments");
+    /* each proposal draws from a stream of its own, so that a replay can skip proposals */
+    hb_rng_init(&s->rng, s->seed, 1 + s->n_proposed++);
     return s->ops->propose(s, h, pending, n_pending, budget, x, err);
+}
+
+int hb_sampler_skip(hb_sampler *s)
+{
+    if (s == NULL || !s->ops->replayable) return HB_EINVAL;
+    s->n_proposed++;
+    return HB_OK;
 }
 

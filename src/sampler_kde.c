@@ -273,4 +273,5 @@ const hb_sampler_ops hb__sampler_kde = {.name = "kde",
                                         .state_size = sizeof(kde_state),
                                         .init = kde_init,
                                         .propose = kde_propose,
-                                        .fini = kde_fini};
+                                        .fini = kde_fini,
+                                        .replayable = 1};

@@ -17,4 +17,4 @@ static int random_propose(hb_sampler *s, const hb_history *h, const hb_pending *
 }
 
 const hb_sampler_ops hb__sampler_random = {
-    .name = "random", .state_size = 0, .init = NULL, .propose = random_propose, .fini = NULL};
+    .name = "random", .state_size = 0, .init = NULL, .propose = random_propose, .fini = NULL, .replayable = 1};

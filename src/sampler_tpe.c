@@ -405,4 +405,5 @@ const hb_sampler_ops hb__sampler_tpe = {.name = "tpe",
                                         .state_size = sizeof(tpe_state),
                                         .init = tpe_init,
                                         .propose = tpe_propose,
-                                        .fini = tpe_fini};
+                                        .fini = tpe_fini,
+                                        .replayable = 1};
