@@ -23,11 +23,15 @@ typedef struct hb_master_opts {
     double time_offset;         /* run time of the earlier sessions */
     double grace;               /* seconds running jobs get to stop after a signal */
     const char *session_info;   /* JSON text of this session's event (host, Slurm, ...) */
+    double deadline;            /* transport seconds after which no job starts and the session
+                                   ends once the running ones report (--stop-before-end); <= 0:
+                                   none */
 } hb_master_opts;
 
 /* Run 'opt' to the end over 't'; fill 'res' (trials in the order they were told, the replayed
  * ones first). HB_EINTR after a stop signal, once the running jobs are recorded as interrupted
- * (res->stop_signal says which; res->stuck counts jobs that did not stop within the grace). */
+ * (res->stop_signal says which; res->stuck counts jobs that did not stop within the grace), or
+ * when the deadline passed and the running jobs finished (res->stop_signal 0). */
 int hb_master_run(hb_opt *opt, hb_transport *t, const hb_master_opts *mo, hb_run_result *res,
                   hb_error *err);
 

@@ -38,6 +38,7 @@ typedef struct hb_run_spec {
     int session;
     double time_offset;
     const char *session_info;
+    double deadline;            /* --stop-before-end: seconds from the start; <= 0: none */
 } hb_run_spec;
 
 typedef struct hb_run_result {

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "hb_buf.h"
 #include "hb_cli.h"
@@ -15,6 +16,7 @@
 #include "hb_runfile.h"
 #include "hb_runtime.h"
 #include "hb_signals.h"
+#include "hb_slurm.h"
 #include "hb_transport.h"
 #include "hb_schedule.h"
 #include "hb_space.h"
@@ -111,6 +113,8 @@ static const char *run_help =
     "                          that was recorded. SIGTERM, SIGINT or SIGUSR1 stop the run:\n"
     "                          running jobs are recorded as interrupted, exit 3\n"
     "  --warm-start OLD.h5     feed OLD.h5's results (same space) to the model first\n"
+    "  --stop-before-end S     in a Slurm job: start no job in the last S seconds of the\n"
+    "                          allocation; once the running ones finish, save and exit 3\n"
     "\n"
     "optimiser:\n"
     "  --optimizer NAME        random (default), grid, tpe, gp: every configuration at the\n"
@@ -539,7 +543,7 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
     hb_args a = {argc, argv, 2, "run", NULL, rank != 0};
     const char *kname = NULL, *space_file = NULL, *eval_lib = NULL, *trial_dir = NULL, *out = NULL, *warm = NULL;
     double min_b = NAN, max_b = NAN, time_limit = 0, eval_delay = 0, eval_timeout = 0, grace = 5;
-    double sim_cost = 1, sim_noise = 0;
+    double sim_cost = 1, sim_noise = 0, stop_before_end = 0;
     long reproducible = 0, sim_workers = 0, ranks_per_eval = 1;
     int json = 0, quiet = 0, r, eval_argc = 0;
     char **eval_argv = NULL;
@@ -664,6 +668,8 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
         } else if ((r = hb_cli_take(&a, "--out")) != 0) {
             if (r < 0) return HB_EXIT_USAGE;
             out = a.value;
+        } else if ((r = hb_cli_take(&a, "--stop-before-end")) != 0) {
+            if (r < 0 || hb_cli_double(&a, "--stop-before-end", &stop_before_end, 0.0)) return HB_EXIT_USAGE;
         } else if ((r = hb_cli_take(&a, "--warm-start")) != 0) {
             if (r < 0) return HB_EXIT_USAGE;
             warm = a.value;
@@ -761,6 +767,18 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
         if (rf.resumed && !quiet)
             fprintf(stderr, "hbmpi run: resuming %s (%zu events, session %d)\n", out, rf.log.n, rf.session + 1);
     }
+    if (rank == 0 && stop_before_end > 0) {
+        /* the allocation's end, from Slurm: stop starting jobs that much earlier */
+        double end = hb_slurm_job_end(), left = end - (double)time(NULL);
+        if (end < 0)
+            fprintf(stderr, "hbmpi run: --stop-before-end: not in a Slurm job with a time limit (or Slurm cannot "
+                            "tell its end); ignored\n");
+        else if (left <= stop_before_end)
+            fprintf(stderr, "hbmpi run: --stop-before-end: the allocation ends in %.0f s, less than %g s; ignored "
+                            "in this session\n", left, stop_before_end);
+        else
+            spec.deadline = left - stop_before_end;
+    }
     hb_run_result res;
     rc = hb_runtime_run(&spec, comm, &res, &err);
     int code = HB_EXIT_OK;
@@ -775,8 +793,11 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
     if (rc == HB_EINTR) {
         if (rank == 0) {
             char name[32];
-            fprintf(stderr, "hbmpi run: stopped by %s%s%s%s\n",
-                    hb_signal_name(res.stop_signal ? res.stop_signal : hb_stop_signal(), name, sizeof name),
+            if (res.stop_signal == 0 && hb_stop_signal() == 0)
+                snprintf(name, sizeof name, "--stop-before-end");
+            else
+                hb_signal_name(res.stop_signal ? res.stop_signal : hb_stop_signal(), name, sizeof name);
+            fprintf(stderr, "hbmpi run: stopped by %s%s%s%s\n", name,
                     out ? "; the run is saved in " : " (no --out: nothing is saved)", out ? out : "",
                     out ? "; run the same command to resume it" : "");
             if (res.stuck > 0) {

@@ -329,7 +329,7 @@ int hb_master_run(hb_opt *opt, hb_transport *t, const hb_master_opts *mo, hb_run
         budget_total = (double)set->iterations * hb_schedule_iteration_budget(&sch);
     hb_progress prog;
     hb_progress_init(&prog, stderr, mo->quiet);
-    int rc = HB_OK, done = 0;
+    int rc = HB_OK, done = 0, draining = 0;
     /* A resumed run: the earlier sessions first, then what was in flight goes out again. */
     if (mo->log && mo->log->n > 0) {
         res->replayed = mo->log->n;
@@ -357,8 +357,17 @@ int hb_master_run(hb_opt *opt, hb_transport *t, const hb_master_opts *mo, hb_run
             rc = stop(&s, opt, &xs, err);
             break;
         }
+        /* Near the allocation's end: start nothing more, let the running jobs finish. */
+        if (mo->deadline > 0 && !draining && t->ops->now(t) >= mo->deadline) draining = 1;
+        if (draining && s.n_out == 0) {
+            hb_event e = {0, HB_EV_STOP, 0, 0, 0, -1, -1, NAN, 0, t->workers, 0,
+                          micro(mo->time_offset + t->ops->now(t)), "allocation end", NULL, NULL};
+            if ((rc = log_event(&s, &e, err)) == HB_OK)
+                rc = hb_error_set(err, HB_EINTR, NULL, "stopped before the allocation's end");
+            break;
+        }
         /* Ask while a job could start now (or, reproducibly, while fewer than W are out). */
-        while (!done) {
+        while (!done && !draining) {
             if (mo->reproducible > 0 ? s.n_out >= (size_t)mo->reproducible
                                      : (s.n_out > 0 && t->ops->idle(t) <= 0))
                 break;

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hb_slurm.h"
 #include "hb_store_h5.h"
 
 static const char *const limit_keys[] = {"max_evals", "iterations", "max_total_budget", NULL};
@@ -98,6 +99,7 @@ static char *make_session_info(void)
     hb_buf_puts(&b, "{\"host\": ");
     hb_buf_json_string(&b, host);
     hb_buf_printf(&b, ", \"pid\": %ld, \"started\": \"%s\", \"slurm\": ", (long)getpid(), when);
+    double job_end = hb_slurm_job_end();
     static const char *const vars[] = {"SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID",
                                        "SLURM_JOB_NODELIST", "SLURM_RESTART_COUNT", "SLURM_JOB_NAME", NULL};
     if (getenv("SLURM_JOB_ID")) {
@@ -110,6 +112,7 @@ static char *make_session_info(void)
             hb_buf_json_string(&b, v);
             first = 0;
         }
+        if (job_end > 0) hb_buf_printf(&b, ", \"job_end_epoch\": %.0f", job_end);
         hb_buf_puts(&b, "}");
     } else {
         hb_buf_puts(&b, "null");

@@ -48,7 +48,8 @@ static int master(const hb_run_spec *spec, hb_transport *t, int slots, hb_run_re
     if (rc != HB_OK) return rc;
     hb_master_opts mo = {spec->space,  spec->reproducible, spec->time_limit,  spec->quiet,
                          spec->log,    spec->store,        spec->session,     spec->time_offset,
-                         (spec->cmd.grace > 0 ? spec->cmd.grace : 0) + 2, spec->session_info};
+                         (spec->cmd.grace > 0 ? spec->cmd.grace : 0) + 2, spec->session_info,
+                         spec->deadline};
     rc = hb_master_run(opt, t, &mo, res, err);
     res->settings.optimizer = spec->settings.optimizer; /* outlives the optimiser */
     hb_opt_free(opt);

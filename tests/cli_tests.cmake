@@ -60,3 +60,22 @@ foreach(t kill signals)
   set_tests_properties(runfile_${t} PROPERTIES TIMEOUT 600 LABELS "runfile;mpi" ENVIRONMENT "${HB_MPI_ENV}"
                        PROCESSORS 2 RUN_SERIAL TRUE)
 endforeach()
+
+# Slurm (tests/slurm/): a real one-node cluster (munged, slurmctld, slurmd) that the slurm_up
+# fixture starts and slurm_down stops, whatever happened in between, so no daemon outlives the
+# run. The tests submit slurm/hbmpi-one-node.sbatch, requeue it, let its time limit signal it,
+# and follow docs/slurm.md's walk-through.
+set(HB_SLURM_DIR /tmp/hbmpi-slurm)
+add_test(NAME slurm_up COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/slurm/cluster up)
+set_tests_properties(slurm_up PROPERTIES FIXTURES_SETUP hb_slurm LABELS slurm TIMEOUT 120
+                     ENVIRONMENT "HB_SLURM_DIR=${HB_SLURM_DIR}")
+add_test(NAME slurm_down COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/slurm/cluster down)
+set_tests_properties(slurm_down PROPERTIES FIXTURES_CLEANUP hb_slurm LABELS slurm TIMEOUT 180
+                     ENVIRONMENT "HB_SLURM_DIR=${HB_SLURM_DIR}")
+foreach(t requeue timelimit docs)
+  add_test(NAME slurm_${t}
+           COMMAND ${HB_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/slurm/test_slurm.py --hbmpi $<TARGET_FILE:hbmpi>
+                   --src ${PROJECT_SOURCE_DIR} ${t})
+  set_tests_properties(slurm_${t} PROPERTIES FIXTURES_REQUIRED hb_slurm LABELS slurm TIMEOUT 900 RUN_SERIAL TRUE
+                       ENVIRONMENT "${HB_MPI_ENV};SLURM_CONF=${HB_SLURM_DIR}/slurm.conf")
+endforeach()

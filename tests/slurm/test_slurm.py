@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""Slurm tests on a real one-node cluster (tests/slurm/cluster up/down, run by CTest fixtures):
+the project's own batch script, requeued from outside mid-run, and a job whose time limit sends
+the pre-timeout signal; both must resume from the run file and end with the trials of an
+uninterrupted run with the same --reproducible W. Also runs docs/slurm.md's walk-through as
+written.
+
+usage: test_slurm.py --hbmpi PATH --src DIR GROUP     (GROUP: requeue timelimit docs)
+SLURM_CONF must point at the test cluster (tests/slurm/cluster env).
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ARGS = None
+PASSED = 0
+FAILED = 0
+
+
+def check(cond, what):
+    global PASSED, FAILED
+    if cond:
+        PASSED += 1
+    else:
+        FAILED += 1
+        print("FAIL:", what, flush=True)
+    return cond
+
+
+def sh(*cmd, check_rc=True):
+    p = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+    if check_rc and p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)}: {p.returncode} {p.stderr}")
+    return p.stdout.strip()
+
+
+def job_state(job):
+    out = sh("scontrol", "show", "job", "-o", str(job), check_rc=False)
+    st = re.search(r"JobState=(\S+)", out)
+    why = re.search(r"Reason=(\S+)", out)
+    rc = re.search(r"ExitCode=(\d+):", out)
+    return (st.group(1) if st else "GONE"), (why.group(1) if why else ""), (int(rc.group(1)) if rc else None)
+
+
+def results(run_file):
+    p = subprocess.run([ARGS.hbmpi, "report", run_file, "--events"], capture_output=True, text=True)
+    if p.returncode != 0:
+        return None
+    return [json.loads(l) for l in p.stdout.splitlines()]
+
+
+RUN = ["--kernel", "branin", "--optimizer", "bohb", "--min-budget", "1", "--max-budget", "27", "--seed", "5",
+       "--iterations", "2", "--reproducible", "2", "--quiet"]
+
+
+def reference():
+    p = subprocess.run([ARGS.hbmpi, "run", *RUN, "--json"], capture_output=True, text=True, check=True)
+    return json.loads(p.stdout)
+
+
+def key(report):
+    return [(t["id"], json.dumps(t["config"], sort_keys=True), t["budget"], t["loss"], t["status"])
+            for t in report["trials"]]
+
+
+def submit(tmp, extra_args, sbatch_opts, env=None):
+    run_file = os.path.join(tmp, "run.h5")
+    log = os.path.join(tmp, "job.log")
+    exports = {"HBMPI": ARGS.hbmpi, "RUN_FILE": run_file, "HBMPI_ARGS": " ".join(RUN + extra_args),
+               "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+               "OMPI_MCA_rmaps_base_oversubscribe": "1"}
+    exports.update(env or {})
+    e = dict(os.environ, **exports)
+    p = subprocess.run(["sbatch", "--parsable", "--ntasks=3", f"--output={log}", "--export=ALL", *sbatch_opts,
+                        os.path.join(ARGS.src, "slurm", "hbmpi-one-node.sbatch")], capture_output=True, text=True,
+                       env=e, cwd=tmp)
+    check(p.returncode == 0, f"sbatch: {p.stderr}")
+    return int(p.stdout.strip().split(";")[0]), run_file, log
+
+
+def follow(job, limit=600, on_running=None):
+    """Wait for the job to end; release it whenever a requeue holds it (BeginTime). Returns the
+    final state and the number of releases."""
+    t0, releases = time.time(), 0
+    while time.time() - t0 < limit:
+        st, why, rc = job_state(job)
+        if st == "PENDING" and why == "BeginTime":
+            sh("scontrol", "update", f"JobId={job}", "StartTime=now")
+            releases += 1
+        elif st == "RUNNING" and on_running:
+            on_running()
+        elif st in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "GONE", "NODE_FAIL", "OUT_OF_MEMORY"):
+            # a job that requeues itself may show its old end state for a moment: believe an end
+            # only when it is still there a few seconds later
+            time.sleep(3)
+            if job_state(job)[0] == st:
+                return st, rc, releases
+        time.sleep(0.5)
+    return "STUCK", None, releases
+
+
+def final_checks(name, run_file, log, ref, st, rc, min_sessions):
+    check(st == "COMPLETED" and rc == 0, f"{name}: the job completed (state {st}, exit {rc}); log:\n"
+                                         f"{open(log).read()[-1500:] if os.path.exists(log) else ''}")
+    p = subprocess.run([ARGS.hbmpi, "report", run_file, "--json"], capture_output=True, text=True)
+    check(p.returncode == 0, f"{name}: the run file reads: {p.stderr}")
+    if p.returncode == 0:
+        got = json.loads(p.stdout)
+        check(key(got) == key(ref), f"{name}: the same trials as an uninterrupted run "
+                                    f"({len(got['trials'])} vs {len(ref['trials'])})")
+    evs = results(run_file) or []
+    sessions = [e for e in evs if e["kind"] == "session"]
+    check(len(sessions) >= min_sessions, f"{name}: {len(sessions)} sessions (at least {min_sessions})")
+    slurm = [s["info"].get("slurm") or {} for s in sessions]
+    check(all(s.get("SLURM_JOB_ID") for s in slurm), f"{name}: every session records its Slurm job id")
+    check(any(s.get("SLURM_RESTART_COUNT") not in (None, "0") for s in slurm[1:]) or min_sessions < 2,
+          f"{name}: a later session records SLURM_RESTART_COUNT: {slurm}")
+    check(all("job_end_epoch" in s for s in slurm), f"{name}: the job's end time is recorded")
+    return evs
+
+
+# ---------------------------------------------------------------- requeue
+def group_requeue():
+    tmp = tempfile.mkdtemp(prefix="hb-slurm-rq-", dir=ARGS.tmp)
+    ref = reference()
+    job, run_file, log = submit(tmp, ["--eval-delay", "1"], ["--time=10"])
+    requeued = []
+
+    def maybe_requeue():
+        if requeued:
+            return
+        evs = results(run_file) if os.path.exists(run_file) else None
+        if evs and sum(e["kind"] == "result" for e in evs) >= 15:
+            sh("scontrol", "requeue", str(job))
+            requeued.append(time.time())
+
+    st, rc, releases = follow(job, on_running=maybe_requeue)
+    check(bool(requeued), "the job was requeued mid-run with scontrol requeue")
+    check(releases >= 1, f"the requeued job was held and released ({releases})")
+    evs = final_checks("requeue", run_file, log, ref, st, rc, 2)
+    kinds = [e["kind"] for e in evs]
+    check("stop" in kinds and "interrupted" in kinds, "the requeue's SIGTERM stopped the first session cleanly")
+    text = open(log).read()
+    # Slurm's SIGTERM reaches every process of the job: hbmpi saves and exits 3, mpirun (which gets
+    # it too) ends with its own status; the requeue is Slurm's, the script must not add one
+    check("hbmpi exited with" in text and "requeueing" not in text,
+          f"exit 3 on the requeue's SIGTERM, and the script did not requeue on top of Slurm:\n{text[-2000:]}")
+    shutil.rmtree(tmp)
+
+
+# ---------------------------------------------------------------- time limit
+def group_timelimit():
+    tmp = tempfile.mkdtemp(prefix="hb-slurm-tl-", dir=ARGS.tmp)
+    ref = reference()
+    # A one-minute limit: USR1 comes 55 s before it, or up to 30 s later (Slurm checks limits
+    # every 30 s or so), so 5-35 s into the job; the run needs about 48 s of evaluations.
+    job, run_file, log = submit(tmp, ["--eval-delay", "8"], ["--time=1", "--signal=B:USR1@55"])
+    st, rc, releases = follow(job, limit=900)
+    text = open(log).read() if os.path.exists(log) else ""
+    check("hbmpi exited with 3" in text and "requeueing job" in text,
+          f"the pre-timeout signal: hbmpi exited 3 and the script requeued the job\n{text[-1500:]}")
+    check(releases >= 1, f"requeued after the signal and released ({releases} times)")
+    check("TIMEOUT" not in st and "DUE TO TIME LIMIT" not in text, "the job never ran into its time limit")
+    evs = final_checks("time limit", run_file, log, ref, st, rc, 2)
+    stops = [e for e in evs if e["kind"] == "stop"]
+    check(stops and all(s.get("text") == "SIGUSR1" for s in stops), f"every stop was SIGUSR1: {stops}")
+    shutil.rmtree(tmp)
+
+
+# ---------------------------------------------------------------- docs
+def group_docs():
+    """docs/slurm.md's walk-through, run as written (its ```sh block after 'try-it')."""
+    text = open(os.path.join(ARGS.src, "docs", "slurm.md")).read()
+    m = re.search(r"<!-- try-it -->\s*```sh\n(.*?)```", text, re.S)
+    check(m is not None, "docs/slurm.md has the walk-through block")
+    if m is None:
+        return
+    tmp = tempfile.mkdtemp(prefix="hb-slurm-docs-", dir=ARGS.tmp)
+    env = dict(os.environ, HBMPI_SRC=ARGS.src, PATH=os.path.dirname(ARGS.hbmpi) + ":" + os.environ["PATH"],
+               HOME=tmp, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMPI_MCA_rmaps_base_oversubscribe="1")
+    p = subprocess.run(["bash", "-euo", "pipefail", "-c", m.group(1)], capture_output=True, text=True, env=env,
+                       cwd=tmp, timeout=600)
+    check(p.returncode == 0, f"the walk-through runs: rc={p.returncode}\n{p.stdout[-1500:]}\n{p.stderr[-1500:]}")
+    check("best loss" in p.stdout and "finished" in p.stdout, f"it ends with the report: {p.stdout[-800:]}")
+    shutil.rmtree(tmp)
+
+
+GROUPS = {"requeue": group_requeue, "timelimit": group_timelimit, "docs": group_docs}
+
+
+def main():
+    global ARGS
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--hbmpi", required=True)
+    ap.add_argument("--src", required=True)
+    ap.add_argument("--tmp", default="/tmp")
+    ap.add_argument("group", choices=sorted(GROUPS))
+    ARGS = ap.parse_args()
+    if not os.environ.get("SLURM_CONF"):
+        sys.exit("test_slurm.py: SLURM_CONF is not set (tests/slurm/cluster env)")
+    GROUPS[ARGS.group]()
+    print(f"{PASSED} passed, {FAILED} failed")
+    return 1 if FAILED else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
