@@ -72,7 +72,7 @@ set_tests_properties(slurm_up PROPERTIES FIXTURES_SETUP hb_slurm LABELS slurm TI
 add_test(NAME slurm_down COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/slurm/cluster down)
 set_tests_properties(slurm_down PROPERTIES FIXTURES_CLEANUP hb_slurm LABELS slurm TIMEOUT 180
                      ENVIRONMENT "HB_SLURM_DIR=${HB_SLURM_DIR}")
-foreach(t requeue timelimit docs)
+foreach(t requeue timelimit stop_before_end srun array docs)
   add_test(NAME slurm_${t}
            COMMAND ${HB_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/slurm/test_slurm.py --hbmpi $<TARGET_FILE:hbmpi>
                    --src ${PROJECT_SOURCE_DIR} ${t})

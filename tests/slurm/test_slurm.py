@@ -5,7 +5,8 @@ the pre-timeout signal; both must resume from the run file and end with the tria
 uninterrupted run with the same --reproducible W. Also runs docs/slurm.md's walk-through as
 written.
 
-usage: test_slurm.py --hbmpi PATH --src DIR GROUP     (GROUP: requeue timelimit docs)
+usage: test_slurm.py --hbmpi PATH --src DIR GROUP
+GROUP: requeue timelimit stop_before_end srun array docs
 SLURM_CONF must point at the test cluster (tests/slurm/cluster env).
 """
 import argparse
@@ -69,7 +70,7 @@ def key(report):
             for t in report["trials"]]
 
 
-def submit(tmp, extra_args, sbatch_opts, env=None):
+def submit(tmp, extra_args, sbatch_opts, env=None, script="hbmpi-one-node.sbatch"):
     run_file = os.path.join(tmp, "run.h5")
     log = os.path.join(tmp, "job.log")
     exports = {"HBMPI": ARGS.hbmpi, "RUN_FILE": run_file, "HBMPI_ARGS": " ".join(RUN + extra_args),
@@ -77,8 +78,9 @@ def submit(tmp, extra_args, sbatch_opts, env=None):
                "OMPI_MCA_rmaps_base_oversubscribe": "1"}
     exports.update(env or {})
     e = dict(os.environ, **exports)
-    p = subprocess.run(["sbatch", "--parsable", "--ntasks=3", f"--output={log}", "--export=ALL", *sbatch_opts,
-                        os.path.join(ARGS.src, "slurm", "hbmpi-one-node.sbatch")], capture_output=True, text=True,
+    ntasks = [] if any(o.startswith("--ntasks") for o in sbatch_opts) else ["--ntasks=3"]
+    p = subprocess.run(["sbatch", "--parsable", *ntasks, f"--output={log}", "--export=ALL", *sbatch_opts,
+                        os.path.join(ARGS.src, "slurm", script)], capture_output=True, text=True,
                        env=e, cwd=tmp)
     check(p.returncode == 0, f"sbatch: {p.stderr}")
     return int(p.stdout.strip().split(";")[0]), run_file, log
@@ -173,6 +175,71 @@ def group_timelimit():
     shutil.rmtree(tmp)
 
 
+# ---------------------------------------------------------------- stop before the end
+def group_stop_before_end():
+    """--stop-before-end: no job starts in the allocation's last S seconds; the running ones
+    finish (nothing is interrupted), the run is saved, exit 3, the script requeues, the run resumes."""
+    tmp = tempfile.mkdtemp(prefix="hb-slurm-sbe-", dir=ARGS.tmp)
+    ref = reference()
+    # two minutes, stop 100 s before the end: about 20 s of work per session; USR1 is kept out
+    # of the way (1 s before the end, which Slurm may bring forward by 30 s)
+    job, run_file, log = submit(tmp, ["--eval-delay", "8", "--stop-before-end", "100"],
+                                ["--time=2", "--signal=B:USR1@1"])
+    st, rc, releases = follow(job, limit=900)
+    text = open(log).read() if os.path.exists(log) else ""
+    check("stopped by --stop-before-end" in text and "requeueing job" in text,
+          f"hbmpi stopped before the allocation's end, exit 3, requeued\n{text[-1500:]}")
+    evs = final_checks("stop before end", run_file, log, ref, st, rc, 2)
+    stops = [e for e in evs if e["kind"] == "stop"]
+    check(stops and all(e.get("text") == "allocation end" for e in stops), f"stops: {stops}")
+    check(not any(e["kind"] == "interrupted" for e in evs), "no evaluation was interrupted")
+    shutil.rmtree(tmp)
+
+
+# ---------------------------------------------------------------- srun and arrays
+def group_srun():
+    """The multi-node script (srun --mpi=pmix) on the one node."""
+    tmp = tempfile.mkdtemp(prefix="hb-slurm-srun-", dir=ARGS.tmp)
+    ref = reference()
+    job, run_file, log = submit(tmp, ["--eval-delay", "0.2"], ["--time=5", "--nodes=1", "--ntasks-per-node=3"],
+                                script="hbmpi-multi-node.sbatch")
+    st, rc, _ = follow(job)
+    final_checks("srun", run_file, log, ref, st, rc, 1)
+    text = open(log).read() if os.path.exists(log) else ""
+    check("srun --mpi=pmix" in text, "started with srun --mpi=pmix")
+    shutil.rmtree(tmp)
+
+
+def group_array():
+    """The array script: one study per index, its own run file and seed."""
+    tmp = tempfile.mkdtemp(prefix="hb-slurm-array-", dir=ARGS.tmp)
+    runs = os.path.join(tmp, "runs")
+    e = dict(os.environ, HBMPI=ARGS.hbmpi, RUNS=runs, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+             OMPI_MCA_rmaps_base_oversubscribe="1",
+             HBMPI_ARGS="--kernel branin --optimizer hyperband --min-budget 1 --max-budget 9 --reproducible 2 --quiet")
+    p = subprocess.run(["sbatch", "--parsable", "--array=0-2", "--ntasks=2", "--time=5",
+                        f"--output={tmp}/a-%A_%a.log", os.path.join(ARGS.src, "slurm", "hbmpi-array.sbatch")],
+                       capture_output=True, text=True, env=e, cwd=tmp)
+    check(p.returncode == 0, f"sbatch --array: {p.stderr}")
+    job = p.stdout.strip().split(";")[0]
+    t0 = time.time()
+    while time.time() - t0 < 300 and sh("squeue", "-h", "-j", job, check_rc=False):
+        time.sleep(1)
+    for i in range(3):
+        f = os.path.join(runs, f"study-{i}.h5")
+        q = subprocess.run([ARGS.hbmpi, "report", f, "--json"], capture_output=True, text=True)
+        ok = q.returncode == 0
+        check(ok, f"array task {i}: its run file reads: {q.stderr}")
+        if ok:
+            r = json.loads(q.stdout)
+            check(r["seed"] == i and len(r["trials"]) > 0, f"array task {i}: seed {r['seed']}, {len(r['trials'])} trials")
+        evs = results(f) or []
+        info = [x["info"]["slurm"] for x in evs if x["kind"] == "session"]
+        check(info and info[0].get("SLURM_ARRAY_TASK_ID") == str(i) and info[0].get("SLURM_ARRAY_JOB_ID") == job,
+              f"array task {i}: the run file records the array job and index: {info}")
+    shutil.rmtree(tmp)
+
+
 # ---------------------------------------------------------------- docs
 def group_docs():
     """docs/slurm.md's walk-through, run as written (its ```sh block after 'try-it')."""
@@ -192,7 +259,8 @@ def group_docs():
     shutil.rmtree(tmp)
 
 
-GROUPS = {"requeue": group_requeue, "timelimit": group_timelimit, "docs": group_docs}
+GROUPS = {"requeue": group_requeue, "timelimit": group_timelimit, "stop_before_end": group_stop_before_end,
+          "srun": group_srun, "array": group_array, "docs": group_docs}
 
 
 def main():
