@@ -4,6 +4,8 @@
 #ifndef HB_RUNFILE_H
 #define HB_RUNFILE_H
 
+#include <stdio.h>
+
 #include "hb_buf.h"
 #include "hb_opt.h"
 #include "hb_report.h"
@@ -67,5 +69,7 @@ int hb_run_view_load(const char *path, hb_run_view *v, hb_error *err);
 void hb_run_view_fini(hb_run_view *v);
 /* The report JSON of CLI.md: what `run --json` printed for the same run. */
 int hb_run_view_json(const hb_run_view *v, hb_buf *out);
+/* The same, written to 'out'; HB_ENOMEM if it could not be made. */
+int hb_run_view_print_json(const hb_run_view *v, FILE *out);
 
 #endif

@@ -513,11 +513,7 @@ static int print_finished(const char *path, const hb_kernel *k, int json)
     }
     int code = HB_EXIT_OK;
     if (json) {
-        hb_buf b = HB_BUF_INIT;
-        hb_run_view_json(&v, &b);
-        if (b.failed) code = HB_EXIT_FAILED;
-        else fputs(b.data, stdout);
-        hb_buf_fini(&b);
+        if (hb_run_view_print_json(&v, stdout) != HB_OK) code = HB_EXIT_FAILED;
     } else {
         fprintf(stderr, "hbmpi run: %s holds a finished run (%zu trials); raise --max-evals, --iterations or "
                         "--max-total-budget to continue it\n", path, v.n);

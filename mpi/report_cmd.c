@@ -356,11 +356,7 @@ int hb_cmd_report(int argc, char **argv)
     }
     int code = HB_EXIT_OK;
     if (json) {
-        hb_buf b = HB_BUF_INIT;
-        hb_run_view_json(&v, &b);
-        if (b.failed) code = HB_EXIT_FAILED;
-        else fputs(b.data, stdout);
-        hb_buf_fini(&b);
+        if (hb_run_view_print_json(&v, stdout) != HB_OK) code = HB_EXIT_FAILED;
     } else if (events) {
         print_events(&v);
     } else if (csv) {

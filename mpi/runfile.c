@@ -222,6 +222,25 @@ out:
     return rc;
 }
 
+/* 'header' with the values of 'keys' taken from 'from' (both JSON texts); the old text is freed.
+ * NULL when out of memory. */
+static char *keep_keys(char *header, const char *from, const char *const *keys)
+{
+    json_t *a = parse(from), *b = parse(header);
+    char *out = header;
+    if (a && b) {
+        for (int i = 0; keys[i]; i++)
+            if (json_object_get(a, keys[i])) json_object_set(b, keys[i], json_object_get(a, keys[i]));
+        char *s = json_dumps(b, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        out = s ? hb_strdup(s) : NULL;
+        hb_free(s); /* jansson allocates with hb_malloc_counted (main.c) */
+        hb_free(header);
+    }
+    json_decref(a);
+    json_decref(b);
+    return out;
+}
+
 /* The last session's resolved settings (the SESSION event's extras), parsed; NULL if none. */
 static json_t *last_settings(const hb_runlog *log)
 {
@@ -309,35 +328,9 @@ int hb_runfile_begin(const hb_runfile_spec *rs, hb_runfile *rf, hb_error *err)
                                                                   "its space has %zu parameters, this one %zu",
                                                                   rs->out, rf->log.dim, dim);
         if (rc == HB_OK) rc = compare_headers(rs->out, fh, header, err);
-        if (rc == HB_OK && rs->warm == NULL) { /* keep the file's warm start in the header */
-            json_t *a = parse(fh), *b = parse(header);
-            if (a && b) {
-                json_object_set(b, "warm_start", json_object_get(a, "warm_start"));
-                char *s = json_dumps(b, JSON_COMPACT | JSON_PRESERVE_ORDER);
-                if (s) {
-                    hb_free(header);
-                    header = hb_strdup(s);
-                    hb_free(s); /* jansson allocates with hb_malloc_counted (main.c) */
-                }
-            }
-            json_decref(a);
-            json_decref(b);
-        }
-        if (rc == HB_OK) {
-            json_t *a = parse(fh); /* the creation date stays */
-            json_t *b = parse(header);
-            if (a && b && json_object_get(a, "created")) {
-                json_object_set(b, "created", json_object_get(a, "created"));
-                char *s = json_dumps(b, JSON_COMPACT | JSON_PRESERVE_ORDER);
-                if (s) {
-                    hb_free(header);
-                    header = hb_strdup(s);
-                    hb_free(s); /* jansson allocates with hb_malloc_counted (main.c) */
-                }
-            }
-            json_decref(a);
-            json_decref(b);
-            if (header == NULL) rc = hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
+        if (rc == HB_OK) { /* the creation date stays, and the warm start unless one is given */
+            const char *keep[] = {"created", rs->warm ? NULL : "warm_start", NULL};
+            if ((header = keep_keys(header, fh, keep)) == NULL) rc = hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
         }
         hb_free(fh);
         if (rc == HB_OK) {
@@ -461,6 +454,16 @@ int hb_run_view_load(const char *path, hb_run_view *v, hb_error *err)
     }
     json_decref(h);
     if (rc != HB_OK) hb_run_view_fini(v);
+    return rc;
+}
+
+int hb_run_view_print_json(const hb_run_view *v, FILE *out)
+{
+    hb_buf b = HB_BUF_INIT;
+    hb_run_view_json(v, &b);
+    int rc = b.failed ? HB_ENOMEM : HB_OK;
+    if (rc == HB_OK) fputs(b.data, out);
+    hb_buf_fini(&b);
     return rc;
 }
 

@@ -528,6 +528,15 @@ int hb_store_create(const char *path, const char *header, const hb_space *sp, co
         store_free(s);
         return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
     }
+    char *dir = hb_strdup(path);
+    int dir_ok = dir && access(dirname(dir), W_OK | X_OK) == 0;
+    int dir_errno = errno;
+    hb_free(dir);
+    if (!dir_ok) {
+        store_free(s);
+        return hb_error_set(err, HB_EINVAL, NULL, "cannot create %s: its directory %s", path,
+                            dir_errno == ENOENT ? "does not exist" : "is not writable");
+    }
     /* written under a name of its own, then linked in place: two runs that create the same file
      * at once cannot both succeed, and a kill leaves no half-made file under 'path' */
     char tmp[4096];
