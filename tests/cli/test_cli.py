@@ -137,6 +137,8 @@ USAGE = [
     (["run", "--kernel", "branin", "--eval-grace", "0"], "--eval-grace"),
     (["run", "--kernel", "branin", "--ranks-per-eval", "0"], "--ranks-per-eval"),
     (["run", "--kernel", "branin", "--out"], "--out needs a value"),
+    (["run", "--kernel", "branin", "--stop-before-end", "0"], "--stop-before-end"),
+    (["run", "--kernel", "branin", "--stop-before-end", "soon"], "'soon'"),
     (["run", "--kernel", "branin", "--out", "/nonexistent/dir/run.h5"], "its directory does not exist"),
     (["run", "--kernel", "branin", "--warm-start", "/nonexistent/old.h5"], "/nonexistent/old.h5"),
     (["run", "--kernel", "branin", "--iterations", "3"], "--iterations applies to sh, hyperband, bohb and asha"),
