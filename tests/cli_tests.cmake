@@ -50,7 +50,7 @@ set_tests_properties(mpi_ranks_per_eval PROPERTIES TIMEOUT 300 LABELS mpi ENVIRO
 # The run file: --out, resume, signals, crash safety, report (tests/runfile/).
 set(HB_RUNFILE_TEST ${HB_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/runfile/test_runfile.py
     --hbmpi $<TARGET_FILE:hbmpi> --mpirun ${MPIEXEC_EXECUTABLE} --python ${HB_PYTHON})
-foreach(t basic mismatch finished locked warm)
+foreach(t basic mismatch finished locked warm cmd_signal)
   add_test(NAME runfile_${t} COMMAND ${HB_RUNFILE_TEST} ${t})
   set_tests_properties(runfile_${t} PROPERTIES TIMEOUT 300 LABELS runfile ENVIRONMENT "${HB_CLI_ENV}")
 endforeach()

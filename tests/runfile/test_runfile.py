@@ -410,7 +410,35 @@ def group_signals():
     shutil.rmtree(d)
 
 
-GROUPS = {"basic": group_basic, "mismatch": group_mismatch, "finished": group_finished, "locked": group_locked,
+# ---------------------------------------------------------------- command objectives
+def group_cmd_signal():
+    """A signal stops running --eval-cmd programs too (their process groups), and the run resumes."""
+    d = tempfile.mkdtemp(prefix="hb-cmdsig-", dir=ARGS.tmp)
+    space = os.path.join(d, "space.json")
+    json.dump({"parameters": [{"name": "x", "type": "float", "lower": 0, "upper": 1}]}, open(space, "w"))
+    marker = os.path.join(d, "marker")
+    prog = f"import sys, time; open({marker!r} + sys.argv[1][4:], 'w'); time.sleep(60); print(1)"
+    f = os.path.join(d, "run.h5")
+    argv = [ARGS.hbmpi, "run", "--space", space, "--max-evals", "3", "--quiet", "--out", f,
+            "--trial-dir", os.path.join(d, "trials"), "--eval-cmd", ARGS.python, "-c", prog]
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    t0 = time.time()
+    while not glob.glob(marker + "*") and time.time() - t0 < 30:
+        time.sleep(0.05)
+    t1 = time.time()
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=60)
+    check(p.returncode == 3 and time.time() - t1 < 8, f"SIGTERM with a program running: exit 3 within the grace "
+                                                      f"({p.returncode}, {time.time() - t1:.1f} s) {err[-300:]}")
+    time.sleep(0.2)
+    left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout.split()
+    check(not left, f"the objective's process was stopped with hbmpi: {left}")
+    evs = events(f) or []
+    check([e["kind"] for e in evs].count("interrupted") == 1, "the running trial is recorded as interrupted")
+    shutil.rmtree(d)
+
+
+GROUPS = {"basic": group_basic, "cmd_signal": group_cmd_signal, "mismatch": group_mismatch, "finished": group_finished, "locked": group_locked,
           "warm": group_warm, "kill": group_kill, "signals": group_signals}
 
 
