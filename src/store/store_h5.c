@@ -447,6 +447,8 @@ static int checkpoint(hb_store *s, const hb_runlog *log, size_t jcap, hb_error *
             rc = HB_EIO;
         } else if (fsync(fd) != 0 || rename(s->tmp, s->path) != 0) {
             rc = hb_error_set(err, HB_EIO, NULL, "cannot replace %s: %s", s->path, strerror(errno));
+            unmap(s); /* the caller maps the old journal again */
+            s->fd = old;
         } else {
             fsync_dir_of(s->path);
             fd = -1;
@@ -470,7 +472,7 @@ static int checkpoint(hb_store *s, const hb_runlog *log, size_t jcap, hb_error *
 static int checkpoint_swap(hb_store *s, const hb_runlog *log, size_t jcap, hb_error *err)
 {
     unsigned char *m = s->map;
-    size_t len = s->map_len, skip = s->map_skip, cap = s->cap, used = s->used;
+    size_t len = s->map_len, skip = s->map_skip, cap = s->cap, used = s->used, populated = s->populated;
     s->map = NULL;
     int rc = checkpoint(s, log, jcap, err);
     if (rc != HB_OK) { /* keep appending to the old journal */
@@ -479,6 +481,7 @@ static int checkpoint_swap(hb_store *s, const hb_runlog *log, size_t jcap, hb_er
         s->map_skip = skip;
         s->cap = cap;
         s->used = used;
+        s->populated = populated;
     } else if (m) {
         munmap(m, len);
     }
