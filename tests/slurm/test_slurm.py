@@ -83,7 +83,12 @@ def submit(tmp, extra_args, sbatch_opts, env=None, script="hbmpi-one-node.sbatch
                         os.path.join(ARGS.src, "slurm", script)], capture_output=True, text=True,
                        env=e, cwd=tmp)
     check(p.returncode == 0, f"sbatch: {p.stderr}")
-    return int(p.stdout.strip().split(";")[0]), run_file, log
+    job = int(p.stdout.strip().split(";")[0])
+    run_file_of[job] = run_file
+    return job, run_file, log
+
+
+run_file_of = {}
 
 
 def follow(job, limit=600, on_running=None):
@@ -93,6 +98,13 @@ def follow(job, limit=600, on_running=None):
     while time.time() - t0 < limit:
         st, why, rc = job_state(job)
         if st == "PENDING" and why == "BeginTime":
+            # Slurm holds a requeued job for two minutes; release it early, but only once the
+            # previous run's processes are gone (a launch that overlaps them can fail at once)
+            t1 = time.time()
+            while time.time() - t1 < 60 and subprocess.run(["pgrep", "-f", f"scontrol requeue {job}|hbmpi .*{run_file_of.get(job, '@')}"],
+                                                             capture_output=True).returncode == 0:
+                time.sleep(0.2)
+            time.sleep(2)
             sh("scontrol", "update", f"JobId={job}", "StartTime=now")
             releases += 1
         elif st == "RUNNING" and on_running:
