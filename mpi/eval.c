@@ -32,8 +32,6 @@ int hb__eval_interrupted(void)
     return interrupted != 0;
 }
 
-int hb_eval_interrupted(void) { return interrupted != 0; }
-
 void hb__eval_init(hb_evaluator *ev, const hb__eval_ops *ops, const hb_space *sp)
 {
     ev->ops = ops;

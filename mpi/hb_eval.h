@@ -60,8 +60,6 @@ void hb_eval_free(hb_evaluator *ev);
  * as interrupted, not as a result, so that a resumed run evaluates it again. Async-signal-safe:
  * the SIGTERM/SIGUSR1 handler calls it. Sticky: there is no way back. */
 void hb_eval_interrupt(void);
-/* 1 once this process was interrupted. */
-int hb_eval_interrupted(void);
 /* While evaluations wait (sleeps, a child's exit), call 'fn(arg)' every so often (at most every
  * 50 ms to 250 ms); when it returns non-zero the process is interrupted as by
  * hb_eval_interrupt. The MPI worker uses it to hear the master's "stop now". NULL: none. */

@@ -50,8 +50,6 @@ typedef struct hb_run_result {
     hb_opt_settings settings;   /* as the optimiser resolved them (defaults filled in) */
     int stop_signal;            /* the signal that stopped the run (HB_EINTR), else 0 */
     int stuck;                  /* jobs that did not stop within the grace after a signal */
-    size_t replayed;            /* events replayed from the run file */
-    size_t reissued;            /* jobs in flight at the last stop, issued again */
 } hb_run_result;
 
 /* Run to completion. Collective over 'comm' (MPI_COMM_NULL: started alone, MPI not

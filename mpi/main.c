@@ -517,7 +517,7 @@ static int print_finished(const char *path, const hb_kernel *k, int json)
     } else {
         fprintf(stderr, "hbmpi run: %s holds a finished run (%zu trials); raise --max-evals, --iterations or "
                         "--max-total-budget to continue it\n", path, v.n);
-        hb_run_result r = {v.trials, v.n, NULL, v.wall_seconds, v.workers, v.settings, 0, 0, 0, 0};
+        hb_run_result r = {v.trials, v.n, NULL, v.wall_seconds, v.workers, v.settings, 0, 0};
         print_best(k, v.space, &r);
     }
     hb_run_view_fini(&v);

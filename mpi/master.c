@@ -332,7 +332,6 @@ int hb_master_run(hb_opt *opt, hb_transport *t, const hb_master_opts *mo, hb_run
     int rc = HB_OK, done = 0, draining = 0;
     /* A resumed run: the earlier sessions first, then what was in flight goes out again. */
     if (mo->log && mo->log->n > 0) {
-        res->replayed = mo->log->n;
         rc = replay(&s, opt, &xs, err);
         for (size_t i = 0; i < res->n; i++) budget_done += res->trials[i].budget;
     }
@@ -349,7 +348,6 @@ int hb_master_run(hb_opt *opt, hb_transport *t, const hb_master_opts *mo, hb_run
         if (s.out[i].held) continue; /* finished before the stop: nothing to run */
         hb_job job = {HB_ASK_JOB, s.out[i].id, s.out[i].budget, s.out[i].bracket, s.out[i].stage,
                       xs.xs + s.out[i].x * s.dim};
-        res->reissued++;
         rc = t->ops->submit(t, &job, hb_hash2(set->seed, job.id), err);
     }
     while (rc == HB_OK) {

@@ -53,8 +53,6 @@ HB_API void hb_runlog_init(hb_runlog *log, size_t dim);
 HB_API void hb_runlog_fini(hb_runlog *log);
 /* Append a copy of 'e' (its strings and x are copied; its seq is set to log->n). */
 HB_API int hb_runlog_add(hb_runlog *log, const hb_event *e);
-/* Drop events from 'n' on (used when a resume refuses the tail). */
-HB_API void hb_runlog_truncate(hb_runlog *log, size_t n);
 /* The configuration of event 'i' (views into the log move when it grows: use at once). */
 HB_API const double *hb_runlog_x(const hb_runlog *log, size_t i);
 

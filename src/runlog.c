@@ -78,15 +78,6 @@ const double *hb_runlog_x(const hb_runlog *log, size_t i)
     return log->xoff[i] == SIZE_MAX ? NULL : log->xs + log->xoff[i];
 }
 
-void hb_runlog_truncate(hb_runlog *log, size_t n)
-{
-    while (log->n > n) {
-        hb_event *e = &log->ev[--log->n];
-        if (log->xoff[log->n] != SIZE_MAX) log->n_x = log->xoff[log->n];
-        free_strings(e);
-    }
-}
-
 /* ---- records ---- */
 
 uint64_t hb_check64(const void *p, size_t n, uint64_t h)

@@ -41,8 +41,6 @@ int hb_store_restart(hb_store *s, const char *header, const hb_space *sp, const 
  * journal is full, or every 30 s or so (20 times the last checkpoint's cost if more; the clock
  * is read every 256 appends). */
 int hb_store_append(hb_store *s, const hb_runlog *log, hb_error *err);
-/* Fold everything into the tables now. */
-int hb_store_checkpoint(hb_store *s, const hb_runlog *log, hb_error *err);
 /* Final checkpoint (when 'log' is not NULL), unlock, free. */
 int hb_store_close(hb_store *s, const hb_runlog *log, hb_error *err);
 

@@ -850,11 +850,6 @@ int hb_store_append(hb_store *s, const hb_runlog *log, hb_error *err)
     return HB_OK;
 }
 
-int hb_store_checkpoint(hb_store *s, const hb_runlog *log, hb_error *err)
-{
-    return checkpoint_swap(s, log, journal_size(log), err);
-}
-
 int hb_store_close(hb_store *s, const hb_runlog *log, hb_error *err)
 {
     if (s == NULL) return HB_OK;
