@@ -329,6 +329,10 @@ def group_kill():
             if evs is None:
                 break
             flight.append(len(in_flight(evs)))
+            if kills == 5:  # a plain HDF5 reader opens what the kill left, too
+                code = "import h5py,sys; f=h5py.File(sys.argv[1],'r'); print(len(f['events']), f.attrs['format'])"
+                q = subprocess.run([ARGS.python, "-c", code, f], capture_output=True, text=True)
+                check(q.returncode == 0 and "hbmpi-run" in q.stdout, f"h5py opens the file after SIGKILL: {q.stderr[-300:]}")
             continue
         out, err = p.communicate(timeout=300)
         check(p.returncode == 0, f"attempt {attempt}: the last run ends well (rc={p.returncode}) {err[-400:]}")
