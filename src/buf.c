@@ -97,10 +97,20 @@ void hb_format_double(char *out, size_t n, double v)
         snprintf(out, n, "%s", signbit(v) ? "-0.0" : "0.0");
         return;
     }
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(out, n, "%.*g", prec, v);
-        if (strtod(out, NULL) == v) break;
+    /* The fewest significant digits that read back as v. Whether p digits do is monotone in p
+     * (the nearest (p+1)-digit decimal is at least as near as the nearest p-digit one), so a
+     * binary search finds the same answer as trying 1, 2, ... in about 4 tries instead of 17. */
+    char tmp[40];
+    int lo = 1, hi = 17;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        snprintf(tmp, sizeof tmp, "%.*g", mid, v);
+        if (strtod(tmp, NULL) == v)
+            hi = mid;
+        else
+            lo = mid + 1;
     }
+    snprintf(out, n, "%.*g", lo, v);
     /* Keep a marker that this is a real number when it prints like an integer. */
     if (strpbrk(out, ".eEn") == NULL && strlen(out) + 3 <= n) strcat(out, ".0");
 }

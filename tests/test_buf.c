@@ -1,10 +1,12 @@
 /* test_buf.c — JSON writing: shortest round-trip numbers, string escapes, allocation failure. */
 #include <CUnit/CUnit.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hb_buf.h"
+#include "hb_rng.h"
 #include "hb_test.h"
 
 static void test_shortest_numbers(void)
@@ -25,6 +27,34 @@ static void test_shortest_numbers(void)
         hb_format_double(t, sizeof t, vals[i]);
         CU_ASSERT_EQUAL(strtod(t, NULL), vals[i]);
     }
+}
+
+/* The shortest form is found by a binary search over the digit count; it must give what trying
+ * 1, 2, ... 17 digits in turn gives, for numbers of every size and for ones with few digits. */
+static void test_shortest_matches_linear_search(void)
+{
+    hb_rng r;
+    hb_rng_init(&r, 42, 0);
+    int mismatches = 0;
+    for (int i = 0; i < 200000; i++) {
+        double v;
+        switch (i % 4) {
+        case 0: v = (hb_rng_uniform(&r) - 0.5) * pow(10, (int)(hb_rng_uniform(&r) * 40) - 20); break;
+        case 1: v = round(hb_rng_uniform(&r) * 1e6) / 1e3; break; /* few digits */
+        case 2: v = ldexp(hb_rng_uniform(&r), (int)(hb_rng_uniform(&r) * 2000) - 1000); break;
+        default: { uint64_t b = hb_rng_next(&r); memcpy(&v, &b, 8); if (!isfinite(v) || v == 0) v = 1.5; }
+        }
+        char got[40], want[40];
+        hb_format_double(got, sizeof got, v);
+        for (int p = 1; p <= 17; p++) {
+            snprintf(want, sizeof want, "%.*g", p, v);
+            if (strtod(want, NULL) == v) break;
+        }
+        if (strpbrk(want, ".eEn") == NULL) strcat(want, ".0");
+        if (strcmp(got, want) != 0 && mismatches++ < 5) printf("%.17g: got %s, want %s\n", v, got, want);
+        if (strtod(got, NULL) != v) mismatches++;
+    }
+    CU_ASSERT_EQUAL(mismatches, 0);
 }
 
 static void test_json_string_escapes(void)
@@ -57,6 +87,7 @@ int hb_test_add_buf(void)
     CU_pSuite s = CU_add_suite("buf", NULL, NULL);
     if (!s) return -1;
     CU_add_test(s, "shortest round-trip numbers", test_shortest_numbers);
+    CU_add_test(s, "shortest form = linear search", test_shortest_matches_linear_search);
     CU_add_test(s, "string escapes", test_json_string_escapes);
     CU_add_test(s, "allocation failure", test_alloc_failure);
     return 0;
