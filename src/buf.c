@@ -100,12 +100,11 @@ void hb_format_double(char *out, size_t n, double v)
     /* The fewest significant digits that read back as v. Whether p digits do is monotone in p
      * (the nearest (p+1)-digit decimal is at least as near as the nearest p-digit one), so a
      * binary search finds the same answer as trying 1, 2, ... in about 4 tries instead of 17. */
-    char tmp[40];
     int lo = 1, hi = 17;
     while (lo < hi) {
         int mid = (lo + hi) / 2;
-        snprintf(tmp, sizeof tmp, "%.*g", mid, v);
-        if (strtod(tmp, NULL) == v)
+        snprintf(out, n, "%.*g", mid, v);
+        if (strtod(out, NULL) == v)
             hi = mid;
         else
             lo = mid + 1;
