@@ -13,19 +13,10 @@ import re
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from hbtest import check, finish  # noqa: E402
+
 ARGS = None
-PASSED = 0
-FAILED = 0
-
-
-def check(cond, what):
-    global PASSED, FAILED
-    if cond:
-        PASSED += 1
-    else:
-        FAILED += 1
-        print("FAIL:", what, flush=True)
-    return cond
 
 
 def hbmpi(*argv, cwd=None, mpi_np=None):
@@ -591,8 +582,7 @@ def main():
         import traceback
         traceback.print_exc()
         check(False, f"exception: {e}")
-    print(f"{PASSED} passed, {FAILED} failed")
-    return 1 if FAILED else 0
+    return finish()
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 processes, real mpirun, real SIGKILL, files read back with h5py and pandas.
 
 usage: test_runfile.py --hbmpi PATH --mpirun PATH [--tmp DIR] GROUP
-GROUP: basic mismatch finished locked warm report kill signals
+GROUP: basic cmd_signal mismatch finished locked warm kill signals
 Ends with a line 'N passed, M failed'; exits 1 if anything failed.
 """
 import argparse
@@ -19,19 +19,10 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from hbtest import check, finish  # noqa: E402
+
 ARGS = None
-PASSED = 0
-FAILED = 0
-
-
-def check(cond, what):
-    global PASSED, FAILED
-    if cond:
-        PASSED += 1
-    else:
-        FAILED += 1
-        print("FAIL:", what, flush=True)
-    return cond
 
 
 def hbmpi(*argv, cwd=None, np=None, env=None, timeout=240):
@@ -456,8 +447,7 @@ def main():
     ap.add_argument("group", choices=sorted(GROUPS))
     ARGS = ap.parse_args()
     GROUPS[ARGS.group]()
-    print(f"{PASSED} passed, {FAILED} failed")
-    return 1 if FAILED else 0
+    return finish()
 
 
 if __name__ == "__main__":

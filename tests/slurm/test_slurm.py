@@ -19,19 +19,10 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from hbtest import check, finish  # noqa: E402
+
 ARGS = None
-PASSED = 0
-FAILED = 0
-
-
-def check(cond, what):
-    global PASSED, FAILED
-    if cond:
-        PASSED += 1
-    else:
-        FAILED += 1
-        print("FAIL:", what, flush=True)
-    return cond
 
 
 def sh(*cmd, check_rc=True):
@@ -286,8 +277,7 @@ def main():
     if not os.environ.get("SLURM_CONF"):
         sys.exit("test_slurm.py: SLURM_CONF is not set (tests/slurm/cluster env)")
     GROUPS[ARGS.group]()
-    print(f"{PASSED} passed, {FAILED} failed")
-    return 1 if FAILED else 0
+    return finish()
 
 
 if __name__ == "__main__":
