@@ -482,7 +482,7 @@ static int build_vectors(cmd_eval *ce, const hb_eval_job *job, const char *dir, 
         hb_buf_puts(&ce->strs, "--");
         hb_buf_puts(&ce->strs, hb_space_name(sp, i));
         hb_buf_puts(&ce->strs, "=");
-        if ((rc = hb__eval_value_text(sp, i, job->x[i], &ce->strs, err)) != HB_OK) return rc;
+        if ((rc = hb_space_value_text(sp, i, job->x[i], &ce->strs, err)) != HB_OK) return rc;
         hb_buf_append(&ce->strs, "", 1);
         rc = ce->strs.failed ? HB_ENOMEM : push_off(ce, off);
     }

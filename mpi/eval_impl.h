@@ -34,10 +34,6 @@ void hb__eval_result_loss(hb_eval_result *r, double loss);
 void hb__eval_result_fail(hb_eval_result *r, hb_trial_status st, const char *fmt, ...)
     HB_PRINTF(3, 4);
 
-/* Append the text of parameter 'i' at native value 'v' (not NaN) to 'out': a string choice
- * verbatim, an int as an integer, a number in its shortest round-trip form (as in the
- * configuration JSON). HB_ERANGE with a message if 'v' is not a valid choice index. */
-int hb__eval_value_text(const hb_space *sp, size_t i, double v, hb_buf *out, hb_error *err);
 /* The numeric value of parameter 'i' at native value 'v': the value of a float or int, the
  * number of a numeric choice; NaN for an inactive parameter or a string choice. */
 double hb__eval_value_number(const hb_space *sp, size_t i, double v);

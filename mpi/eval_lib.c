@@ -62,7 +62,7 @@ static int lib_run(hb_evaluator *ev, const hb_eval_job *job, hb_eval_result *out
         le->offsets[i] = (size_t)-1;
         if (isnan(v)) continue;
         le->offsets[i] = le->arena.len;
-        int rc = hb__eval_value_text(sp, i, v, &le->arena, err);
+        int rc = hb_space_value_text(sp, i, v, &le->arena, err);
         if (rc == HB_OK) rc = hb_buf_append(&le->arena, "", 1); /* keep the NUL */
         if (rc != HB_OK)
             return rc == HB_ENOMEM ? hb_error_set(err, rc, NULL, "out of memory") : rc;

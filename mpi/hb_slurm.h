@@ -4,7 +4,7 @@
 
 /* When this Slurm job's time limit ends, in seconds since the epoch; -1 outside Slurm, without
  * a limit, or if Slurm cannot tell. From $SLURM_JOB_END_TIME when Slurm sets it, else from
- * `squeue -h -j $SLURM_JOB_ID -o %e` (started without a shell). */
+ * `squeue -h -j $SLURM_JOB_ID -o %e` (started without a shell), asked once per process. */
 double hb_slurm_job_end(void);
 
 #endif

@@ -744,12 +744,8 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
     }
     if (verdict != 0) {
         int code = verdict == 10 ? HB_EXIT_OK : verdict;
-        if (rank == 0 && verdict == 10) {
-            hb_runfile_end(&rf, NULL);
-            code = print_finished(out, k, json);
-        } else if (rank == 0) {
-            hb_runfile_end(&rf, NULL);
-        }
+        if (rank == 0) hb_runfile_end(&rf, NULL); /* the file stays as it was */
+        if (rank == 0 && verdict == 10) code = print_finished(out, k, json);
         hb_space_free(sp);
         return code;
     }
@@ -789,10 +785,10 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
     if (rc == HB_EINTR) {
         if (rank == 0) {
             char name[32];
-            if (res.stop_signal == 0 && hb_stop_signal() == 0)
-                snprintf(name, sizeof name, "--stop-before-end");
+            if (res.stop_signal) /* else the allocation's end came near */
+                hb_signal_name(res.stop_signal, name, sizeof name);
             else
-                hb_signal_name(res.stop_signal ? res.stop_signal : hb_stop_signal(), name, sizeof name);
+                snprintf(name, sizeof name, "--stop-before-end");
             fprintf(stderr, "hbmpi run: stopped by %s%s%s%s\n", name,
                     out ? "; the run is saved in " : " (no --out: nothing is saved)", out ? out : "",
                     out ? "; run the same command to resume it" : "");

@@ -202,17 +202,7 @@ static int write_csv(const hb_run_view *v, FILE *f)
             fputc(',', f);
             if (isnan(t->x[i])) continue;
             hb_buf_reset(&b);
-            hb_space_value_json(sp, i, t->x[i], &b);
-            const char *s = b.data ? b.data : "";
-            if (s[0] == '"') { /* a string choice: without JSON's quotes */
-                size_t len = strlen(s);
-                char *u = hb_strdup(s + 1);
-                if (u && len >= 2) u[len - 2] = '\0';
-                csv_field(f, u);
-                hb_free(u);
-            } else {
-                fputs(s, f);
-            }
+            if (hb_space_value_text(sp, i, t->x[i], &b, NULL) == HB_OK) csv_field(f, b.data);
         }
         fputc('\n', f);
     }

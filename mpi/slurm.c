@@ -49,7 +49,7 @@ static int first_line(char *const argv[], char *out, size_t n)
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 && out[0] ? 0 : -1;
 }
 
-double hb_slurm_job_end(void)
+static double job_end(void)
 {
     const char *id = getenv("SLURM_JOB_ID");
     if (id == NULL || id[0] == '\0') return -1;
@@ -69,4 +69,14 @@ double hb_slurm_job_end(void)
     tm.tm_isdst = -1;
     time_t t = mktime(&tm);
     return t == (time_t)-1 ? -1 : (double)t;
+}
+
+double hb_slurm_job_end(void)
+{
+    /* asked once per process: the session record and --stop-before-end both want it */
+    static int known = 0;
+    static double end = -1;
+    if (!known) end = job_end();
+    known = 1;
+    return end;
 }

@@ -147,6 +147,10 @@ HB_API int hb_space_load(const char *path, hb_space **out, hb_error *err);
 
 /* Append the value of parameter 'i' for native value 'v' as JSON (string, integer or number). */
 HB_API int hb_space_value_json(const hb_space *sp, size_t i, double v, hb_buf *out);
+/* Append the text of parameter 'i' at native value 'v' (not NaN) to 'out': a string choice
+ * verbatim, an int as an integer, a number in its shortest round-trip form (as in the
+ * configuration JSON). HB_ERANGE with a message if 'v' is not a valid choice index. */
+HB_API int hb_space_value_text(const hb_space *sp, size_t i, double v, hb_buf *out, hb_error *err);
 /* Append '{"name": value, ...}' with the active parameters of 'x'. */
 HB_API int hb_space_config_json(const hb_space *sp, const double *x, hb_buf *out);
 /* Parse a configuration given as a JSON object of name -> value into 'x'. Parameters that are

@@ -842,6 +842,21 @@ int hb_space_value_json(const hb_space *sp, size_t i, double v, hb_buf *out)
     }
 }
 
+int hb_space_value_text(const hb_space *sp, size_t i, double v, hb_buf *out, hb_error *err)
+{
+    hb_param_type t = hb_space_type(sp, i);
+    if (t == HB_PARAM_FLOAT || t == HB_PARAM_INT) {
+        int rc = hb_space_value_json(sp, i, v, out);
+        return rc == HB_OK ? HB_OK : hb_error_set(err, rc, NULL, "out of memory");
+    }
+    if (!(v >= 0) || floor(v) != v || v >= (double)hb_space_n_choices(sp, i))
+        return hb_error_set(err, HB_ERANGE, NULL, "parameter '%s': %g is not a choice index",
+                            hb_space_name(sp, i), v);
+    hb_value c = hb_space_choice(sp, i, (size_t)v);
+    int rc = c.is_string ? hb_buf_puts(out, c.str) : hb_space_value_json(sp, i, v, out);
+    return rc == HB_OK ? HB_OK : hb_error_set(err, rc, NULL, "out of memory");
+}
+
 int hb_space_config_json(const hb_space *sp, const double *x, hb_buf *out)
 {
     hb_buf_puts(out, "{");

@@ -275,12 +275,7 @@ static int write_trials(hid_t f, const hb_runlog *log, const hb_space *sp)
             }
             if (isnan(v)) continue; /* offset 0: "" */
             offs[r * dim + i] = pool.len + 1;
-            hb_value c = hb_space_choice(sp, i, (size_t)v);
-            if (c.is_string) {
-                hb_buf_puts(&pool, c.str);
-            } else { /* a number as the report JSON writes it (an integral choice without ".0") */
-                hb_space_value_json(sp, i, v, &pool);
-            }
+            hb_space_value_text(sp, i, v, &pool, NULL); /* a string choice verbatim, a number as in JSON */
             hb_buf_append(&pool, "", 1);
         }
     }
