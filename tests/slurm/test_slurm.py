@@ -130,11 +130,26 @@ def final_checks(name, run_file, log, ref, st, rc, min_sessions):
     return evs
 
 
+def clean_stop(evs):
+    """The first session ended with a stop (not the run's end: a requeue that lands after the run
+    finished proves nothing), and each job it issued has an outcome logged before that stop."""
+    first = []
+    for e in evs[1:]:
+        if e["kind"] == "session":
+            break
+        first.append(e)
+    if not first or first[-1]["kind"] != "stop":
+        return False
+    issued = {e["id"] for e in first if e["kind"] == "issue"}
+    told = {e["id"] for e in first if e["kind"] in ("result", "held", "interrupted")}
+    return bool(issued) and issued == told
+
+
 # ---------------------------------------------------------------- requeue
 def group_requeue():
     tmp = tempfile.mkdtemp(prefix="hb-slurm-rq-", dir=ARGS.tmp)
     ref = reference()
-    job, run_file, log = submit(tmp, ["--eval-delay", "1"], ["--time=10"])
+    job, run_file, log = submit(tmp, ["--eval-delay", "3"], ["--time=10"])
     requeued = []
 
     def maybe_requeue():
@@ -149,8 +164,9 @@ def group_requeue():
     check(bool(requeued), "the job was requeued mid-run with scontrol requeue")
     check(releases >= 1, f"the requeued job was held and released ({releases})")
     evs = final_checks("requeue", run_file, log, ref, st, rc, 2)
-    kinds = [e["kind"] for e in evs]
-    check("stop" in kinds and "interrupted" in kinds, "the requeue's SIGTERM stopped the first session cleanly")
+    check(clean_stop(evs), "the requeue's SIGTERM stopped the first session cleanly: a stop event, and "
+                           "every job it had issued finished, held or interrupted before it; events:\n"
+                           + "\n".join(json.dumps(e) for e in evs if e["kind"] not in ("issue", "result"))[:3000])
     text = open(log).read()
     # Slurm's SIGTERM reaches every process of the job: hbmpi saves and exits 3, mpirun (which gets
     # it too) ends with its own status; the requeue is Slurm's, the script must not add one
