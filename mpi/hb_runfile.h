@@ -42,6 +42,10 @@ typedef struct hb_runfile {
 /* Open or create --out and read --warm-start. Errors: HB_EINVAL / HB_ESYNTAX (exit 2: a file
  * that belongs to another run, a different space or settings, named in the message), HB_EIO... */
 int hb_runfile_begin(const hb_runfile_spec *rs, hb_runfile *rf, hb_error *err);
+/* Hand the run file's log to a run: spec's log, store, session, time offset and session info,
+ * and the earlier sessions' max_open_brackets unless spec sets one. Nothing without a log. */
+struct hb_run_spec;
+void hb_runfile_attach(hb_runfile *rf, struct hb_run_spec *spec);
 /* Final checkpoint and unlock (when a store is open); frees everything. */
 int hb_runfile_end(hb_runfile *rf, hb_error *err);
 

@@ -13,6 +13,7 @@
 #include "hb_cli.h"
 #include "hb_kernels.h"
 #include "hb_report_cmd.h"
+#include "hb_sweep_cmd.h"
 #include "hb_runfile.h"
 #include "hb_runtime.h"
 #include "hb_signals.h"
@@ -31,6 +32,7 @@ static const char *main_help =
     "commands:\n"
     "  run           run an optimisation (a built-in kernel, a program or a C library)\n"
     "  report        summarise a run file (text, JSON, CSV, a plot)\n"
+    "  sweep         run kernels x optimizers x seeds, one study each; sweep report\n"
     "  plan          print HyperBand's bracket table\n"
     "  eval          evaluate one configuration of a built-in kernel\n"
     "  kernels       list the built-in kernels\n"
@@ -750,12 +752,7 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
         return code;
     }
     if (rank == 0 && rf.have_log) {
-        spec.log = &rf.log;
-        spec.store = rf.store;
-        spec.session = rf.session;
-        spec.time_offset = rf.time_offset;
-        spec.session_info = rf.session_info;
-        if (spec.settings.max_open_brackets == 0) spec.settings.max_open_brackets = rf.max_open_brackets;
+        hb_runfile_attach(&rf, &spec);
         if (rf.resumed && !quiet)
             fprintf(stderr, "hbmpi run: resuming %s (%zu events, session %d)\n", out, rf.log.n, rf.session + 1);
     }
@@ -897,16 +894,18 @@ static int dispatch(int argc, char **argv)
         }
         return hb_cmd_report(argc, argv);
     }
-    if (help == NULL && !strcmp(cmd, "sweep")) {
-        fprintf(stderr, "hbmpi: command '%s' is part of the command-line contract but not in this "
-                        "version yet\n", cmd);
-        return HB_EXIT_USAGE;
+    if (!strcmp(cmd, "sweep")) {
+        if (want_help(argc, argv, 2)) {
+            fputs(hb_sweep_help, stdout);
+            return HB_EXIT_OK;
+        }
+        if (argc > 2 && !strcmp(argv[2], "report")) return hb_cmd_sweep_report(argc, argv);
     }
-    if (help == NULL) {
+    if (help == NULL && strcmp(cmd, "sweep")) {
         fprintf(stderr, "hbmpi: unknown command '%s' (see 'hbmpi --help')\n", cmd);
         return HB_EXIT_USAGE;
     }
-    if (want_help(argc, argv, 2)) {
+    if (help && want_help(argc, argv, 2)) {
         fputs(help, stdout);
         return HB_EXIT_OK;
     }
@@ -914,7 +913,7 @@ static int dispatch(int argc, char **argv)
     if (!strcmp(cmd, "eval")) return cmd_eval(argc, argv);
     if (!strcmp(cmd, "space")) return cmd_space(argc, argv);
     if (!strcmp(cmd, "plan")) return cmd_plan(argc, argv);
-    /* run: the one MPI command. Started alone (no launcher in the environment) it does not
+    /* run and sweep: the MPI commands. Started alone (no launcher in the environment) it does not
      * initialise MPI at all: a singleton MPI_Init costs a third of a second and can fail. */
     int rank = 0, mpi = launched_by_mpi();
     if (mpi && MPI_Init(&argc, &argv) != MPI_SUCCESS) {
@@ -923,7 +922,8 @@ static int dispatch(int argc, char **argv)
     }
     if (mpi) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     hb_signals_install();
-    int code = cmd_run(argc, argv, rank, mpi ? MPI_COMM_WORLD : MPI_COMM_NULL);
+    MPI_Comm world = mpi ? MPI_COMM_WORLD : MPI_COMM_NULL;
+    int code = !strcmp(cmd, "sweep") ? hb_cmd_sweep(argc, argv, rank, world) : cmd_run(argc, argv, rank, world);
     if (mpi) MPI_Finalize();
     return code;
 }

@@ -154,7 +154,7 @@ static void summary(const char *path, const hb_run_view *v)
     }
 }
 
-static void csv_field(FILE *f, const char *s)
+void hb_csv_field(FILE *f, const char *s)
 {
     if (s == NULL) return;
     if (strpbrk(s, ",\"\n\r") == NULL) {
@@ -175,7 +175,7 @@ static int write_csv(const hb_run_view *v, FILE *f)
     fputs("id,budget,loss,status,bracket,stage,worker,start,end,reason", f);
     for (size_t i = 0; i < hb_space_dim(sp); i++) {
         fputc(',', f);
-        csv_field(f, hb_space_name(sp, i));
+        hb_csv_field(f, hb_space_name(sp, i));
     }
     fputc('\n', f);
     hb_buf b = HB_BUF_INIT;
@@ -197,12 +197,12 @@ static int write_csv(const hb_run_view *v, FILE *f)
         fprintf(f, ",%d,%s,", t->worker, num);
         hb_format_double(num, sizeof num, t->end);
         fprintf(f, "%s,", num);
-        csv_field(f, t->reason);
+        hb_csv_field(f, t->reason);
         for (size_t i = 0; i < hb_space_dim(sp); i++) {
             fputc(',', f);
             if (isnan(t->x[i])) continue;
             hb_buf_reset(&b);
-            if (hb_space_value_text(sp, i, t->x[i], &b, NULL) == HB_OK) csv_field(f, b.data);
+            if (hb_space_value_text(sp, i, t->x[i], &b, NULL) == HB_OK) hb_csv_field(f, b.data);
         }
         fputc('\n', f);
     }
@@ -291,19 +291,33 @@ static int write_plot(const char *path, const hb_run_view *v, const char *file)
         fprintf(stderr, "hbmpi report: out of memory drawing the plot\n");
         return HB_EXIT_FAILED;
     }
-    /* write beside, then rename: an existing picture is replaced whole or not at all */
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", file);
-    FILE *f = fopen(tmp, "wb");
-    int ok = f && fwrite(b.data, 1, b.len, f) == b.len;
-    if (f && fclose(f) != 0) ok = 0;
+    int ok = hb_write_whole(file, b.data, b.len) == 0, e = errno;
     hb_buf_fini(&b);
-    if (!ok || rename(tmp, file) != 0) {
-        fprintf(stderr, "hbmpi report: cannot write %s: %s\n", file, strerror(errno));
-        remove(tmp);
+    if (!ok) {
+        fprintf(stderr, "hbmpi report: cannot write %s: %s\n", file, strerror(e));
         return HB_EXIT_FAILED;
     }
     return HB_EXIT_OK;
+}
+
+/* Write beside, then rename: an existing file is replaced whole or not at all. */
+int hb_write_whole(const char *file, const void *data, size_t n)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", file) >= (int)sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    FILE *f = fopen(tmp, "wb");
+    int ok = f && fwrite(data, 1, n, f) == n;
+    if (f && fclose(f) != 0) ok = 0;
+    if (!ok || rename(tmp, file) != 0) {
+        int e = errno;
+        remove(tmp);
+        errno = e;
+        return -1;
+    }
+    return 0;
 }
 
 int hb_cmd_report(int argc, char **argv)

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hb_runtime.h"
 #include "hb_slurm.h"
 #include "hb_store_h5.h"
 
@@ -362,6 +363,17 @@ int hb_runfile_begin(const hb_runfile_spec *rs, hb_runfile *rf, hb_error *err)
         rf->store = NULL;
     }
     return rc;
+}
+
+void hb_runfile_attach(hb_runfile *rf, hb_run_spec *spec)
+{
+    if (!rf->have_log) return;
+    spec->log = &rf->log;
+    spec->store = rf->store;
+    spec->session = rf->session;
+    spec->time_offset = rf->time_offset;
+    spec->session_info = rf->session_info;
+    if (spec->settings.max_open_brackets == 0) spec->settings.max_open_brackets = rf->max_open_brackets;
 }
 
 int hb_runfile_end(hb_runfile *rf, hb_error *err)

@@ -79,3 +79,16 @@ foreach(t requeue timelimit stop_before_end srun array docs)
   set_tests_properties(slurm_${t} PROPERTIES FIXTURES_REQUIRED hb_slurm LABELS slurm TIMEOUT 900 RUN_SERIAL TRUE
                        ENVIRONMENT "${HB_MPI_ENV};SLURM_CONF=${HB_SLURM_DIR}/slurm.conf")
 endforeach()
+
+# hbmpi sweep: studies alone and under mpirun, the sweep report, bad input, signals and SIGKILL.
+set(HB_SWEEP_TEST ${HB_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/sweep/test_sweep.py
+    --hbmpi $<TARGET_FILE:hbmpi> --mpirun ${MPIEXEC_EXECUTABLE})
+foreach(t basic errors)
+  add_test(NAME sweep_${t} COMMAND ${HB_SWEEP_TEST} ${t})
+  set_tests_properties(sweep_${t} PROPERTIES TIMEOUT 300 LABELS cli ENVIRONMENT "${HB_CLI_ENV}")
+endforeach()
+add_test(NAME sweep_mpi COMMAND ${HB_SWEEP_TEST} mpi)
+set_tests_properties(sweep_mpi PROPERTIES TIMEOUT 300 LABELS mpi ENVIRONMENT "${HB_MPI_ENV}" PROCESSORS 2)
+add_test(NAME sweep_signals COMMAND ${HB_SWEEP_TEST} signals)
+set_tests_properties(sweep_signals PROPERTIES TIMEOUT 600 LABELS mpi ENVIRONMENT "${HB_MPI_ENV}" PROCESSORS 2
+                     RUN_SERIAL TRUE)

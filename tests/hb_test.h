@@ -17,6 +17,7 @@ int hb_test_add_sampler_kde(void);
 int hb_test_add_sampler_tpe(void);
 int hb_test_add_sampler_gp(void);
 int hb_test_add_runlog(void);
+int hb_test_add_sweep(void);
 
 typedef struct hb_space hb_space;
 

@@ -18,3 +18,33 @@ def finish():
     """Print the totals; the process's exit status (1 if anything failed)."""
     print(f"{_counts['passed']} passed, {_counts['failed']} failed")
     return 1 if _counts["failed"] else 0
+
+
+def hbmpi_procs(marker):
+    """Pids of the running hbmpi processes whose command line holds the argument 'marker' (under
+    mpirun each rank has a process group of its own, so killing mpirun's group misses them)."""
+    import os
+    pids = []
+    for p in os.listdir("/proc"):
+        try:
+            cmd = open(f"/proc/{p}/cmdline", "rb").read().split(b"\0") if p.isdigit() else []
+        except OSError:
+            continue
+        if cmd and cmd[0].endswith(b"hbmpi") and marker.encode() in cmd:
+            pids.append(int(p))
+    return pids
+
+
+def wait_gone(pids, timeout=30):
+    """Wait until none of 'pids' runs (zombies count as gone)."""
+    import os
+    import time
+    t0 = time.time()
+    for pid in pids:
+        while time.time() - t0 < timeout:
+            try:
+                if open(f"/proc/{pid}/stat").read().split()[2] == "Z":
+                    break
+            except OSError:
+                break
+            time.sleep(0.01)

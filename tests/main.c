@@ -25,6 +25,7 @@ static const struct {
     {"sampler_tpe", hb_test_add_sampler_tpe},
     {"sampler_gp", hb_test_add_sampler_gp},
     {"runlog", hb_test_add_runlog},
+    {"sweep", hb_test_add_sweep},
 };
 
 int main(int argc, char **argv)

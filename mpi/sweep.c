@@ -1,0 +1,812 @@
+/* sweep.c — `hbmpi sweep SWEEP.json --out DIR` and `hbmpi sweep report DIR`.
+ *
+ * Every combination of kernels x optimizers x seeds is one study: a whole `hbmpi run` in one
+ * process with its own run file DIR/KERNEL-OPTIMIZER-SEED.h5, so each study is crash-safe and
+ * resumable exactly as a run is. DIR/sweep.json keeps the sweep; running the same command again
+ * skips the finished studies and resumes the others. Under `mpirun -n N`, rank 0 hands studies
+ * out one at a time to ranks 1..N-1 (the next to the first rank that asks); alone, the one
+ * process runs them in order. A study's trials do not depend on which rank ran it. */
+#define _GNU_SOURCE /* F_OFD_SETLK */
+#include "hb_sweep_cmd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hb_cli.h"
+#include "hb_kernels.h"
+#include "hb_report_cmd.h"
+#include "hb_runfile.h"
+#include "hb_runtime.h"
+#include "hb_signals.h"
+#include "hb_sweep.h"
+#include "hb_transport.h"
+
+const char *hb_sweep_help =
+    "usage: hbmpi sweep SWEEP.json --out DIR [--json] [--quiet]\n"
+    "       hbmpi sweep report DIR [--json | --csv FILE | --plot PLOTDIR]\n"
+    "\n"
+    "Run every combination of the kernels, optimizers and seeds in SWEEP.json as one study\n"
+    "each, with its own run file DIR/KERNEL-OPTIMIZER-SEED.h5 (DIR is made if missing), and\n"
+    "report each study's regret against cumulative budget. Under `mpirun -n N`, ranks 1..N-1\n"
+    "run studies in parallel, one at a time each; alone, the studies run one after another.\n"
+    "The same command again skips finished studies and resumes the others (exit 3 after a\n"
+    "signal means: run it again). SWEEP.json (docs/CLI.md):\n"
+    "  {\"kernels\": [\"branin\", \"hartmann6\"], \"optimizers\": [\"random\", \"bohb\"],\n"
+    "   \"seeds\": [0, 1, 2] or {\"from\": 0, \"count\": 10},\n"
+    "   \"max_total_budget\": \"100x\" (times each kernel's max budget) or a number,\n"
+    "   \"settings\": {\"eta\": 3, \"min_budget\": 1, \"reproducible\": 4, \"eval_delay\": 0, ...}}\n"
+    "\n"
+    "  --out DIR      where the studies' run files and DIR/sweep.json go (required)\n"
+    "  --json         print the sweep report JSON (as `sweep report --json`) at the end\n"
+    "  --quiet        no progress lines on stderr\n"
+    "\n"
+    "sweep report DIR: a table of final regret (median [q1, q3] over seeds) per kernel and\n"
+    "optimizer; --json: {\"studies\": [...], \"summary\": [...]}; --csv FILE ('-': stdout): one\n"
+    "row per study; --plot PLOTDIR: one SVG per kernel, median regret against cumulative budget.\n";
+
+/* ---------------------------------------------------------------- files */
+
+static char *read_text(const char *path, size_t *len, hb_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        hb_error_set(err, HB_EIO, NULL, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    hb_buf b = HB_BUF_INIT;
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) hb_buf_append(&b, chunk, n);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad || b.failed || b.data == NULL) {
+        hb_buf_fini(&b);
+        if (bad) hb_error_set(err, HB_EIO, NULL, "cannot read %s", path);
+        else if (b.failed) hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
+        else hb_error_set(err, HB_ESYNTAX, path, "the file is empty");
+        return NULL;
+    }
+    *len = b.len;
+    return b.data;
+}
+
+static int load_sweep(const char *path, hb_sweep **sw, hb_error *err)
+{
+    size_t len = 0;
+    char *text = read_text(path, &len, err);
+    if (text == NULL) return err->status;
+    int rc = hb_sweep_parse(text, len, path, hb_kernels_find, sw, err);
+    hb_free(text);
+    return rc;
+}
+
+static void join(char *out, size_t n, const char *dir, const char *name)
+{
+    snprintf(out, n, "%s/%s", dir, name);
+}
+
+/* DIR exists (made if missing) and DIR/sweep.json holds this sweep (written if missing). A
+ * different sweep there: HB_EINVAL, naming the first key that differs. */
+static int prepare_dir(const char *dir, const hb_sweep *sw, hb_error *err)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        if (errno != ENOENT || mkdir(dir, 0777) != 0)
+            return hb_error_set(err, HB_EIO, NULL, "cannot make the directory %s: %s", dir, strerror(errno));
+    } else if (!S_ISDIR(st.st_mode)) {
+        return hb_error_set(err, HB_EINVAL, NULL, "--out %s: not a directory", dir);
+    }
+    char path[4096];
+    join(path, sizeof path, dir, "sweep.json");
+    if (access(path, F_OK) != 0) {
+        const char *c = hb_sweep_canonical(sw);
+        hb_buf b = HB_BUF_INIT;
+        hb_buf_printf(&b, "%s\n", c);
+        int bad = b.failed || hb_write_whole(path, b.data, b.len) != 0;
+        hb_buf_fini(&b);
+        if (bad) return hb_error_set(err, HB_EIO, NULL, "cannot write %s: %s", path, strerror(errno));
+        return HB_OK;
+    }
+    hb_sweep *old = NULL;
+    int rc = load_sweep(path, &old, err);
+    if (rc != HB_OK) return rc;
+    if (strcmp(hb_sweep_canonical(old), hb_sweep_canonical(sw)) != 0) {
+        json_t *a = json_loads(hb_sweep_canonical(old), 0, NULL), *b = json_loads(hb_sweep_canonical(sw), 0, NULL);
+        const char *keys[] = {"kernels", "optimizers", "seeds", "max_total_budget", "settings"}, *which = "the sweep";
+        for (size_t i = 0; a && b && i < sizeof keys / sizeof *keys; i++) {
+            json_t *x = json_object_get(a, keys[i]), *y = json_object_get(b, keys[i]);
+            if (!(x == NULL && y == NULL) && !(x && y && json_equal(x, y))) {
+                which = keys[i];
+                break;
+            }
+        }
+        json_decref(a);
+        json_decref(b);
+        rc = hb_error_set(err, HB_EINVAL, NULL, "%s holds a different sweep (\"%s\" differs); give another --out, "
+                                                "or the SWEEP.json it was made from", path, which);
+    }
+    hb_sweep_free(old);
+    return rc;
+}
+
+/* One sweep per directory at a time: an OFD write lock on DIR/sweep.json for as long as the
+ * sweep runs (released with the descriptor, or by the kernel when the process dies). The
+ * descriptor, or -1 with err set (HB_EINVAL: another sweep holds it). */
+static int lock_dir(const char *dir, hb_error *err)
+{
+    char path[4096];
+    join(path, sizeof path, dir, "sweep.json");
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        hb_error_set(err, HB_EIO, NULL, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    if (fcntl(fd, F_OFD_SETLK, &fl) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EAGAIN || e == EACCES)
+            hb_error_set(err, HB_EINVAL, NULL, "another hbmpi sweep is running in %s (it holds %s's lock)", dir,
+                         path);
+        else
+            hb_error_set(err, HB_EIO, NULL, "cannot lock %s: %s", path, strerror(e));
+        return -1;
+    }
+    return fd;
+}
+
+/* ---------------------------------------------------------------- one study */
+
+typedef struct outcome {
+    int32_t index;
+    int32_t code;        /* HB_EXIT_*; -1: none (a first request) */
+    int32_t skipped;     /* finished before this command */
+    int32_t pad;
+    int64_t evaluations;
+    double regret;       /* final regret, NaN if undefined */
+} outcome;
+
+/* The kernel of study label 'label' and its space. */
+static const hb_kernel *study_kernel(const char *label, hb_space **sp, hb_error *err)
+{
+    char name[128];
+    const char *colon = strchr(label, ':');
+    size_t n = colon ? (size_t)(colon - label) : strlen(label);
+    if (n >= sizeof name) n = sizeof name - 1;
+    memcpy(name, label, n);
+    name[n] = '\0';
+    const hb_kernel *k = hb_kernels_find(name);
+    if (k == NULL || k->space(colon ? colon + 1 : NULL, sp, err) != HB_OK) return NULL;
+    return k;
+}
+
+/* Run (or resume, or skip) study i in this process, with MPI left alone. */
+static void run_study(const hb_sweep *sw, size_t i, const char *dir, outcome *o)
+{
+    memset(o, 0, sizeof *o);
+    o->index = (int32_t)i;
+    o->regret = NAN;
+    if (hb_stop_signal()) { /* stopping: start nothing */
+        o->code = HB_EXIT_INTERRUPTED;
+        return;
+    }
+    hb_sweep_study st;
+    hb_sweep_study_at(sw, i, &st);
+    char name[1024], path[4096];
+    hb_error err;
+    hb_error_clear(&err);
+    hb_space *sp = NULL;
+    const hb_kernel *k = study_kernel(st.kernel, &sp, &err);
+    if (k == NULL || hb_sweep_file_name(sw, i, name, sizeof name) != HB_OK) {
+        fprintf(stderr, "hbmpi sweep: study %s %s %llu: %s\n", st.kernel, st.optimizer, (unsigned long long)st.seed,
+                k ? "name too long" : err.msg);
+        hb_space_free(sp);
+        o->code = HB_EXIT_FAILED;
+        return;
+    }
+    join(path, sizeof path, dir, name);
+    hb_run_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.kernel = k;
+    spec.kernel_label = st.kernel;
+    spec.space = sp;
+    spec.quiet = 1;
+    hb_sweep_settings(sw, i, k, &spec.settings);
+    spec.eval_delay = hb_sweep_eval_delay(sw);
+    spec.reproducible = hb_sweep_reproducible(sw);
+    spec.cmd.grace = 5;
+    hb_runfile rf;
+    hb_runfile_spec rs = {path, NULL, st.kernel, 0, NULL, NULL, sp, &spec.settings, spec.reproducible};
+    int rc = hb_runfile_begin(&rs, &rf, &err);
+    if (rc != HB_OK || rf.finished) {
+        hb_runfile_end(&rf, NULL);
+        if (rc != HB_OK) hb_cli_print_error(&err);
+        o->code = rc == HB_OK ? HB_EXIT_OK : rc == HB_ENOMEM || rc == HB_EIO ? HB_EXIT_FAILED : HB_EXIT_USAGE;
+        o->skipped = rc == HB_OK;
+        hb_space_free(sp);
+        return;
+    }
+    hb_runfile_attach(&rf, &spec);
+    hb_run_result res;
+    rc = hb_runtime_run(&spec, MPI_COMM_NULL, &res, &err);
+    hb_error ferr;
+    hb_error_clear(&ferr);
+    if (hb_runfile_end(&rf, &ferr) != HB_OK) {
+        hb_cli_print_error(&ferr);
+        if (rc == HB_OK) rc = ferr.status;
+    }
+    if (rc == HB_OK) {
+        hb_study_regret r;
+        if (hb_study_regret_of(k, sp, spec.settings.max_budget, res.trials, res.n, &r, NULL) == HB_OK) {
+            o->regret = r.final;
+            hb_study_regret_fini(&r);
+        }
+        o->evaluations = (int64_t)res.n;
+    } else if (rc != HB_EINTR) {
+        fprintf(stderr, "hbmpi sweep: study %s: ", path);
+        hb_cli_print_error(&err);
+    }
+    o->code = rc == HB_OK ? HB_EXIT_OK : rc == HB_EINTR ? HB_EXIT_INTERRUPTED : HB_EXIT_FAILED;
+    hb_run_result_fini(&res);
+    hb_space_free(sp);
+}
+
+static void progress(const hb_sweep *sw, const outcome *o, size_t done, int rank)
+{
+    hb_sweep_study st;
+    hb_sweep_study_at(sw, (size_t)o->index, &st);
+    char where[32] = "";
+    if (rank > 0) snprintf(where, sizeof where, " (rank %d)", rank);
+    fprintf(stderr, "hbmpi sweep: [%zu/%zu] %s %s seed %llu%s: ", done, hb_sweep_count(sw), st.kernel, st.optimizer,
+            (unsigned long long)st.seed, where);
+    if (o->skipped)
+        fprintf(stderr, "finished before\n");
+    else if (o->code == HB_EXIT_OK)
+        fprintf(stderr, "final regret %.6g after %lld evaluations\n", o->regret, (long long)o->evaluations);
+    else if (o->code == HB_EXIT_INTERRUPTED)
+        fprintf(stderr, "stopped, saved\n");
+    else
+        fprintf(stderr, "failed (exit %d)\n", o->code);
+}
+
+/* ---------------------------------------------------------------- the report */
+
+static const char *state_name(int s)
+{
+    return s == HB_VIEW_FINISHED ? "finished" : s == HB_VIEW_STOPPED ? "stopped" : "running";
+}
+
+typedef struct study_row {
+    hb_sweep_study st;
+    char file[1024];
+    const char *state;   /* finished, stopped, running (or killed), missing, unreadable */
+    hb_study_regret r;
+} study_row;
+
+typedef struct sweep_report {
+    hb_sweep *sw;
+    study_row *rows;
+    size_t n;
+} sweep_report;
+
+static void report_fini(sweep_report *rep)
+{
+    for (size_t i = 0; rep->rows && i < rep->n; i++) hb_study_regret_fini(&rep->rows[i].r);
+    hb_free(rep->rows);
+    hb_sweep_free(rep->sw);
+}
+
+static int report_load(const char *dir, sweep_report *rep, hb_error *err)
+{
+    memset(rep, 0, sizeof *rep);
+    char path[4096];
+    join(path, sizeof path, dir, "sweep.json");
+    int rc = load_sweep(path, &rep->sw, err);
+    if (rc != HB_OK) return rc;
+    rep->n = hb_sweep_count(rep->sw);
+    if ((rep->rows = hb_calloc(rep->n, sizeof *rep->rows)) == NULL)
+        return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
+    for (size_t i = 0; i < rep->n && rc == HB_OK; i++) {
+        study_row *row = &rep->rows[i];
+        hb_sweep_study_at(rep->sw, i, &row->st);
+        row->r.final = NAN;
+        hb_sweep_file_name(rep->sw, i, row->file, sizeof row->file);
+        join(path, sizeof path, dir, row->file);
+        if (access(path, F_OK) != 0) {
+            row->state = "missing";
+            continue;
+        }
+        hb_run_view v;
+        hb_error verr;
+        hb_error_clear(&verr);
+        if (hb_run_view_load(path, &v, &verr) != HB_OK) {
+            row->state = "unreadable";
+            hb_cli_print_error(&verr);
+            continue;
+        }
+        row->state = state_name(v.state);
+        hb_space *sp = NULL;
+        const hb_kernel *k = study_kernel(row->st.kernel, &sp, err);
+        if (k == NULL) {
+            rc = err->status ? err->status : HB_EINVAL;
+        } else {
+            hb_opt_settings set;
+            hb_sweep_settings(rep->sw, i, k, &set);
+            rc = hb_study_regret_of(k, v.space, set.max_budget, v.trials, v.n, &row->r, err);
+        }
+        hb_space_free(sp);
+        hb_run_view_fini(&v);
+    }
+    return rc;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Final regrets of the finished studies of kernel k, optimizer o, sorted (undefined: +inf). */
+static size_t finals(const sweep_report *rep, size_t k, size_t o, double *v)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < rep->n; i++) {
+        const study_row *row = &rep->rows[i];
+        if (strcmp(row->st.kernel, rep->rows[k].st.kernel) || strcmp(row->st.optimizer, rep->rows[o].st.optimizer) ||
+            strcmp(row->state, "finished"))
+            continue;
+        v[m++] = isnan(row->r.final) ? INFINITY : row->r.final;
+    }
+    qsort(v, m, sizeof *v, cmp_double);
+    return m;
+}
+
+/* Each (kernel, optimizer) pair once: the index of its first study. */
+static int first_of_pair(const sweep_report *rep, size_t i)
+{
+    for (size_t j = 0; j < i; j++)
+        if (!strcmp(rep->rows[j].st.kernel, rep->rows[i].st.kernel) &&
+            !strcmp(rep->rows[j].st.optimizer, rep->rows[i].st.optimizer))
+            return 0;
+    return 1;
+}
+
+static void json_num_or_null(hb_buf *b, double v)
+{
+    if (isfinite(v))
+        hb_buf_json_number(b, v);
+    else
+        hb_buf_puts(b, "null");
+}
+
+static int report_json(const sweep_report *rep, hb_buf *b)
+{
+    double *v = hb_malloc((rep->n ? rep->n : 1) * sizeof *v);
+    if (v == NULL) return HB_ENOMEM;
+    hb_buf_puts(b, "{\"studies\": [");
+    for (size_t i = 0; i < rep->n; i++) {
+        const study_row *row = &rep->rows[i];
+        hb_buf_puts(b, i ? ",\n  {\"kernel\": " : "\n  {\"kernel\": ");
+        hb_buf_json_string(b, row->st.kernel);
+        hb_buf_puts(b, ", \"optimizer\": ");
+        hb_buf_json_string(b, row->st.optimizer);
+        hb_buf_printf(b, ", \"seed\": %llu, \"file\": ", (unsigned long long)row->st.seed);
+        hb_buf_json_string(b, row->file);
+        hb_buf_printf(b, ", \"state\": \"%s\", \"evaluations\": %zu, \"total_budget\": ", row->state,
+                      row->r.evaluations);
+        hb_buf_json_number(b, row->r.total_budget);
+        hb_buf_puts(b, ", \"final_regret\": ");
+        json_num_or_null(b, row->r.final);
+        hb_buf_puts(b, ", \"trajectory\": [");
+        for (size_t j = 0; j < row->r.n; j++) {
+            hb_buf_puts(b, j ? ", [" : "[");
+            hb_buf_json_number(b, row->r.traj[j].budget);
+            hb_buf_puts(b, ", ");
+            hb_buf_json_number(b, row->r.traj[j].regret);
+            hb_buf_puts(b, "]");
+        }
+        hb_buf_puts(b, "]}");
+    }
+    hb_buf_puts(b, "\n ],\n \"summary\": [");
+    int first = 1;
+    for (size_t i = 0; i < rep->n; i++) {
+        if (!first_of_pair(rep, i)) continue;
+        size_t m = finals(rep, i, i, v);
+        hb_buf_puts(b, first ? "\n  {\"kernel\": " : ",\n  {\"kernel\": ");
+        first = 0;
+        hb_buf_json_string(b, rep->rows[i].st.kernel);
+        hb_buf_puts(b, ", \"optimizer\": ");
+        hb_buf_json_string(b, rep->rows[i].st.optimizer);
+        hb_buf_printf(b, ", \"studies\": %zu, \"median\": ", m);
+        json_num_or_null(b, hb_quantile_sorted(v, m, 0.5));
+        hb_buf_puts(b, ", \"q1\": ");
+        json_num_or_null(b, hb_quantile_sorted(v, m, 0.25));
+        hb_buf_puts(b, ", \"q3\": ");
+        json_num_or_null(b, hb_quantile_sorted(v, m, 0.75));
+        hb_buf_puts(b, "}");
+    }
+    hb_buf_puts(b, "\n ]}\n");
+    hb_free(v);
+    return b->failed ? HB_ENOMEM : HB_OK;
+}
+
+static void print_table(const sweep_report *rep, FILE *f)
+{
+    double *v = hb_malloc((rep->n ? rep->n : 1) * sizeof *v);
+    if (v == NULL) return;
+    size_t done = 0;
+    for (size_t i = 0; i < rep->n; i++) done += !strcmp(rep->rows[i].state, "finished");
+    fprintf(f, "%zu of %zu studies finished\n", done, rep->n);
+    fprintf(f, "%-24s %-10s %7s  %s\n", "kernel", "optimizer", "studies", "final regret: median [q1, q3]");
+    for (size_t i = 0; i < rep->n; i++) {
+        if (!first_of_pair(rep, i)) continue;
+        size_t m = finals(rep, i, i, v);
+        fprintf(f, "%-24s %-10s %7zu  ", rep->rows[i].st.kernel, rep->rows[i].st.optimizer, m);
+        if (m == 0)
+            fprintf(f, "-\n");
+        else
+            fprintf(f, "%.4g [%.4g, %.4g]\n", hb_quantile_sorted(v, m, 0.5), hb_quantile_sorted(v, m, 0.25),
+                    hb_quantile_sorted(v, m, 0.75));
+    }
+    hb_free(v);
+}
+
+static int write_csv(const sweep_report *rep, FILE *f)
+{
+    fputs("kernel,optimizer,seed,state,evaluations,total_budget,final_regret,file\n", f);
+    char num[64];
+    for (size_t i = 0; i < rep->n; i++) {
+        const study_row *row = &rep->rows[i];
+        hb_csv_field(f, row->st.kernel);
+        fputc(',', f);
+        hb_csv_field(f, row->st.optimizer);
+        fprintf(f, ",%llu,%s,%zu,", (unsigned long long)row->st.seed, row->state, row->r.evaluations);
+        hb_format_double(num, sizeof num, row->r.total_budget);
+        fprintf(f, "%s,", num);
+        if (isfinite(row->r.final)) {
+            hb_format_double(num, sizeof num, row->r.final);
+            fputs(num, f);
+        }
+        fputc(',', f);
+        hb_csv_field(f, row->file);
+        fputc('\n', f);
+    }
+    return ferror(f) ? -1 : 0;
+}
+
+/* The regret of trajectory 'r' at cumulative budget x (a step function): +inf before its first
+ * point. */
+static double regret_at(const hb_study_regret *r, double x)
+{
+    double v = INFINITY;
+    for (size_t j = 0; j < r->n && r->traj[j].budget <= x; j++) v = r->traj[j].regret;
+    return v;
+}
+
+/* One SVG for kernel row k: median (line) and q1..q3 (band) of the regret of each optimizer's
+ * finished studies against cumulative budget, both axes logarithmic. */
+static int plot_kernel(const sweep_report *rep, size_t k, const char *file)
+{
+    enum { W = 760, H = 480, L = 80, R = 180, T = 40, B = 60, NX = 120 };
+    static const char *const colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
+                                         "#7f7f7f"};
+    const char *kernel = rep->rows[k].st.kernel;
+    double xmin = INFINITY, xmax = 0, ymin = INFINITY, ymax = 0;
+    for (size_t i = 0; i < rep->n; i++) {
+        const study_row *row = &rep->rows[i];
+        if (strcmp(row->st.kernel, kernel) || strcmp(row->state, "finished")) continue;
+        for (size_t j = 0; j < row->r.n; j++) {
+            const hb_regret_point *p = &row->r.traj[j];
+            if (p->budget < xmin) xmin = p->budget;
+            if (p->budget > xmax) xmax = p->budget;
+            if (p->regret > 0 && p->regret < ymin) ymin = p->regret;
+            if (p->regret > ymax) ymax = p->regret;
+        }
+    }
+    if (!(xmax > 0)) return 1; /* nothing to draw */
+    if (!(xmin < xmax)) xmax = xmin * 10;
+    if (!isfinite(ymin)) ymin = ymax > 0 ? ymax / 10 : 1e-3;
+    if (!(ymax > ymin)) ymax = ymin * 10;
+    double ylo = floor(log10(ymin)) - 0, yhi = ceil(log10(ymax)), xlo = log10(xmin), xhi = log10(xmax);
+    if (yhi <= ylo) yhi = ylo + 1;
+    double floor_y = pow(10, ylo);
+#define PX(x) (L + (log10(x) - xlo) / (xhi - xlo) * (W - L - R))
+#define PY(y) (T + (yhi - log10((y) > floor_y ? (y) : floor_y)) / (yhi - ylo) * (H - T - B))
+    hb_buf b = HB_BUF_INIT;
+    hb_buf_printf(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" "
+                      "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", W, H);
+    hb_buf_puts(&b, "<text x=\"80\" y=\"24\" font-size=\"15\">regret of ");
+    for (const char *c = kernel; *c; c++) /* the kernel's options are the user's text */
+        hb_buf_puts(&b, *c == '<' ? "&lt;" : *c == '>' ? "&gt;" : *c == '&' ? "&amp;" : (char[2]){*c, 0});
+    hb_buf_puts(&b, ": median over seeds, band q1..q3</text>\n");
+    hb_buf_printf(&b, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#444\"/>\n", L, T,
+                  W - L - R, H - T - B);
+    for (double e = ylo; e <= yhi + 1e-9; e += 1) {
+        double y = PY(pow(10, e));
+        hb_buf_printf(&b, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/><text x=\"%d\" y=\"%.1f\" "
+                          "text-anchor=\"end\">1e%d</text>\n", L, W - R, y, y, L - 6, y + 4, (int)e);
+    }
+    for (double e = ceil(xlo); e <= xhi + 1e-9; e += 1) {
+        double x = PX(pow(10, e));
+        hb_buf_printf(&b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#ddd\"/><text x=\"%.1f\" y=\"%d\" "
+                          "text-anchor=\"middle\">1e%d</text>\n", x, x, T, H - B, x, H - B + 16, (int)e);
+    }
+    hb_buf_printf(&b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">cumulative budget</text>\n", (L + W - R) / 2,
+                  H - 20);
+    hb_buf_printf(&b, "<text x=\"18\" y=\"%d\" transform=\"rotate(-90 18 %d)\" text-anchor=\"middle\">regret "
+                      "(log)</text>\n", (T + H - B) / 2, (T + H - B) / 2);
+    double *v = hb_malloc((rep->n ? rep->n : 1) * sizeof *v);
+    size_t color = 0;
+    for (size_t o = 0; v && o < rep->n; o++) {
+        if (strcmp(rep->rows[o].st.kernel, kernel) || !first_of_pair(rep, o)) continue;
+        const char *c = colors[color++ % (sizeof colors / sizeof *colors)];
+        double med[NX], q1[NX], q3[NX], xs[NX];
+        size_t m = 0;
+        for (int g = 0; g < NX; g++) {
+            xs[g] = pow(10, xlo + (xhi - xlo) * g / (NX - 1));
+            m = 0;
+            for (size_t i = 0; i < rep->n; i++) {
+                const study_row *row = &rep->rows[i];
+                if (strcmp(row->st.kernel, kernel) || strcmp(row->st.optimizer, rep->rows[o].st.optimizer) ||
+                    strcmp(row->state, "finished"))
+                    continue;
+                v[m++] = regret_at(&row->r, xs[g]);
+            }
+            qsort(v, m, sizeof *v, cmp_double);
+            med[g] = hb_quantile_sorted(v, m, 0.5);
+            q1[g] = hb_quantile_sorted(v, m, 0.25);
+            q3[g] = hb_quantile_sorted(v, m, 0.75);
+        }
+        if (m == 0) continue;
+        /* the band: q3 forwards, q1 back, where both are defined */
+        hb_buf_printf(&b, "<path fill=\"%s\" fill-opacity=\"0.15\" stroke=\"none\" d=\"", c);
+        int started = 0;
+        for (int g = 0; g < NX; g++)
+            if (isfinite(q3[g])) {
+                hb_buf_printf(&b, "%s%.1f %.1f ", started ? "L" : "M", PX(xs[g]), PY(q3[g]));
+                started = 1;
+            }
+        for (int g = NX - 1; g >= 0 && started; g--)
+            if (isfinite(q3[g])) hb_buf_printf(&b, "L%.1f %.1f ", PX(xs[g]), PY(q1[g]));
+        hb_buf_puts(&b, "Z\"/>\n");
+        hb_buf_printf(&b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", c);
+        for (int g = 0; g < NX; g++)
+            if (isfinite(med[g])) hb_buf_printf(&b, "%.1f,%.1f ", PX(xs[g]), PY(med[g]));
+        hb_buf_puts(&b, "\"/>\n");
+        double ly = T + 10 + 20.0 * (double)(color - 1);
+        hb_buf_printf(&b, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"3\"/>"
+                          "<text x=\"%d\" y=\"%.1f\">%s (%zu)</text>\n", W - R + 12, W - R + 36, ly, ly, c,
+                      W - R + 42, ly + 4, rep->rows[o].st.optimizer, m);
+    }
+#undef PX
+#undef PY
+    hb_buf_puts(&b, "</svg>\n");
+    int bad = v == NULL || b.failed || hb_write_whole(file, b.data, b.len) != 0;
+    hb_free(v);
+    hb_buf_fini(&b);
+    return bad ? -1 : 0;
+}
+
+static int write_plots(const sweep_report *rep, const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0 && (errno != ENOENT || mkdir(dir, 0777) != 0)) {
+        fprintf(stderr, "hbmpi sweep report: cannot make %s: %s\n", dir, strerror(errno));
+        return HB_EXIT_FAILED;
+    }
+    for (size_t i = 0; i < rep->n; i++) {
+        int first = 1;
+        for (size_t j = 0; j < i && first; j++) first = strcmp(rep->rows[j].st.kernel, rep->rows[i].st.kernel) != 0;
+        if (!first) continue;
+        /* regret-KERNEL.svg, KERNEL as in the study's file name (which starts with it) */
+        char name[1100], path[4096];
+        int klen = (int)strlen(rep->rows[i].st.kernel);
+        snprintf(name, sizeof name, "regret-%.*s.svg", klen, rep->rows[i].file);
+        join(path, sizeof path, dir, name);
+        int rc = plot_kernel(rep, i, path);
+        if (rc < 0) {
+            fprintf(stderr, "hbmpi sweep report: cannot write %s: %s\n", path, strerror(errno));
+            return HB_EXIT_FAILED;
+        }
+        if (rc == 0) printf("%s\n", path);
+    }
+    return HB_EXIT_OK;
+}
+
+int hb_cmd_sweep_report(int argc, char **argv)
+{
+    hb_args a = {argc, argv, 3, "sweep report", NULL, 0};
+    const char *dir = NULL, *csv = NULL, *plot = NULL;
+    int json = 0, r;
+    while (a.i < argc) {
+        if ((r = hb_cli_flag(&a, "--json")) != 0) {
+            if (r < 0) return HB_EXIT_USAGE;
+            json = 1;
+        } else if ((r = hb_cli_take(&a, "--csv")) != 0) {
+            if (r < 0) return HB_EXIT_USAGE;
+            csv = a.value;
+        } else if ((r = hb_cli_take(&a, "--plot")) != 0) {
+            if (r < 0) return HB_EXIT_USAGE;
+            plot = a.value;
+        } else if (argv[a.i][0] == '-' && argv[a.i][1] != '\0') {
+            return hb_cli_usage_error(&a, "unknown option '%s'", argv[a.i]);
+        } else if (dir == NULL) {
+            dir = argv[a.i++];
+        } else {
+            return hb_cli_usage_error(&a, "one sweep directory, not '%s' too", argv[a.i]);
+        }
+    }
+    if (dir == NULL) return hb_cli_usage_error(&a, "which sweep? give the directory of `hbmpi sweep --out DIR`");
+    if (json + (csv != NULL) + (plot != NULL) > 1) return hb_cli_usage_error(&a, "give one of --json, --csv and --plot");
+    sweep_report rep;
+    hb_error err;
+    hb_error_clear(&err);
+    int rc = report_load(dir, &rep, &err);
+    if (rc != HB_OK) {
+        hb_cli_print_error(&err);
+        report_fini(&rep);
+        return rc == HB_ENOMEM || rc == HB_EIO ? HB_EXIT_FAILED : HB_EXIT_USAGE;
+    }
+    int code = HB_EXIT_OK;
+    if (json) {
+        hb_buf b = HB_BUF_INIT;
+        if (report_json(&rep, &b) != HB_OK) code = HB_EXIT_FAILED;
+        else fputs(b.data, stdout);
+        hb_buf_fini(&b);
+    } else if (csv) {
+        FILE *f = strcmp(csv, "-") ? fopen(csv, "w") : stdout;
+        if (f == NULL || write_csv(&rep, f) != 0 || (f != stdout && fclose(f) != 0)) {
+            fprintf(stderr, "hbmpi sweep report: cannot write %s: %s\n", csv, strerror(errno));
+            code = HB_EXIT_FAILED;
+        }
+    } else if (plot) {
+        code = write_plots(&rep, plot);
+    } else {
+        print_table(&rep, stdout);
+    }
+    report_fini(&rep);
+    return code;
+}
+
+/* ---------------------------------------------------------------- the sweep */
+
+enum { TAG_WANT = 11, TAG_STUDY = 12 };
+
+/* Rank 0 under mpirun: hand studies out to whoever asks, until none are left or a stop. */
+static int coordinate(const hb_sweep *sw, MPI_Comm comm, int size, int quiet, int *stopped, int *failed)
+{
+    size_t next = 0, done = 0, total = hb_sweep_count(sw);
+    int active = size - 1;
+    while (active > 0) {
+        outcome o;
+        MPI_Request req;
+        MPI_Status st;
+        if (MPI_Irecv(&o, (int)sizeof o, MPI_BYTE, MPI_ANY_SOURCE, TAG_WANT, comm, &req) != MPI_SUCCESS ||
+            hb_mpi_wait(&req, &st) != HB_OK)
+            return HB_EMPI;
+        if (o.code >= 0) {
+            done++;
+            if (!quiet) progress(sw, &o, done, st.MPI_SOURCE);
+            if (o.code == HB_EXIT_INTERRUPTED) *stopped = 1;
+            else if (o.code != HB_EXIT_OK) *failed = 1;
+        }
+        if (hb_stop_signal()) *stopped = 1;
+        int32_t give = -1;
+        if (!*stopped && next < total) give = (int32_t)next++;
+        else active--;
+        if (MPI_Send(&give, 1, MPI_INT32_T, st.MPI_SOURCE, TAG_STUDY, comm) != MPI_SUCCESS) return HB_EMPI;
+    }
+    return HB_OK;
+}
+
+/* Ranks 1..N-1: ask, run, tell, until told -1. */
+static int work(const hb_sweep *sw, const char *dir, MPI_Comm comm)
+{
+    outcome o;
+    memset(&o, 0, sizeof o);
+    o.code = -1;
+    for (;;) {
+        int32_t give = -1;
+        MPI_Request req;
+        if (MPI_Send(&o, (int)sizeof o, MPI_BYTE, 0, TAG_WANT, comm) != MPI_SUCCESS ||
+            MPI_Irecv(&give, 1, MPI_INT32_T, 0, TAG_STUDY, comm, &req) != MPI_SUCCESS || hb_mpi_wait(&req, NULL) != HB_OK)
+            return HB_EMPI;
+        if (give < 0) return HB_OK;
+        run_study(sw, (size_t)give, dir, &o);
+    }
+}
+
+int hb_cmd_sweep(int argc, char **argv, int rank, MPI_Comm comm)
+{
+    hb_args a = {argc, argv, 2, "sweep", NULL, rank != 0};
+    const char *file = NULL, *dir = NULL;
+    int json = 0, quiet = 0, r;
+    while (a.i < argc) {
+        if ((r = hb_cli_take(&a, "--out")) != 0) {
+            if (r < 0) return HB_EXIT_USAGE;
+            dir = a.value;
+        } else if ((r = hb_cli_flag(&a, "--json")) != 0) {
+            if (r < 0) return HB_EXIT_USAGE;
+            json = 1;
+        } else if ((r = hb_cli_flag(&a, "--quiet")) != 0) {
+            if (r < 0) return HB_EXIT_USAGE;
+            quiet = 1;
+        } else if (argv[a.i][0] == '-' && argv[a.i][1] != '\0') {
+            return hb_cli_usage_error(&a, "unknown option '%s'", argv[a.i]);
+        } else if (file == NULL) {
+            file = argv[a.i++];
+        } else {
+            return hb_cli_usage_error(&a, "one SWEEP.json, not '%s' too", argv[a.i]);
+        }
+    }
+    if (file == NULL) return hb_cli_usage_error(&a, "which sweep? give SWEEP.json (see `hbmpi sweep --help`)");
+    if (dir == NULL) return hb_cli_usage_error(&a, "--out DIR is required: every study writes its run file there");
+    /* Every rank reads the sweep (a shared file system, as for the run files); rank 0 checks
+     * the directory, and all learn its verdict. */
+    hb_sweep *sw = NULL;
+    hb_error err;
+    hb_error_clear(&err);
+    int rc = load_sweep(file, &sw, &err), lock = -1;
+    if (rc == HB_OK && rank == 0) rc = prepare_dir(dir, sw, &err);
+    if (rc == HB_OK && rank == 0 && (lock = lock_dir(dir, &err)) < 0) rc = err.status;
+    int verdict = rc == HB_OK ? 0 : rc == HB_ENOMEM || rc == HB_EIO ? HB_EXIT_FAILED : HB_EXIT_USAGE;
+    if (rc != HB_OK && rank == 0) hb_cli_print_error(&err);
+    if (comm != MPI_COMM_NULL) {
+        MPI_Allreduce(MPI_IN_PLACE, &verdict, 1, MPI_INT, MPI_MAX, comm);
+    }
+    if (verdict != 0) {
+        if (lock >= 0) close(lock);
+        hb_sweep_free(sw);
+        return verdict;
+    }
+    int size = 1, stopped = 0, failed = 0;
+    if (comm != MPI_COMM_NULL) MPI_Comm_size(comm, &size);
+    if (!quiet && rank == 0)
+        fprintf(stderr, "hbmpi sweep: %zu studies into %s, %d at a time\n", hb_sweep_count(sw), dir,
+                size > 1 ? size - 1 : 1);
+    if (size == 1) {
+        for (size_t i = 0; i < hb_sweep_count(sw) && !stopped; i++) {
+            outcome o;
+            run_study(sw, i, dir, &o);
+            if (!quiet) progress(sw, &o, i + 1, 0);
+            if (o.code == HB_EXIT_INTERRUPTED || hb_stop_signal()) stopped = 1;
+            else if (o.code != HB_EXIT_OK) failed = 1;
+        }
+    } else {
+        rc = rank == 0 ? coordinate(sw, comm, size, quiet, &stopped, &failed) : work(sw, dir, comm);
+        if (rc != HB_OK) failed = 1;
+    }
+    int code = stopped ? HB_EXIT_INTERRUPTED : failed ? HB_EXIT_FAILED : HB_EXIT_OK;
+    if (rank == 0 && stopped) {
+        char name[32];
+        fprintf(stderr, "hbmpi sweep: stopped by %s; every study is saved in %s; run the same command to resume\n",
+                hb_stop_signal() ? hb_signal_name(hb_stop_signal(), name, sizeof name) : "a signal", dir);
+    }
+    if (rank == 0 && !stopped) {
+        sweep_report rep;
+        hb_error_clear(&err);
+        rc = report_load(dir, &rep, &err);
+        if (rc != HB_OK) {
+            hb_cli_print_error(&err);
+            code = HB_EXIT_FAILED;
+        } else if (json) {
+            hb_buf b = HB_BUF_INIT;
+            if (report_json(&rep, &b) != HB_OK) code = HB_EXIT_FAILED;
+            else fputs(b.data, stdout);
+            hb_buf_fini(&b);
+        } else {
+            print_table(&rep, stdout);
+        }
+        report_fini(&rep);
+    }
+    if (lock >= 0) close(lock);
+    hb_sweep_free(sw);
+    return code;
+}
