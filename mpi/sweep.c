@@ -806,6 +806,13 @@ int hb_cmd_sweep(int argc, char **argv, int rank, MPI_Comm comm)
         }
         report_fini(&rep);
     }
+    /* Every rank ends with rank 0's verdict, and only once rank 0 is done: mpirun ends the job
+     * (SIGTERM, then SIGKILL) as soon as one rank exits non-zero. */
+    if (comm != MPI_COMM_NULL) {
+        MPI_Request req;
+        if (MPI_Ibcast(&code, 1, MPI_INT, 0, comm, &req) != MPI_SUCCESS || hb_mpi_wait(&req, NULL) != HB_OK)
+            code = HB_EXIT_FAILED;
+    }
     if (lock >= 0) close(lock);
     hb_sweep_free(sw);
     return code;

@@ -48,3 +48,22 @@ def wait_gone(pids, timeout=30):
             except OSError:
                 break
             time.sleep(0.01)
+
+
+def wait_handlers(marker, n, timeout=60):
+    """Wait until 'n' hbmpi processes with 'marker' run and each catches SIGTERM (its handlers
+    are in place: a signal before that ends a process the default way). Their pids, or []."""
+    import time
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        pids, ready = hbmpi_procs(marker), 0
+        for pid in pids:
+            try:
+                caught = [l for l in open(f"/proc/{pid}/status") if l.startswith("SigCgt:")]
+            except OSError:
+                continue
+            ready += bool(caught) and bool(int(caught[0].split()[1], 16) & (1 << 14))  # SIGTERM = 15
+        if len(pids) == n and ready == n:
+            return pids
+        time.sleep(0.01)
+    return []

@@ -21,7 +21,7 @@ import time
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from hbtest import check, finish, hbmpi_procs, wait_gone  # noqa: E402
+from hbtest import check, finish, hbmpi_procs, wait_gone, wait_handlers  # noqa: E402
 
 ARGS = None
 MPI_ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
@@ -279,7 +279,10 @@ def group_signals():
         while rounds < 3:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     text=True, env=env, start_new_session=True)
-            time.sleep(rng.uniform(0.25, 0.5) * took / (2 if np else 1) / 2)
+            # once every process has its handlers (a signal before that ends a process the
+            # default way, before anything is written)
+            wait_handlers(out, np or 1)
+            time.sleep(rng.uniform(0.1, 0.4) * took / (2 if np else 1) / 2)
             if proc.poll() is not None:
                 break
             ranks = hbmpi_procs(out)
@@ -296,7 +299,7 @@ def group_signals():
             rounds += 1
             if sig != signal.SIGKILL:
                 check(proc.returncode == 3 and "run the same command to resume" in e and time.time() - t1 < 10,
-                      f"{what}: exit 3 within 10 s ({proc.returncode}): {e[-400:]}")
+                      f"{what}: exit 3 within 10 s ({proc.returncode}): {e[-1500:]}")
             if os.path.exists(os.path.join(out, "sweep.json")):  # (a kill may come before it is written)
                 r = hbmpi("sweep", "report", out, "--json")
                 check(r.returncode == 0, f"{what}: sweep report reads the stopped sweep: {r.stderr[-200:]}")
