@@ -1,6 +1,7 @@
 /* jsonloc.c — positions of the values of an already-parsed JSON text (see jsonloc.h). */
 #include "jsonloc.h"
 
+#include <stdio.h>
 #include <string.h>
 
 typedef struct rec {
@@ -232,4 +233,17 @@ void hb__jsonloc_linecol(const char *text, size_t len, size_t offset, int *line,
     }
     *line = l;
     *col = c;
+}
+
+int hb__jsonloc_fail(hb_error *err, const char *text, size_t len, const char *name, size_t offset, const char *fmt,
+                     va_list ap)
+{
+    int line = 1, col = 1;
+    if (offset != (size_t)-1) hb__jsonloc_linecol(text, len, offset, &line, &col);
+    if (err) {
+        err->status = HB_ESYNTAX;
+        snprintf(err->where, sizeof err->where, "%s:%d:%d", name, line, col);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    }
+    return HB_ESYNTAX;
 }

@@ -5,6 +5,7 @@
 #define HB_JSONLOC_H
 
 #include <jansson.h>
+#include <stdarg.h>
 
 #include "hb_common.h"
 
@@ -22,5 +23,10 @@ size_t hb__jsonloc_element(const hb_jsonloc *loc, const json_t *arr, size_t i);
 
 /* 1-based line and column (in characters) of byte 'offset' of 'text'. */
 void hb__jsonloc_linecol(const char *text, size_t len, size_t offset, int *line, int *col);
+
+/* Set 'err' (if not NULL) to HB_ESYNTAX with where = "name:line:col" of byte 'offset' of 'text'
+ * ((size_t)-1: the start) and the message 'fmt'; returns HB_ESYNTAX. */
+int hb__jsonloc_fail(hb_error *err, const char *text, size_t len, const char *name, size_t offset, const char *fmt,
+                     va_list ap);
 
 #endif

@@ -29,19 +29,11 @@ typedef struct parser {
 static int fail_at(parser *p, size_t offset, const char *fmt, ...) HB_PRINTF(3, 4);
 static int fail_at(parser *p, size_t offset, const char *fmt, ...)
 {
-    int line = 1, col = 1;
-    if (offset != NOWHERE) hb__jsonloc_linecol(p->text, p->len, offset, &line, &col);
-    char where[256];
-    snprintf(where, sizeof where, "%s:%d:%d", p->name, line, col);
-    if (p->err) {
-        p->err->status = HB_ESYNTAX;
-        snprintf(p->err->where, sizeof p->err->where, "%s", where);
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(p->err->msg, sizeof p->err->msg, fmt, ap);
-        va_end(ap);
-    }
-    return HB_ESYNTAX;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = hb__jsonloc_fail(p->err, p->text, p->len, p->name, offset, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 /* Re-point an error that space.c produced (without a position) at 'offset'. */

@@ -46,17 +46,11 @@ typedef struct parser {
 static int fail_at(parser *p, size_t offset, const char *fmt, ...) HB_PRINTF(3, 4);
 static int fail_at(parser *p, size_t offset, const char *fmt, ...)
 {
-    int line = 1, col = 1;
-    if (offset != NOWHERE) hb__jsonloc_linecol(p->text, p->len, offset, &line, &col);
-    if (p->err) {
-        p->err->status = HB_ESYNTAX;
-        snprintf(p->err->where, sizeof p->err->where, "%s:%d:%d", p->name, line, col);
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(p->err->msg, sizeof p->err->msg, fmt, ap);
-        va_end(ap);
-    }
-    return HB_ESYNTAX;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = hb__jsonloc_fail(p->err, p->text, p->len, p->name, offset, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 static size_t at(parser *p, const json_t *n) { return hb__jsonloc_of(p->loc, n); }
