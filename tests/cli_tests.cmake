@@ -54,8 +54,10 @@ foreach(t basic mismatch finished locked warm cmd_signal)
   add_test(NAME runfile_${t} COMMAND ${HB_RUNFILE_TEST} ${t})
   set_tests_properties(runfile_${t} PROPERTIES TIMEOUT 300 LABELS runfile ENVIRONMENT "${HB_CLI_ENV}")
 endforeach()
-# Real mpirun -n 3, killed with SIGKILL at random moments; signals to rank 0, to every rank, to a worker.
-foreach(t kill signals)
+# Real mpirun -n 3, killed with SIGKILL at random moments; signals to rank 0, to every rank, to a worker;
+# a library objective that ignores the stop (rank 0 saves and ends the MPI job).
+list(APPEND HB_RUNFILE_TEST --objlib ${CMAKE_CURRENT_BINARY_DIR}/objectives/libobj.so)
+foreach(t kill signals stuck)
   add_test(NAME runfile_${t} COMMAND ${HB_RUNFILE_TEST} ${t})
   set_tests_properties(runfile_${t} PROPERTIES TIMEOUT 600 LABELS "runfile;mpi" ENVIRONMENT "${HB_MPI_ENV}"
                        PROCESSORS 2 RUN_SERIAL TRUE)

@@ -2,10 +2,14 @@
  * against include/hbmpi.h with HBMPI_DECLARE_ABI. Its parameter "mode" picks the behaviour:
  * ok (loss x * n), fail (non-zero with a reason), silent (non-zero, no reason), nan, inf,
  * long_reason (fills the whole reason buffer), check (verifies every field of the trial that
- * tests/eval/test_eval.c passes and fails naming the first mismatch). */
+ * tests/eval/test_eval.c passes and fails naming the first mismatch), nap (sleeps n seconds
+ * whatever signals come, as a library that never looks at a stop request, then loss x). */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "hbmpi.h"
 
@@ -79,6 +83,13 @@ int hbmpi_test_objective(const hbmpi_trial *t, double *loss, char *reason, size_
             snprintf(reason, reason_len, "unexpected %s (config %s)", m, t->config_json);
             return 1;
         }
+    }
+    if (strcmp(mode, "nap") == 0) {
+        struct timespec left = {(time_t)value(t, "n"), 0};
+        while (nanosleep(&left, &left) != 0 && errno == EINTR) {
+        }
+        *loss = value(t, "x");
+        return 0;
     }
     if (strcmp(mode, "nan") == 0)
         *loss = NAN;

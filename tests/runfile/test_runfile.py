@@ -433,8 +433,46 @@ def group_cmd_signal():
     shutil.rmtree(d)
 
 
+# ---------------------------------------------------------------- a library that ignores a stop
+def group_stuck():
+    """A C-library objective never looks at the stop request: after --eval-grace rank 0 records
+    the running jobs as interrupted, saves, and ends the MPI job with exit 3; the run resumes."""
+    d = tempfile.mkdtemp(prefix="hb-stuck-", dir=ARGS.tmp)
+    space = os.path.join(d, "space.json")
+    json.dump({"parameters": [{"name": "mode", "type": "categorical", "choices": ["nap"]},
+                              {"name": "n", "type": "int", "lower": 4, "upper": 5},
+                              {"name": "x", "type": "float", "lower": 0, "upper": 1}]}, open(space, "w"))
+    f = os.path.join(d, "run.h5")
+    argv = ["run", "--space", space, "--optimizer", "random", "--max-evals", "3", "--seed", "4", "--reproducible", "2",
+            "--eval-grace",
+            "0.2", "--quiet", "--json", "--out", f, "--eval-lib", ARGS.objlib + ":hbmpi_test_objective"]
+    rc, ref, err = hbmpi(*[a if a != f else os.path.join(d, "ref.h5") for a in argv])
+    check(rc == 0, f"the uninterrupted run: {err[-300:]}")
+    p = start_mpi(argv, {})
+    evs = wait_for_events(f, 2)  # session, then issues
+    time.sleep(0.5)
+    t0 = time.time()
+    for pid in hbmpi_pids(f):
+        os.kill(pid, signal.SIGTERM)
+    out, err = p.communicate(timeout=120)
+    took = time.time() - t0
+    check(p.returncode == 3 and "did not stop" in err, f"exit 3, naming the stuck evaluations ({p.returncode}): "
+                                                       f"{err[-500:]}")
+    check(took < 8, f"ended within the grace and a few seconds ({took:.1f} s)")
+    evs = events(f) or []
+    kinds = [e["kind"] for e in evs]
+    check(evs is not None and kinds[-1:] == ["stop"] and kinds.count("interrupted") == 2,
+          f"the log ends: both running jobs interrupted, then the stop: {kinds}")
+    q = subprocess.run([ARGS.mpirun, "-n", "3", ARGS.hbmpi, *argv], stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=300)
+    check(q.returncode == 0, f"resumed and finished: {q.stderr[-300:]}")
+    if q.returncode == 0 and rc == 0:
+        check(trials_key(json.loads(q.stdout)) == trials_key(json.loads(ref)), "the trials of the uninterrupted run")
+    shutil.rmtree(d)
+
+
 GROUPS = {"basic": group_basic, "cmd_signal": group_cmd_signal, "mismatch": group_mismatch, "finished": group_finished, "locked": group_locked,
-          "warm": group_warm, "kill": group_kill, "signals": group_signals}
+          "warm": group_warm, "kill": group_kill, "signals": group_signals, "stuck": group_stuck}
 
 
 def main():
@@ -443,6 +481,7 @@ def main():
     ap.add_argument("--hbmpi", required=True)
     ap.add_argument("--mpirun", default="mpirun")
     ap.add_argument("--python", default="/usr/bin/python3")
+    ap.add_argument("--objlib", help="tests/objectives' libobj.so (group stuck)")
     ap.add_argument("--tmp", default=tempfile.gettempdir())
     ap.add_argument("group", choices=sorted(GROUPS))
     ARGS = ap.parse_args()
