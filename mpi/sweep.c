@@ -56,8 +56,8 @@ const char *hb_sweep_help =
 static char *read_text(const char *path, size_t *len, hb_error *err)
 {
     FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        hb_error_set(err, HB_EIO, NULL, "cannot open %s: %s", path, strerror(errno));
+    if (f == NULL) { /* a path that is not there is bad input (exit 2), as for `hbmpi report` */
+        hb_error_set(err, errno == ENOENT ? HB_ENOTFOUND : HB_EIO, NULL, "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
     hb_buf b = HB_BUF_INIT;
