@@ -247,3 +247,15 @@ int hb__jsonloc_fail(hb_error *err, const char *text, size_t len, const char *na
     }
     return HB_ESYNTAX;
 }
+
+size_t hb__jsonloc_member_or_obj(const hb_jsonloc *loc, const json_t *obj, const char *key)
+{
+    size_t o = hb__jsonloc_member(loc, obj, key);
+    return o != (size_t)-1 ? o : hb__jsonloc_of(loc, obj);
+}
+
+size_t hb__jsonloc_element_or_arr(const hb_jsonloc *loc, const json_t *arr, size_t i)
+{
+    size_t o = hb__jsonloc_element(loc, arr, i);
+    return o != (size_t)-1 ? o : hb__jsonloc_of(loc, arr);
+}

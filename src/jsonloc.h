@@ -21,6 +21,10 @@ size_t hb__jsonloc_of(const hb_jsonloc *loc, const json_t *node);
 size_t hb__jsonloc_member(const hb_jsonloc *loc, const json_t *obj, const char *key);
 size_t hb__jsonloc_element(const hb_jsonloc *loc, const json_t *arr, size_t i);
 
+/* The same, falling back on the position of 'obj' or 'arr' itself when the member's is unknown. */
+size_t hb__jsonloc_member_or_obj(const hb_jsonloc *loc, const json_t *obj, const char *key);
+size_t hb__jsonloc_element_or_arr(const hb_jsonloc *loc, const json_t *arr, size_t i);
+
 /* 1-based line and column (in characters) of byte 'offset' of 'text'. */
 void hb__jsonloc_linecol(const char *text, size_t len, size_t offset, int *line, int *col);
 

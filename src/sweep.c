@@ -11,7 +11,6 @@
 #include "hb_sweep.h"
 #include "jsonloc.h"
 
-#define NOWHERE ((size_t)-1)
 #define MAX_STUDIES 1000000
 
 struct hb_sweep {
@@ -57,15 +56,10 @@ static size_t at(parser *p, const json_t *n) { return hb__jsonloc_of(p->loc, n);
 
 static size_t at_member(parser *p, const json_t *obj, const char *key)
 {
-    size_t o = hb__jsonloc_member(p->loc, obj, key);
-    return o != NOWHERE ? o : at(p, obj);
+    return hb__jsonloc_member_or_obj(p->loc, obj, key);
 }
 
-static size_t at_elem(parser *p, const json_t *arr, size_t i)
-{
-    size_t o = hb__jsonloc_element(p->loc, arr, i);
-    return o != NOWHERE ? o : at(p, arr);
-}
+static size_t at_elem(parser *p, const json_t *arr, size_t i) { return hb__jsonloc_element_or_arr(p->loc, arr, i); }
 
 static int oom(parser *p) { return hb_error_set(p->err, HB_ENOMEM, NULL, "out of memory"); }
 
