@@ -69,6 +69,10 @@ typedef struct hb_forbid_spec {
 HB_API int hb_space_create(hb_space **out);
 HB_API void hb_space_free(hb_space *sp);
 
+/* The largest magnitude an integer parameter's bounds may have: 2^53, beyond which a double does
+ * not hold every integer. */
+#define HB_SPACE_MAX_INT 9007199254740992.0
+
 /* Add parameters. Names must be unique and non-empty. 'def' is the default value, or NaN for
  * none (then the middle of the range in the unit cube is used). Log scale needs lower > 0.
  * Each returns HB_EINVAL with a message in 'err' for bad arguments and leaves 'sp' unchanged. */

@@ -24,9 +24,15 @@ typedef struct walker {
     int failed;
 } walker;
 
+/* 1 if 'c' is JSON white space. Not strchr: it finds the terminating NUL of its set too. */
+static int is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
 static void skip_ws(walker *w)
 {
-    while (w->pos < w->len && strchr(" \t\r\n", w->s[w->pos]) && w->s[w->pos]) w->pos++;
+    while (w->pos < w->len && is_ws(w->s[w->pos])) w->pos++;
 }
 
 static void add(walker *w, const json_t *node, const json_t *parent, const char *key, size_t index,
@@ -162,16 +168,46 @@ static void walk(walker *w, const json_t *node, const json_t *parent, const char
                 w->pos++;
                 continue;
             }
+            /* Every turn must consume text: a text that disagrees with the tree ends the walk
+             * (the positions after it stay unknown) instead of looping. */
+            size_t before = w->pos;
             walk(w, json_array_get(node, i), node, NULL, i);
             i++;
-            if (w->failed) return;
+            if (w->failed || w->pos == before) return;
         }
         w->pos++;
     } else if (c == '"') {
         hb_free(read_string(w));
     } else {
-        while (w->pos < w->len && !strchr(",]} \t\r\n", w->s[w->pos])) w->pos++;
+        while (w->pos < w->len && !is_ws(w->s[w->pos]) && !strchr(",]}", w->s[w->pos]) && w->s[w->pos])
+            w->pos++;
     }
+}
+
+int hb__jsonloc_load(const char *text, size_t len, const char *name, json_t **root, hb_error *err)
+{
+    *root = NULL;
+    /* jansson reads a NUL byte outside a string as the end of the text, and the rest would be
+     * silently ignored: refuse it where it is. */
+    const char *nul = memchr(text, '\0', len);
+    if (nul != NULL) {
+        int line, col;
+        hb__jsonloc_linecol(text, len, (size_t)(nul - text), &line, &col);
+        char where[256];
+        snprintf(where, sizeof where, "%s:%d:%d", name, line, col);
+        return hb_error_set(err, HB_ESYNTAX, where, "a NUL byte (the file is binary or damaged)");
+    }
+    json_error_t je;
+    *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    /* jansson leaves the text empty when its very first allocation fails. */
+    if (*root == NULL && (json_error_code(&je) == json_error_out_of_memory || je.text[0] == '\0'))
+        return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
+    if (*root == NULL) {
+        char where[256];
+        snprintf(where, sizeof where, "%s:%d:%d", name, je.line > 0 ? je.line : 1, je.column > 0 ? je.column : 1);
+        return hb_error_set(err, HB_ESYNTAX, where, "%s", je.text);
+    }
+    return HB_OK;
 }
 
 int hb__jsonloc_build(const char *text, size_t len, const json_t *root, hb_jsonloc **out)

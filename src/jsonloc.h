@@ -11,6 +11,10 @@
 
 typedef struct hb_jsonloc hb_jsonloc;
 
+/* Parse 'text' as one JSON document (duplicate keys refused) into '*root'. A NUL byte anywhere or
+ * a syntax error: HB_ESYNTAX with where = "name:line:col"; HB_ENOMEM when out of memory. */
+int hb__jsonloc_load(const char *text, size_t len, const char *name, json_t **root, hb_error *err);
+
 /* Record the position of every value of 'root', which jansson parsed from 'text'. */
 int hb__jsonloc_build(const char *text, size_t len, const json_t *root, hb_jsonloc **out);
 void hb__jsonloc_free(hb_jsonloc *loc);

@@ -181,6 +181,18 @@ int hb__space_add_numeric(hb_space *sp, hb_param_type type, const char *name, do
         return hb_error_set(err, HB_EINVAL, NULL, "integer '%s' needs an integer upper bound, got %s",
                             name, num(upper).s);
     }
+    /* Beyond 2^53 a double no longer holds every integer, and the configuration JSON would carry
+     * integers that no JSON reader (jansson's included) takes back. */
+    if (type == HB_PARAM_INT && fabs(lower) > HB_SPACE_MAX_INT) {
+        fault(f, HB__FIELD_LOWER, NULL);
+        return hb_error_set(err, HB_EINVAL, NULL, "integer '%s' needs a lower bound within +-2^53, got %s",
+                            name, num(lower).s);
+    }
+    if (type == HB_PARAM_INT && fabs(upper) > HB_SPACE_MAX_INT) {
+        fault(f, HB__FIELD_UPPER, NULL);
+        return hb_error_set(err, HB_EINVAL, NULL, "integer '%s' needs an upper bound within +-2^53, got %s",
+                            name, num(upper).s);
+    }
     if (scale == HB_SCALE_LOG && lower <= 0.0) {
         fault(f, HB__FIELD_LOWER, NULL);
         return hb_error_set(err, HB_EINVAL, NULL, "log-scaled '%s' needs lower > 0, got %s", name,

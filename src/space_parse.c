@@ -536,18 +536,9 @@ int hb_space_parse(const char *buf, size_t len, const char *name, hb_space **out
     p.len = len;
     p.name = name;
     p.err = err;
-    json_error_t je;
-    p.root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
-    /* jansson leaves the text empty when its very first allocation fails. */
-    if (p.root == NULL && (json_error_code(&je) == json_error_out_of_memory || je.text[0] == '\0'))
-        return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
-    if (p.root == NULL) {
-        char where[256];
-        snprintf(where, sizeof where, "%s:%d:%d", name, je.line > 0 ? je.line : 1,
-                 je.column > 0 ? je.column : 1);
-        return hb_error_set(err, HB_ESYNTAX, where, "%s", je.text);
-    }
-    int rc = hb__jsonloc_build(buf, len, p.root, &p.loc);
+    int rc = hb__jsonloc_load(buf, len, name, &p.root, err);
+    if (rc != HB_OK) return rc;
+    rc = hb__jsonloc_build(buf, len, p.root, &p.loc);
     if (rc == HB_OK) rc = hb_space_create(&p.sp);
     if (rc == HB_ENOMEM) hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
     if (rc == HB_OK) rc = parse_root(&p);

@@ -332,17 +332,11 @@ int hb_sweep_parse(const char *text, size_t len, const char *name, hb_kernel_loo
 {
     *out = NULL;
     if (text == NULL || name == NULL || find == NULL) return hb_error_set(err, HB_EINVAL, NULL, "bad arguments");
-    json_error_t je;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-    if (root == NULL && (json_error_code(&je) == json_error_out_of_memory || je.text[0] == '\0'))
-        return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
-    if (root == NULL) {
-        char where[256];
-        snprintf(where, sizeof where, "%s:%d:%d", name, je.line > 0 ? je.line : 1, je.column > 0 ? je.column : 1);
-        return hb_error_set(err, HB_ESYNTAX, where, "%s", je.text);
-    }
+    json_t *root;
+    int rc = hb__jsonloc_load(text, len, name, &root, err);
+    if (rc != HB_OK) return rc;
     parser p = {text, len, name, NULL, err, hb_calloc(1, sizeof(hb_sweep)), find};
-    int rc = p.sw ? hb__jsonloc_build(text, len, root, &p.loc) : HB_ENOMEM;
+    rc = p.sw ? hb__jsonloc_build(text, len, root, &p.loc) : HB_ENOMEM;
     if (rc == HB_ENOMEM) oom(&p);
     if (rc == HB_OK) {
         hb_opt_settings_init(&p.sw->set);

@@ -155,6 +155,16 @@ static void test_errors(void)
             CU_FAIL("error position or message");
         }
     }
+    /* A NUL byte inside the text (it made the space reader loop forever, issue 19): refused
+     * where it is. */
+    static const char nul[] = "{\"kernels\": [\"branin\"], \"optimizers\": [\"bohb\"],\n \"seeds\": [1\0, 2]}";
+    hb_sweep *sw = NULL;
+    hb_error err;
+    hb_error_clear(&err);
+    CU_ASSERT_EQUAL(hb_sweep_parse(nul, sizeof nul - 1, "S.json", hb_kernels_find, &sw, &err), HB_ESYNTAX);
+    CU_ASSERT_PTR_NULL(sw);
+    CU_ASSERT_STRING_EQUAL(err.where, "S.json:2:13");
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "NUL byte"));
 }
 
 /* A kernel with optimum 1 and no exact loss, for trajectories made by hand. */

@@ -200,6 +200,11 @@ def group_bad_spaces():
         for extra in ([], ["--json"]):
             rc, out, err = hbmpi("space", "check", f, *extra, cwd=bad)
             check(rc == 2 and err == want and out == "", f"{f} {extra}: rc={rc} err={err!r} want={want!r}")
+    # `run` reads the space the same way: the NUL byte that once made it spin forever (and ignore
+    # SIGTERM) ends it at once with the same error line.
+    rc, out, err = hbmpi("run", "--space", "nul_byte.json", "--optimizer", "random", "--max-evals", "2",
+                         "--eval-cmd", "/bin/echo", "1", cwd=bad)
+    check(rc == 2 and err.startswith("nul_byte.json:2:60: error: a NUL byte"), f"run on nul_byte.json: {rc} {err!r}")
     good = [os.path.join(ARGS.data, "good", f) for f in sorted(os.listdir(os.path.join(ARGS.data, "good")))
             if f.endswith(".json")]
     good += [os.path.join(ARGS.data, "spaces", f) for f in sorted(os.listdir(os.path.join(ARGS.data, "spaces")))
