@@ -14,7 +14,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever hbmpi_trial or hbmpi_objective_fn changes. */
-#define HBMPI_OBJECTIVE_ABI 1
+#define HBMPI_OBJECTIVE_ABI 2
 
 /* One evaluation. Everything is owned by hbmpi and valid during the call only. */
 typedef struct hbmpi_trial {
@@ -28,10 +28,21 @@ typedef struct hbmpi_trial {
                                    or if the choice is a string */
     const char *const *texts;   /* the value as text ("0.01", "64", "adam"); NULL if inactive */
     const char *config_json;    /* the active parameters as one JSON object */
-    const char *trial_dir;      /* a directory of this trial's own, or NULL (libraries get none) */
+    const char *trial_dir;      /* a directory of this trial's own (with --continue-promoted),
+                                   or NULL */
     void *comm;                 /* MPI_Comm * of this trial's ranks, or NULL without MPI */
     int nranks;                 /* ranks evaluating this trial together (1 unless
                                    --ranks-per-eval) */
+    /* Since ABI 2: promoted trials, which may continue training from a checkpoint. */
+    uint64_t config_id;         /* the configuration's identity, the same at every rung */
+    uint64_t config_seed;       /* one seed for every rung of the configuration */
+    uint64_t previous_id;       /* the same configuration's trial one rung lower, or
+                                   UINT64_MAX for its first evaluation */
+    double previous_budget;     /* that trial's budget (0 without one) */
+    const char *previous_trial_dir; /* that trial's directory, where it left its checkpoint (with
+                                   --continue-promoted), or NULL */
+    double *spent;              /* store the budget actually spent here when it is less than
+                                   'budget' (a continued trial); leave it alone otherwise */
 } hbmpi_trial;
 
 /* Evaluate 'trial'; store the loss (lower is better) in '*loss' and return 0. Return non-zero

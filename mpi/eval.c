@@ -1,14 +1,17 @@
 /* eval.c — what every evaluator shares: argument checks and dispatch of hb_eval_run, freeing,
  * the communicator for library objectives, result helpers, parameter values as text, and an
  * interruptible sleep. The three kinds live in eval_kernel.c, eval_lib.c and eval_cmd.c. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* realpath */
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "eval_impl.h"
@@ -71,6 +74,7 @@ void hb_eval_free(hb_evaluator *ev)
 
 void hb__eval_result_init(hb_eval_result *r)
 {
+    r->spent = NAN;
     r->loss = NAN;
     r->status = HB_TRIAL_FAILED;
     r->reason[0] = '\0';
@@ -136,4 +140,44 @@ int hb__eval_sleep(double seconds)
         if (ts.tv_nsec > 999999999L) ts.tv_nsec = 999999999L;
         if (nanosleep(&ts, NULL) != 0 && errno != EINTR) return 0;
     }
+}
+
+int hb__eval_mkdir_p(const char *path)
+{
+    size_t n = strlen(path);
+    char *p = hb_malloc(n + 1);
+    if (p == NULL) return ENOMEM;
+    memcpy(p, path, n + 1);
+    int e = 0;
+    for (size_t i = 1; i <= n && e == 0; i++) {
+        if (p[i] != '/' && p[i] != '\0') continue;
+        char c = p[i];
+        p[i] = '\0';
+        if (mkdir(p, 0777) != 0 && errno != EEXIST) e = errno;
+        p[i] = c;
+    }
+    struct stat st;
+    if (e == 0 && (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))) e = errno ? errno : ENOTDIR;
+    hb_free(p);
+    return e;
+}
+
+int hb__eval_root(const char *root, char **abs, hb_error *err)
+{
+    *abs = NULL;
+    if (root == NULL || root[0] == '\0') root = HB_DEFAULT_TRIAL_ROOT;
+    int e = hb__eval_mkdir_p(root);
+    if (e != 0)
+        return hb_error_set(err, e == ENOMEM ? HB_ENOMEM : HB_EIO, NULL,
+                            "cannot create the trial directory root %s: %s", root, strerror(e));
+    char *r = realpath(root, NULL);
+    if (r == NULL) return hb_error_set(err, HB_EIO, NULL, "cannot resolve %s: %s", root, strerror(errno));
+    *abs = hb_strdup(r);
+    free(r); /* realpath's own allocation */
+    return *abs ? HB_OK : hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
+}
+
+void hb__eval_trial_dir(hb_buf *b, const char *root, uint64_t id)
+{
+    hb_buf_printf(b, "%s/trial-%llu", root, (unsigned long long)id);
 }

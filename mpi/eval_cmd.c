@@ -34,15 +34,16 @@
 #endif
 
 #define DEFAULT_GRACE 5.0                  /* seconds between SIGTERM and SIGKILL */
-#define DEFAULT_ROOT "./hbmpi-trials"
 #define POLL_MIN_NS 1000000L               /* waiting: sleep 1 ms at first, */
 #define POLL_MAX_NS 50000000L              /* doubling up to 50 ms */
 #define TAIL_BYTES 65536                   /* how much of the end of stdout/stderr we read */
 #define NO_OFFSET ((size_t)-1)
 
 /* The variables this evaluator sets; inherited values of the same names are dropped. */
-static const char *const own_vars[] = {"HB_CONFIG", "HB_BUDGET", "HB_TRIAL_ID", "HB_SEED",
-                                       "HB_TRIAL_DIR", "HB_HOSTS", "HB_NRANKS"};
+static const char *const own_vars[] = {"HB_CONFIG",          "HB_BUDGET",          "HB_TRIAL_ID",
+                                       "HB_SEED",            "HB_TRIAL_DIR",       "HB_HOSTS",
+                                       "HB_NRANKS",          "HB_CONFIG_ID",       "HB_CONFIG_SEED",
+                                       "HB_PREVIOUS_BUDGET", "HB_PREVIOUS_TRIAL_DIR"};
 #define N_OWN_VARS (sizeof own_vars / sizeof own_vars[0])
 
 typedef struct cmd_eval {
@@ -84,26 +85,6 @@ static void cmd_fini(hb_evaluator *ev)
 }
 
 /* mkdir -p: create 'path' and its missing parents (0777 minus the umask). */
-static int mkdir_p(const char *path)
-{
-    size_t n = strlen(path);
-    char *p = hb_malloc(n + 1);
-    if (p == NULL) return ENOMEM;
-    memcpy(p, path, n + 1);
-    int e = 0;
-    for (size_t i = 1; i <= n && e == 0; i++) {
-        if (p[i] != '/' && p[i] != '\0') continue;
-        char c = p[i];
-        p[i] = '\0';
-        if (mkdir(p, 0777) != 0 && errno != EEXIST) e = errno;
-        p[i] = c;
-    }
-    struct stat st;
-    if (e == 0 && (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))) e = errno ? errno : ENOTDIR;
-    hb_free(p);
-    return e;
-}
-
 /* Is 'p' an executable regular file? */
 static int is_program(const char *p)
 {
@@ -309,7 +290,7 @@ static void write_json(hb_buf *b, json_t *v)
     }
 }
 
-/* The members of 'obj' other than "loss" as a compact JSON object in 'out' (capacity 'cap').
+/* The members of 'obj' other than "loss" and "spent" (the budget spent) as a compact JSON object in 'out' (capacity 'cap').
  * Members that do not fit are left out, and "_truncated" then says how many. */
 static void extras_json(json_t *obj, char *out, size_t cap)
 {
@@ -320,7 +301,7 @@ static void extras_json(json_t *obj, char *out, size_t cap)
     out[0] = '\0';
     hb_buf_puts(&acc, "{");
     json_object_foreach(obj, k, m) {
-        if (strcmp(k, "loss") == 0) continue;
+        if (strcmp(k, "loss") == 0 || strcmp(k, "spent") == 0) continue;
         hb_buf_reset(&one);
         if (kept) hb_buf_puts(&one, ",");
         hb_buf_json_string(&one, k);
@@ -356,6 +337,9 @@ static void read_loss(const hb_buf *so, const hb_buf *se, hb_eval_result *out)
         if (json_is_number(loss) || json_is_null(loss)) {
             hb__eval_result_loss(out, json_is_null(loss) ? NAN : json_number_value(loss));
             extras_json(root, out->extras, sizeof out->extras);
+            /* A program that continued from the previous rung's checkpoint says what it spent. */
+            json_t *spent = json_object_get(root, "spent");
+            if (json_is_number(spent) && json_number_value(spent) >= 0) out->spent = json_number_value(spent);
             json_decref(root);
             return;
         }
@@ -460,18 +444,25 @@ static int is_own_var(const char *entry)
     return 0;
 }
 
+/* A budget as the program sees it: a whole number without a point ("9"), else the shortest
+ * text that reads back exactly. */
+static void budget_text(double b, char *out, size_t n)
+{
+    if (floor(b) == b && fabs(b) < 1e15)
+        snprintf(out, n, "%.0f", b);
+    else
+        hb_format_double(out, n, b);
+}
+
 /* Build argv (fixed + --name=value + --budget=B) and the environment into ce->vec; '*envp'
  * receives where the environment starts. */
-static int build_vectors(cmd_eval *ce, const hb_eval_job *job, const char *dir, char ***envp,
-                         hb_error *err)
+static int build_vectors(cmd_eval *ce, const hb_eval_job *job, const char *dir, const char *prev_dir,
+                         char ***envp, hb_error *err)
 {
     const hb_space *sp = ce->base.space;
     char budget[48];
     int rc = HB_OK;
-    if (floor(job->budget) == job->budget && fabs(job->budget) < 1e15)
-        snprintf(budget, sizeof budget, "%.0f", job->budget);
-    else
-        hb_format_double(budget, sizeof budget, job->budget);
+    budget_text(job->budget, budget, sizeof budget);
 
     hb_buf_reset(&ce->strs);
     ce->noffs = 0;
@@ -500,6 +491,14 @@ static int build_vectors(cmd_eval *ce, const hb_eval_job *job, const char *dir, 
     if (rc == HB_OK) rc = push_str(ce, "HB_TRIAL_ID=%llu", (unsigned long long)job->id);
     if (rc == HB_OK) rc = push_str(ce, "HB_SEED=%llu", (unsigned long long)job->seed);
     if (rc == HB_OK) rc = push_str(ce, "HB_TRIAL_DIR=%s", dir);
+    if (rc == HB_OK) rc = push_str(ce, "HB_CONFIG_ID=%llu", (unsigned long long)job->config);
+    if (rc == HB_OK) rc = push_str(ce, "HB_CONFIG_SEED=%llu", (unsigned long long)job->config_seed);
+    if (rc == HB_OK && prev_dir) {
+        char pb[48];
+        budget_text(job->prev_budget, pb, sizeof pb);
+        rc = push_str(ce, "HB_PREVIOUS_BUDGET=%s", pb);
+        if (rc == HB_OK) rc = push_str(ce, "HB_PREVIOUS_TRIAL_DIR=%s", prev_dir);
+    }
     if (rc == HB_OK && ce->hosts) rc = push_str(ce, "HB_HOSTS=%s", ce->hosts);
     if (rc == HB_OK && ce->nranks > 0) rc = push_str(ce, "HB_NRANKS=%d", ce->nranks);
     if (rc != HB_OK) return hb_error_set(err, rc, NULL, "out of memory");
@@ -654,21 +653,28 @@ static int cmd_run(hb_evaluator *ev, const hb_eval_job *job, hb_eval_result *out
     hb_buf *p = &ce->path;
     hb_buf_reset(p);
     unsigned long long id = (unsigned long long)job->id;
-    hb_buf_printf(p, "%s/trial-%llu", ce->root, id);
+    hb__eval_trial_dir(p, ce->root, id);
     hb_buf_append(p, "", 1);
     size_t out_off = p->len;
-    hb_buf_printf(p, "%s/trial-%llu/stdout", ce->root, id);
+    hb__eval_trial_dir(p, ce->root, id);
+    hb_buf_puts(p, "/stdout");
     hb_buf_append(p, "", 1);
     size_t err_off = p->len;
-    hb_buf_printf(p, "%s/trial-%llu/stderr", ce->root, id);
+    hb__eval_trial_dir(p, ce->root, id);
+    hb_buf_puts(p, "/stderr");
+    hb_buf_append(p, "", 1);
+    size_t prev_off = p->len;
+    if (job->prev != HB_NO_JOB) hb__eval_trial_dir(p, ce->root, job->prev);
     if (p->failed) return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
-    int e = mkdir_p(p->data);
+    int e = hb__eval_mkdir_p(p->data);
     if (e != 0)
         return hb_error_set(err, e == ENOMEM ? HB_ENOMEM : HB_EIO, NULL,
                             "cannot create the trial directory %s: %s", p->data, strerror(e));
 
     char **envp = NULL;
-    if ((rc = build_vectors(ce, job, p->data, &envp, err)) != HB_OK) return rc;
+    if ((rc = build_vectors(ce, job, p->data, job->prev != HB_NO_JOB ? p->data + prev_off : NULL, &envp, err)) !=
+        HB_OK)
+        return rc;
 
     int fo = open_log(p->data + out_off);
     if (fo < 0)
@@ -758,27 +764,13 @@ int hb_eval_cmd_create(int argc, char *const *argv, const hb_space *sp, const hb
     ce->grace = o && o->grace > 0 ? o->grace : DEFAULT_GRACE;
     if (ce->grace > 1e6) ce->grace = 1e6;
     ce->nranks = o ? o->nranks : 0;
-    const char *root = o && o->trial_root && o->trial_root[0] ? o->trial_root : DEFAULT_ROOT;
-    char *abs = NULL;
-    int e;
     if ((ce->fixed = hb_calloc((size_t)argc, sizeof *ce->fixed)) == NULL) goto nomem;
     for (int i = 0; i < argc; i++) {
         if ((ce->fixed[i] = hb_strdup(argv[i])) == NULL) goto nomem;
         ce->nfixed++;
     }
     if (o && o->hosts && (ce->hosts = hb_strdup(o->hosts)) == NULL) goto nomem;
-    if ((e = mkdir_p(root)) != 0) {
-        rc = hb_error_set(err, e == ENOMEM ? HB_ENOMEM : HB_EIO, NULL,
-                          "cannot create the trial directory root %s: %s", root, strerror(e));
-        goto fail;
-    }
-    if ((abs = realpath(root, NULL)) == NULL) {
-        rc = hb_error_set(err, HB_EIO, NULL, "cannot resolve %s: %s", root, strerror(errno));
-        goto fail;
-    }
-    ce->root = hb_strdup(abs);
-    free(abs); /* realpath's own allocation */
-    if (ce->root == NULL) goto nomem;
+    if ((rc = hb__eval_root(o ? o->trial_root : NULL, &ce->root, err)) != HB_OK) goto fail;
     affinity_setup(ce);
     *out = &ce->base;
     return HB_OK;

@@ -38,6 +38,15 @@ void hb__eval_result_fail(hb_eval_result *r, hb_trial_status st, const char *fmt
  * number of a numeric choice; NaN for an inactive parameter or a string choice. */
 double hb__eval_value_number(const hb_space *sp, size_t i, double v);
 
+/* mkdir -p 'path': 0, or the errno of what failed (ENOTDIR: it exists and is no directory). */
+int hb__eval_mkdir_p(const char *path);
+/* Create 'root' (NULL or "": HB_DEFAULT_TRIAL_ROOT) and give its absolute path in '*abs'
+ * (hb_malloc'd), so that programs started elsewhere find it. */
+int hb__eval_root(const char *root, char **abs, hb_error *err);
+/* Append "ROOT/trial-ID" to 'b' (no NUL). A trial's directory: its command runs there and leaves
+ * its checkpoint; the next rung of the same configuration continues from it. */
+void hb__eval_trial_dir(hb_buf *b, const char *root, uint64_t id);
+
 /* Sleep 'seconds' of monotonic time, resuming after signals; returns early (1) when
  * hb_eval_interrupt() was called, else 0. */
 int hb__eval_sleep(double seconds);

@@ -24,6 +24,8 @@ typedef struct lib_eval {
     size_t *offsets;       /* dim offsets into 'arena', (size_t)-1 if inactive */
     hb_buf arena;          /* the texts, NUL-separated */
     hb_buf config;         /* the configuration JSON */
+    char *root;            /* trial directories' root (--continue-promoted), or NULL */
+    hb_buf dirs;           /* this trial's directory and its previous rung's, NUL-separated */
 } lib_eval;
 
 static void lib_fini(hb_evaluator *ev)
@@ -36,6 +38,8 @@ static void lib_fini(hb_evaluator *ev)
     hb_free(le->offsets);
     hb_buf_fini(&le->arena);
     hb_buf_fini(&le->config);
+    hb_buf_fini(&le->dirs);
+    hb_free(le->root);
 }
 
 /* The communicator for the objective: only when one was set and MPI is running. */
@@ -85,6 +89,29 @@ static int lib_run(hb_evaluator *ev, const hb_eval_job *job, hb_eval_result *out
     t.config_json = le->config.data;
     t.trial_dir = NULL;
     t.comm = trial_comm(ev, &t.nranks);
+    t.config_id = job->config;
+    t.config_seed = job->config_seed;
+    t.previous_id = job->prev;
+    t.previous_budget = job->prev == HB_NO_JOB ? 0 : job->prev_budget;
+    t.previous_trial_dir = NULL;
+    double spent = NAN;
+    t.spent = &spent;
+    if (le->root) {
+        hb_buf *d = &le->dirs;
+        hb_buf_reset(d);
+        hb__eval_trial_dir(d, le->root, job->id);
+        hb_buf_append(d, "", 1);
+        size_t prev_off = d->len;
+        if (job->prev != HB_NO_JOB) hb__eval_trial_dir(d, le->root, job->prev);
+        hb_buf_append(d, "", 1);
+        if (d->failed) return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
+        int e = hb__eval_mkdir_p(d->data);
+        if (e != 0)
+            return hb_error_set(err, HB_EIO, NULL, "cannot create the trial directory %s: %s", d->data,
+                                strerror(e));
+        t.trial_dir = d->data;
+        if (job->prev != HB_NO_JOB) t.previous_trial_dir = d->data + prev_off;
+    }
 
     char reason[sizeof out->reason];
     memset(reason, 0, sizeof reason);
@@ -98,6 +125,7 @@ static int lib_run(hb_evaluator *ev, const hb_eval_job *job, hb_eval_result *out
             hb__eval_result_fail(out, HB_TRIAL_FAILED, "objective returned %d", r);
     } else {
         hb__eval_result_loss(out, loss);
+        if (spent >= 0) out->spent = spent; /* NaN (not set) fails the test */
     }
     return HB_OK;
 }
@@ -123,7 +151,8 @@ static int split_spec(const char *spec, hb_buf *b, size_t *sym_off, hb_error *er
     return HB_OK;
 }
 
-int hb_eval_lib_create(const char *spec, const hb_space *sp, hb_evaluator **out, hb_error *err)
+int hb_eval_lib_create(const char *spec, const hb_space *sp, const char *trial_root, hb_evaluator **out,
+                       hb_error *err)
 {
     if (out == NULL) return hb_error_set(err, HB_EINVAL, NULL, "hb_eval_lib_create: out is NULL");
     *out = NULL;
@@ -179,6 +208,8 @@ int hb_eval_lib_create(const char *spec, const hb_space *sp, hb_evaluator **out,
     hb__eval_init(&le->base, &lib_ops, sp);
     le->arena = (hb_buf)HB_BUF_INIT;
     le->config = (hb_buf)HB_BUF_INIT;
+    le->dirs = (hb_buf)HB_BUF_INIT;
+    if (trial_root && (rc = hb__eval_root(trial_root, &le->root, err)) != HB_OK) goto done;
     for (size_t i = 0; i < dim; i++) le->names[i] = hb_space_name(sp, i);
     le->fn = fn;
     le->handle = h;

@@ -19,9 +19,17 @@ typedef struct hb_eval_job {
     double budget;
     uint64_t seed;      /* per-trial seed (hb_hash2(run seed, id)) */
     const double *x;    /* native encoding in the evaluator's space */
+    uint64_t config;    /* the configuration's identity: the id of its first job */
+    uint64_t prev;      /* the same configuration's job one rung lower, or HB_NO_JOB */
+    double prev_budget; /* that job's budget (0 without one) */
+    uint64_t config_seed; /* one seed for every rung of the configuration (hb_hash2(run seed,
+                             config)): training kernels use it, so that a promoted trial trains
+                             on exactly as from scratch */
 } hb_eval_job;
 
 typedef struct hb_eval_result {
+    double spent;            /* budget actually spent: less than the job's when it continued from
+                                the previous rung's checkpoint; NaN when not known (nominal) */
     double loss;             /* meaningful when status == HB_TRIAL_OK */
     hb_trial_status status;  /* ok, failed, timeout, crashed, nan */
     char reason[256];        /* why it is not ok ("" when ok) */
@@ -36,12 +44,21 @@ typedef struct hb_cmd_options {
     int nranks;              /* HB_NRANKS */
 } hb_cmd_options;
 
+/* Where trials get their own directories (ROOT/trial-ID) without --trial-dir. */
+#define HB_DEFAULT_TRIAL_ROOT "./hbmpi-trials"
+
 /* The built-in kernel 'k' on space 'sp' (borrowed). 'delay' > 0: each evaluation also sleeps
- * delay * budget / k->max_budget seconds. */
+ * delay * spent budget / k->max_budget seconds. 'state_root' not NULL (--continue-promoted): a
+ * training kernel (k->train) keeps its state after each trial in ROOT/trial-ID/kernel.state and
+ * a promoted trial continues from its previous job's state (training from scratch when that is
+ * missing or does not fit); other kernels ignore it. */
 int hb_eval_kernel_create(const hb_kernel *k, const hb_space *sp, double delay,
-                          hb_evaluator **out, hb_error *err);
-/* "PATH:SYMBOL": dlopen PATH, check hbmpi_objective_abi() == HBMPI_OBJECTIVE_ABI, use SYMBOL. */
-int hb_eval_lib_create(const char *spec, const hb_space *sp, hb_evaluator **out, hb_error *err);
+                          const char *state_root, hb_evaluator **out, hb_error *err);
+/* "PATH:SYMBOL": dlopen PATH, check hbmpi_objective_abi() == HBMPI_OBJECTIVE_ABI, use SYMBOL.
+ * 'trial_root' not NULL (--continue-promoted): each trial gets the directory ROOT/trial-ID, and a
+ * promoted one the directory of its previous rung; NULL: no directories. */
+int hb_eval_lib_create(const char *spec, const hb_space *sp, const char *trial_root, hb_evaluator **out,
+                       hb_error *err);
 /* argv[0..argc-1] is the program and its fixed arguments; each trial appends --name=value for
  * every active parameter and --budget=B. */
 int hb_eval_cmd_create(int argc, char *const *argv, const hb_space *sp, const hb_cmd_options *o,

@@ -23,6 +23,8 @@ typedef struct hb_run_spec {
     double time_limit;          /* seconds; stop issuing jobs after this (<= 0: none) */
     int quiet;                  /* no progress */
     double eval_delay;          /* kernel: sleep this * budget / max budget per evaluation */
+    int continue_promoted;      /* training kernels keep their state in the trial directories and
+                                   promoted trials continue from it (--continue-promoted) */
     const char *eval_lib;       /* "PATH:SYMBOL", or NULL */
     int eval_argc;              /* > 0: the command evaluator's argv */
     char *const *eval_argv;

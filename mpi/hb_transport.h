@@ -24,8 +24,10 @@ typedef struct hb_transport_ops {
     const char *name;
     /* Workers that would start a job at once (idle and nothing queued for them). */
     int (*idle)(hb_transport *t);
-    /* Queue job 'j' (its configuration is copied); start it if a worker is idle. */
-    int (*submit)(hb_transport *t, const hb_job *j, uint64_t seed, hb_error *err);
+    /* Queue job 'j' (its configuration is copied); start it if a worker is idle, worker
+     * 'prefer' if that one is (the worker of the job's previous rung, whose checkpoint is local
+     * and warm; -1: any). */
+    int (*submit)(hb_transport *t, const hb_eval_job *j, int prefer, hb_error *err);
     /* Block until some job finishes; HB_OK and '*d' filled. */
     int (*next)(hb_transport *t, hb_done *d, hb_error *err);
     /* Seconds since the run started (virtual in a simulation). */

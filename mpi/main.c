@@ -92,12 +92,19 @@ static const char *run_help =
     "  --eval-lib PATH:SYMBOL  a C function from a shared library built with include/hbmpi.h\n"
     "  --eval-cmd PROGRAM ...  a program, run once per trial (always the last option): it gets\n"
     "                          --NAME=VALUE per parameter and --budget=B, and HB_CONFIG,\n"
-    "                          HB_BUDGET, HB_TRIAL_ID, HB_SEED, HB_TRIAL_DIR; its loss is the\n"
-    "                          last line of stdout (a number or JSON with \"loss\")\n"
+    "                          HB_BUDGET, HB_TRIAL_ID, HB_SEED, HB_TRIAL_DIR, HB_CONFIG_ID,\n"
+    "                          HB_CONFIG_SEED, and for a promoted trial HB_PREVIOUS_BUDGET and\n"
+    "                          HB_PREVIOUS_TRIAL_DIR (where its previous rung left its\n"
+    "                          checkpoint); its loss is the last line of stdout (a number or\n"
+    "                          JSON with \"loss\" and, if it continued, \"spent\")\n"
     "  --eval-timeout S        stop a program after S seconds (SIGTERM, then SIGKILL)\n"
     "  --eval-grace S          seconds between that SIGTERM and SIGKILL (default 5)\n"
-    "  --trial-dir DIR         where each trial of --eval-cmd gets its own directory\n"
-    "                          (default ./hbmpi-trials)\n"
+    "  --trial-dir DIR         where each trial gets its own directory (--eval-cmd, and with\n"
+    "                          --continue-promoted) (default ./hbmpi-trials)\n"
+    "  --continue-promoted     a promoted trial continues training from the state its\n"
+    "                          configuration's previous rung left in its trial directory\n"
+    "                          (training kernels: fmnist_mlp, cartpole; --eval-lib trials get\n"
+    "                          trial_dir and previous_trial_dir); the same losses, less budget\n"
     "  --eval-delay S          built-in kernels: also sleep S * budget / max budget seconds\n"
     "\n"
     "runtime:\n"
@@ -543,7 +550,7 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
     double min_b = NAN, max_b = NAN, time_limit = 0, eval_delay = 0, eval_timeout = 0, grace = 5;
     double sim_cost = 1, sim_noise = 0, stop_before_end = 0;
     long reproducible = 0, sim_workers = 0, ranks_per_eval = 1;
-    int json = 0, quiet = 0, r, eval_argc = 0;
+    int json = 0, quiet = 0, r, eval_argc = 0, continue_promoted = 0;
     char **eval_argv = NULL;
     hb_opt_settings set;
     hb_opt_settings_init(&set);
@@ -657,6 +664,9 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
         } else if ((r = hb_cli_take(&a, "--ranks-per-eval")) != 0) {
             if (r < 0 || hb_cli_long(&a, "--ranks-per-eval", &ranks_per_eval, 1)) return HB_EXIT_USAGE;
             if (ranks_per_eval > 1000000) return hb_cli_usage_error(&a, "--ranks-per-eval: at most 1000000");
+        } else if ((r = hb_cli_flag(&a, "--continue-promoted")) != 0) {
+            if (r < 0) return HB_EXIT_USAGE;
+            continue_promoted = 1;
         } else if ((r = hb_cli_flag(&a, "--json")) != 0) {
             if (r < 0) return HB_EXIT_USAGE;
             json = 1;
@@ -691,6 +701,11 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
     const hb_kernel *k = NULL;
     hb_space *sp = NULL;
     if (kname && (r = find_kernel(&a, kname, &k, &sp)) != HB_EXIT_OK) return r;
+    if (continue_promoted && k && !user_eval && k->train == NULL) {
+        hb_space_free(sp);
+        return hb_cli_usage_error(&a, "--continue-promoted: kernel '%s' does not train (fmnist_mlp and cartpole do)",
+                                  k->name);
+    }
     if (space_file) {
         hb_error serr;
         hb_error_clear(&serr);
@@ -710,6 +725,7 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
     spec.settings.min_budget = !isnan(min_b) ? min_b : k ? k->min_budget : 1;
     spec.settings.max_budget = !isnan(max_b) ? max_b : k ? k->max_budget : spec.settings.min_budget;
     spec.eval_delay = eval_delay;
+    spec.continue_promoted = continue_promoted;
     spec.eval_lib = eval_lib;
     spec.eval_argc = eval_argc;
     spec.eval_argv = eval_argv;

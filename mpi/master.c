@@ -23,6 +23,8 @@ typedef struct slot {
     uint64_t id;
     double budget;
     int bracket, stage;
+    uint64_t config, prev; /* the configuration's identity and previous job (hb_job) */
+    double prev_budget;
     size_t x;          /* offset of its configuration in the side store */
     int finished;
     int held;          /* its result is in the log as held (not told yet) */
@@ -36,6 +38,8 @@ typedef struct state {
     size_t cap, dim;
     slot *out;         /* outstanding jobs, in issue order */
     size_t n_out, cap_out;
+    int *worker_of;    /* by job id: the worker that ran it (-1: not told yet) */
+    size_t cap_worker;
     double best, best_budget;
 } state;
 
@@ -111,13 +115,35 @@ static void trial_texts(const slot *o, const char **reason, const char **extras)
     *extras = e->extras[0] == '{' ? e->extras : NULL;
 }
 
+/* The event of kind 'kind' about slot 'o' (issue, result, held, interrupted): the job's fields;
+ * the caller adds what the kind carries. */
+static hb_event job_event(int kind, const slot *o)
+{
+    return (hb_event){.kind = kind, .id = o->id, .budget = o->budget, .bracket = o->bracket, .stage = o->stage,
+                      .loss = NAN, .config = o->config, .prev = o->prev, .spent = NAN};
+}
+
+/* The event of kind 'kind' about the run (session, stop, end) at run time 'end'. */
+static hb_event run_event(int kind, int workers, double end, const char *text)
+{
+    return (hb_event){.kind = kind, .bracket = -1, .stage = -1, .loss = NAN, .worker = workers, .end = end,
+                      .text = text, .prev = HB_NO_JOB, .spent = NAN};
+}
+
 /* Log a finished slot's result, as told ('held' = 0) or kept for its turn ('held' = 1). */
 static int log_result(state *s, const slot *o, int held, hb_error *err)
 {
     const char *reason, *extras;
     trial_texts(o, &reason, &extras);
-    hb_event e = {0, held ? HB_EV_HELD : HB_EV_RESULT, 0, o->id, o->budget, o->bracket, o->stage,
-                  o->d.r.loss, (int)o->d.r.status, o->d.worker, o->d.start, o->d.end, reason, extras, NULL};
+    hb_event e = job_event(held ? HB_EV_HELD : HB_EV_RESULT, o);
+    e.loss = o->d.r.loss;
+    e.status = (int)o->d.r.status;
+    e.worker = o->d.worker;
+    e.start = o->d.start;
+    e.end = o->d.end;
+    e.text = reason;
+    e.extras = extras;
+    e.spent = o->d.r.spent;
     return log_event(s, &e, err);
 }
 
@@ -138,8 +164,19 @@ static int record(state *s, xstore *xs, const slot *o, hb_error *err)
         return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
     }
     *t = (hb_trial){o->id,    NULL,        o->budget,  e->loss,  e->status, o->bracket,
-                    o->stage, o->d.worker, o->d.start, o->d.end, reason,    extras};
+                    o->stage, o->d.worker, o->d.start, o->d.end, reason,    extras,
+                    o->config, o->prev, isnan(e->spent) ? o->budget : e->spent};
     r->n++;
+    if (o->id >= s->cap_worker) { /* ids are dense: 0, 1, 2, ... */
+        size_t c = s->cap_worker ? 2 * s->cap_worker : 256;
+        while (c <= o->id) c *= 2;
+        int *w = hb_realloc(s->worker_of, c * sizeof *w);
+        if (w == NULL) return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
+        for (size_t k = s->cap_worker; k < c; k++) w[k] = -1;
+        s->worker_of = w;
+        s->cap_worker = c;
+    }
+    s->worker_of[o->id] = o->d.worker;
     if (e->status == HB_TRIAL_OK &&
         (o->budget > s->best_budget || (o->budget == s->best_budget && e->loss < s->best))) {
         s->best = e->loss;
@@ -220,6 +257,9 @@ static int replay(state *s, hb_opt *opt, xstore *xs, hb_error *err)
             o->budget = e->budget;
             o->bracket = e->bracket;
             o->stage = e->stage;
+            o->config = job.config; /* the optimiser's word: files from before identities have none */
+            o->prev = job.prev;
+            o->prev_budget = job.prev_budget;
             if (xs_put(xs, x, &o->x) != HB_OK) return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
             s->n_out++;
         } else if (e->kind == HB_EV_RESULT || e->kind == HB_EV_HELD) {
@@ -236,6 +276,7 @@ static int replay(state *s, hb_opt *opt, xstore *xs, hb_error *err)
             o->d.start = e->start;
             o->d.end = e->end;
             o->d.r.loss = e->loss;
+            o->d.r.spent = e->spent;
             o->d.r.status = (hb_trial_status)e->status;
             snprintf(o->d.r.reason, sizeof o->d.r.reason, "%s", e->text ? e->text : "");
             snprintf(o->d.r.extras, sizeof o->d.r.extras, "%s", e->extras ? e->extras : "");
@@ -289,19 +330,29 @@ static int stop(state *s, hb_opt *opt, xstore *xs, hb_error *err)
             rc = log_result(s, o, 1, err);
             o->held = 1;
         } else if (!o->finished) {
-            hb_event e = {0, HB_EV_INTERRUPTED, 0, o->id, o->budget, o->bracket, o->stage, NAN, 0, 0,
-                          0, micro(mo->time_offset + t->ops->now(t)), NULL, NULL, NULL};
+            hb_event e = job_event(HB_EV_INTERRUPTED, o);
+            e.end = micro(mo->time_offset + t->ops->now(t));
             rc = log_event(s, &e, err);
         }
         i++;
     }
     char name[32];
-    hb_event e = {0, HB_EV_STOP, 0, 0, 0, -1, -1, NAN, 0, t->workers, 0,
-                  micro(mo->time_offset + t->ops->now(t)), hb_signal_name(hb_stop_signal(), name, sizeof name),
-                  NULL, NULL};
+    hb_event e = run_event(HB_EV_STOP, t->workers, micro(mo->time_offset + t->ops->now(t)),
+                           hb_signal_name(hb_stop_signal(), name, sizeof name));
     if (rc == HB_OK) rc = log_event(s, &e, err);
     s->res->stop_signal = hb_stop_signal();
     return rc == HB_OK ? hb_error_set(err, HB_EINTR, NULL, "stopped by %s", name) : rc;
+}
+
+/* Hand slot 'o' (configuration 'x') to the transport, preferring the worker that ran the same
+ * configuration's previous rung. */
+static int submit(state *s, const slot *o, const double *x, hb_error *err)
+{
+    uint64_t seed = s->res->settings.seed;
+    hb_eval_job j = {o->id,     o->budget, hb_hash2(seed, o->id), x, o->config, o->prev, o->prev_budget,
+                     hb_hash2(seed, o->config)};
+    int prefer = o->prev != HB_NO_JOB && o->prev < s->cap_worker ? s->worker_of[o->prev] : -1;
+    return s->t->ops->submit(s->t, &j, prefer, err);
 }
 
 int hb_master_run(hb_opt *opt, hb_transport *t, const hb_master_opts *mo, hb_run_result *res,
@@ -336,8 +387,8 @@ int hb_master_run(hb_opt *opt, hb_transport *t, const hb_master_opts *mo, hb_run
         for (size_t i = 0; i < res->n; i++) budget_done += res->trials[i].budget;
     }
     if (rc == HB_OK && mo->store) {
-        hb_event e = {0, HB_EV_SESSION, 0, 0, 0, -1, -1, NAN, 0, t->workers, micro(mo->time_offset), 0,
-                      mo->session_info, NULL, NULL};
+        hb_event e = run_event(HB_EV_SESSION, t->workers, 0, mo->session_info);
+        e.start = micro(mo->time_offset);
         hb_buf sj = HB_BUF_INIT;
         hb_report_settings_json(set, &sj);
         e.extras = sj.data;
@@ -346,9 +397,7 @@ int hb_master_run(hb_opt *opt, hb_transport *t, const hb_master_opts *mo, hb_run
     }
     for (size_t i = 0; i < s.n_out && rc == HB_OK; i++) {
         if (s.out[i].held) continue; /* finished before the stop: nothing to run */
-        hb_job job = {HB_ASK_JOB, s.out[i].id, s.out[i].budget, s.out[i].bracket, s.out[i].stage,
-                      xs.xs + s.out[i].x * s.dim};
-        rc = t->ops->submit(t, &job, hb_hash2(set->seed, job.id), err);
+        rc = submit(&s, &s.out[i], xs.xs + s.out[i].x * s.dim, err);
     }
     while (rc == HB_OK) {
         if (hb_stop_signal()) {
@@ -358,8 +407,8 @@ int hb_master_run(hb_opt *opt, hb_transport *t, const hb_master_opts *mo, hb_run
         /* Near the allocation's end: start nothing more, let the running jobs finish. */
         if (mo->deadline > 0 && !draining && t->ops->now(t) >= mo->deadline) draining = 1;
         if (draining && s.n_out == 0) {
-            hb_event e = {0, HB_EV_STOP, 0, 0, 0, -1, -1, NAN, 0, t->workers, 0,
-                          micro(mo->time_offset + t->ops->now(t)), "allocation end", NULL, NULL};
+            hb_event e = run_event(HB_EV_STOP, t->workers, micro(mo->time_offset + t->ops->now(t)),
+                                   "allocation end");
             if ((rc = log_event(&s, &e, err)) == HB_OK)
                 rc = hb_error_set(err, HB_EINTR, NULL, "stopped before the allocation's end");
             break;
@@ -377,16 +426,17 @@ int hb_master_run(hb_opt *opt, hb_transport *t, const hb_master_opts *mo, hb_run
             if ((rc = grow_out(&s, err)) != HB_OK) break;
             slot *o = &s.out[s.n_out];
             memset(o, 0, sizeof *o);
-            *o = (slot){job.id, job.budget, job.bracket, job.stage, 0, 0, 0, {0}};
+            *o = (slot){job.id, job.budget, job.bracket, job.stage, job.config, job.prev, job.prev_budget,
+                        0, 0, 0, {0}};
             if (xs_put(&xs, job.x, &o->x) != HB_OK) {
                 rc = hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
                 break;
             }
             s.n_out++;
-            hb_event e = {0, HB_EV_ISSUE, 0, job.id, job.budget, job.bracket, job.stage, NAN, 0, 0, 0, 0,
-                          NULL, NULL, job.x};
+            hb_event e = job_event(HB_EV_ISSUE, o);
+            e.x = job.x;
             if ((rc = log_event(&s, &e, err)) != HB_OK) break;
-            if ((rc = t->ops->submit(t, &job, hb_hash2(set->seed, job.id), err)) != HB_OK) break;
+            if ((rc = submit(&s, o, job.x, err)) != HB_OK) break;
         }
         if (rc != HB_OK) break;
         if (s.n_out == 0) {
@@ -438,12 +488,13 @@ int hb_master_run(hb_opt *opt, hb_transport *t, const hb_master_opts *mo, hb_run
     for (size_t i = 0; i < res->n; i++) res->trials[i].x = res->xs + i * s.dim;
     res->wall_seconds = micro(mo->time_offset + t->ops->now(t));
     if (rc == HB_OK) {
-        hb_event e = {0, HB_EV_END, 0, 0, 0, -1, -1, NAN, 0, t->workers, 0, res->wall_seconds, "done", NULL, NULL};
+        hb_event e = run_event(HB_EV_END, t->workers, res->wall_seconds, "done");
         rc = log_event(&s, &e, err);
     }
     hb_progress_update(&prog, res->wall_seconds, (long)res->n, total, s.best, (long)hb_opt_open_brackets(opt), 1, 1);
     hb_progress_finish(&prog);
     hb_free(s.out);
+    hb_free(s.worker_of);
     hb_free(xs.xs);
     hb_free(xs.free_list);
     return rc;

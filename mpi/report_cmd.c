@@ -61,6 +61,18 @@ static void summary(const char *path, const hb_run_view *v)
     printf("  %s; %zu session%s, %zu trials, %.3f s of run time, %d worker%s\n", state_word(v->state), v->sessions,
            v->sessions == 1 ? "" : "s", n, v->wall_seconds, v->workers, v->workers == 1 ? "" : "s");
     if (v->interrupted) printf("  %zu evaluations were interrupted by signals and issued again\n", v->interrupted);
+    double nominal = 0, spent = 0;
+    size_t continued = 0;
+    for (size_t i = 0; i < n; i++) {
+        nominal += t[i].budget;
+        spent += t[i].spent;
+        continued += t[i].spent < t[i].budget;
+    }
+    printf("  budget %g", nominal);
+    if (continued)
+        printf(", of which %g spent: %zu promoted trials continued from their previous rung (%.1f %% saved)", spent,
+               continued, nominal > 0 ? 100 * (nominal - spent) / nominal : 0.0);
+    printf("\n");
     long bi = hb_report_best(t, n);
     if (bi < 0) {
         printf("\nno successful evaluation yet\n");
@@ -172,7 +184,7 @@ void hb_csv_field(FILE *f, const char *s)
 static int write_csv(const hb_run_view *v, FILE *f)
 {
     const hb_space *sp = v->space;
-    fputs("id,budget,loss,status,bracket,stage,worker,start,end,reason", f);
+    fputs("id,budget,loss,status,bracket,stage,worker,start,end,reason,config_id,previous_id,spent", f);
     for (size_t i = 0; i < hb_space_dim(sp); i++) {
         fputc(',', f);
         hb_csv_field(f, hb_space_name(sp, i));
@@ -198,6 +210,10 @@ static int write_csv(const hb_run_view *v, FILE *f)
         hb_format_double(num, sizeof num, t->end);
         fprintf(f, "%s,", num);
         hb_csv_field(f, t->reason);
+        fprintf(f, ",%llu,", (unsigned long long)t->config);
+        if (t->prev != HB_NO_JOB) fprintf(f, "%llu", (unsigned long long)t->prev);
+        hb_format_double(num, sizeof num, t->spent);
+        fprintf(f, ",%s", num);
         for (size_t i = 0; i < hb_space_dim(sp); i++) {
             fputc(',', f);
             if (isnan(t->x[i])) continue;

@@ -295,8 +295,9 @@ static int add_warm(const hb_runfile_spec *rs, hb_runfile *rf, const char *my_he
     if (rc == HB_OK && hb_runlog_trials(&old, &t, &n) != HB_OK)
         rc = hb_error_set(err, HB_ESYNTAX, NULL, "--warm-start %s: damaged run file", rs->warm);
     for (size_t i = 0; i < n && rc == HB_OK; i++) {
-        hb_event e = {0, HB_EV_WARM, 0, t[i].id, t[i].budget, -1, -1, t[i].loss, (int)t[i].status, 0, 0, 0,
-                      NULL, NULL, t[i].x};
+        hb_event e = {.kind = HB_EV_WARM, .id = t[i].id, .budget = t[i].budget, .bracket = -1, .stage = -1,
+                      .loss = t[i].loss, .status = (int)t[i].status, .x = t[i].x, .config = t[i].id,
+                      .prev = HB_NO_JOB, .spent = NAN};
         if (hb_runlog_add(&rf->log, &e) != HB_OK) rc = hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
     }
     hb_free(t);

@@ -24,10 +24,15 @@ void hb_run_result_fini(hb_run_result *res)
 static int make_evaluator(const hb_run_spec *spec, const hb_cmd_options *cmd, hb_evaluator **ev,
                           hb_error *err)
 {
-    if (spec->eval_lib) return hb_eval_lib_create(spec->eval_lib, spec->space, ev, err);
+    /* With --continue-promoted, trials of a library or a training kernel get directories to
+     * keep their state in (commands always have one). */
+    const char *root = cmd->trial_root && cmd->trial_root[0] ? cmd->trial_root : HB_DEFAULT_TRIAL_ROOT;
+    if (spec->eval_lib)
+        return hb_eval_lib_create(spec->eval_lib, spec->space, spec->continue_promoted ? root : NULL, ev, err);
     if (spec->eval_argc > 0)
         return hb_eval_cmd_create(spec->eval_argc, spec->eval_argv, spec->space, cmd, ev, err);
-    return hb_eval_kernel_create(spec->kernel, spec->space, spec->eval_delay, ev, err);
+    return hb_eval_kernel_create(spec->kernel, spec->space, spec->eval_delay,
+                                 spec->continue_promoted ? root : NULL, ev, err);
 }
 
 /* The master: the optimiser over transport 't'. */

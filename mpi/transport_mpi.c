@@ -17,6 +17,8 @@ enum { TAG_JOB = 11, TAG_STOP = 12, TAG_RESULT = 13, TAG_ABORT = 14 };
 typedef struct wire_job {
     uint64_t id, seed;
     double budget;
+    uint64_t config, prev, config_seed;
+    double prev_budget;
 } wire_job;
 
 typedef struct wire_result {
@@ -24,6 +26,7 @@ typedef struct wire_result {
     int32_t status;
     int32_t pad;
     double loss;
+    double spent;
     char reason[256];
     char extras[512];
 } wire_result;
@@ -84,9 +87,9 @@ typedef struct leader {
 } leader;
 
 typedef struct qjob {
-    uint64_t id, seed;
-    double budget;
-    double *x;
+    hb_eval_job j;
+    double *x;   /* j.x points here */
+    int prefer;  /* worker rank to prefer, or -1 */
 } qjob;
 
 typedef struct mpit {
@@ -109,7 +112,8 @@ static int send_job(mpit *m, int i, const qjob *q, hb_error *err)
     leader *L = &m->l[i];
     if (L->send != MPI_REQUEST_NULL && hb_mpi_wait(&L->send, NULL) != HB_OK)
         return hb_error_set(err, HB_EMPI, NULL, "MPI send to rank %d failed", L->rank);
-    wire_job h = {q->id, q->seed, q->budget};
+    const hb_eval_job *j = &q->j;
+    wire_job h = {j->id, j->seed, j->budget, j->config, j->prev, j->config_seed, j->prev_budget};
     memcpy(L->jobbuf, &h, sizeof h);
     memcpy(L->jobbuf + sizeof h, q->x, m->dim * sizeof(double));
     if (MPI_Isend(L->jobbuf, (int)m->jobsize, MPI_BYTE, L->rank, TAG_JOB, m->comm, &L->send) != MPI_SUCCESS ||
@@ -117,17 +121,29 @@ static int send_job(mpit *m, int i, const qjob *q, hb_error *err)
             MPI_SUCCESS)
         return hb_error_set(err, HB_EMPI, NULL, "MPI send to rank %d failed", L->rank);
     L->busy = 1;
-    L->id = q->id;
+    L->id = j->id;
     L->start = hb_now() - m->t0;
     m->n_busy++;
     return HB_OK;
 }
 
+/* Start queued jobs, in order, on idle leaders: the job's preferred one when it is idle, else
+ * the first idle one. */
 static int dispatch(mpit *m, hb_error *err)
 {
-    for (int i = 0; i < m->n && m->qh < m->qn; i++) {
-        if (m->l[i].busy) continue;
-        int rc = send_job(m, i, &m->q[m->qh++ % m->qcap], err);
+    while (m->qh < m->qn && m->n_busy < m->n) {
+        const qjob *q = &m->q[m->qh % m->qcap];
+        int pick = -1;
+        for (int i = 0; i < m->n; i++) {
+            if (m->l[i].busy) continue;
+            if (pick < 0) pick = i;
+            if (m->l[i].rank == q->prefer) {
+                pick = i;
+                break;
+            }
+        }
+        m->qh++;
+        int rc = send_job(m, pick, q, err);
         if (rc != HB_OK) return rc;
     }
     return HB_OK;
@@ -140,7 +156,7 @@ static int p_idle(hb_transport *t)
     return free_now > 0 ? (int)free_now : 0;
 }
 
-static int p_submit(hb_transport *t, const hb_job *j, uint64_t seed, hb_error *err)
+static int p_submit(hb_transport *t, const hb_eval_job *j, int prefer, hb_error *err)
 {
     mpit *m = (mpit *)t;
     if (m->qn - m->qh == m->qcap) {
@@ -158,9 +174,9 @@ static int p_submit(hb_transport *t, const hb_job *j, uint64_t seed, hb_error *e
     if (q->x == NULL && (q->x = hb_malloc((m->dim ? m->dim : 1) * sizeof(double))) == NULL)
         return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
     memcpy(q->x, j->x, m->dim * sizeof(double));
-    q->id = j->id;
-    q->seed = seed;
-    q->budget = j->budget;
+    q->j = *j;
+    q->j.x = q->x;
+    q->prefer = prefer;
     m->qn++;
     return dispatch(m, err);
 }
@@ -189,6 +205,7 @@ static int p_next(hb_transport *t, hb_done *d, hb_error *err)
     d->start = L->start;
     d->end = hb_now() - m->t0;
     d->r.loss = L->res.loss;
+    d->r.spent = L->res.spent;
     d->r.status = (hb_trial_status)L->res.status;
     memcpy(d->r.reason, L->res.reason, sizeof d->r.reason);
     memcpy(d->r.extras, L->res.extras, sizeof d->r.extras);
@@ -337,7 +354,7 @@ int hb_worker_loop(MPI_Comm comm, MPI_Comm group, int members_evaluate, hb_evalu
         wire_job h;
         memcpy(&h, buf + 1, sizeof h);
         memcpy(x, buf + 1 + sizeof h, dim * sizeof(double));
-        hb_eval_job job = {h.id, h.budget, h.seed, x};
+        hb_eval_job job = {h.id, h.budget, h.seed, x, h.config, h.prev, h.prev_budget, h.config_seed};
         wire_result res;
         memset(&res, 0, sizeof res);
         hb_eval_result out;
@@ -350,6 +367,7 @@ int hb_worker_loop(MPI_Comm comm, MPI_Comm group, int members_evaluate, hb_evalu
         res.id = h.id;
         res.status = (int32_t)out.status;
         res.loss = out.loss;
+        res.spent = out.spent;
         memcpy(res.reason, out.reason, sizeof res.reason);
         memcpy(res.extras, out.extras, sizeof res.extras);
         if (MPI_Isend(&res, (int)sizeof res, MPI_BYTE, 0, TAG_RESULT, comm, &r) != MPI_SUCCESS ||

@@ -6,9 +6,8 @@
 #include "hb_rng.h"
 
 typedef struct qjob {
-    uint64_t id, seed;
-    double budget;
-    double *x;
+    hb_eval_job j;
+    double *x;  /* j.x points here */
 } qjob;
 
 typedef struct serial {
@@ -26,8 +25,9 @@ static int s_idle(hb_transport *t)
     return s->n == s->head ? 1 : 0;
 }
 
-static int s_submit(hb_transport *t, const hb_job *j, uint64_t seed, hb_error *err)
+static int s_submit(hb_transport *t, const hb_eval_job *j, int prefer, hb_error *err)
 {
+    (void)prefer; /* one worker */
     serial *s = (serial *)t;
     if (s->head > 0 && s->head == s->n) s->head = s->n = 0;
     if (s->n == s->cap) {
@@ -42,9 +42,8 @@ static int s_submit(hb_transport *t, const hb_job *j, uint64_t seed, hb_error *e
     if (q->x == NULL && (q->x = hb_malloc((s->dim ? s->dim : 1) * sizeof(double))) == NULL)
         return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
     memcpy(q->x, j->x, s->dim * sizeof(double));
-    q->id = j->id;
-    q->seed = seed;
-    q->budget = j->budget;
+    q->j = *j;
+    q->j.x = q->x;
     s->n++;
     return HB_OK;
 }
@@ -54,11 +53,10 @@ static int s_next(hb_transport *t, hb_done *d, hb_error *err)
     serial *s = (serial *)t;
     if (s->head == s->n) return hb_error_set(err, HB_EINVAL, NULL, "no job is running");
     qjob *q = &s->q[s->head++];
-    hb_eval_job job = {q->id, q->budget, q->seed, q->x};
     memset(d, 0, sizeof *d);
-    d->id = q->id;
+    d->id = q->j.id;
     d->start = hb_now() - s->t0;
-    int rc = hb_eval_run(s->ev, &job, &d->r, err);
+    int rc = hb_eval_run(s->ev, &q->j, &d->r, err);
     d->end = hb_now() - s->t0;
     return rc;
 }

@@ -15,9 +15,8 @@ typedef struct event {
 } event;
 
 typedef struct qjob {
-    uint64_t id, seed;
-    double budget;
-    double *x;
+    hb_eval_job j;
+    double *x;  /* j.x points here */
 } qjob;
 
 typedef struct sim {
@@ -76,18 +75,18 @@ static int dispatch(sim *s, hb_error *err)
         int w = s->idle_stack[--s->n_idle];
         event e;
         memset(&e, 0, sizeof e);
-        hb_eval_job job = {q->id, q->budget, q->seed, q->x};
-        int rc = hb_eval_run(s->ev, &job, &e.d.r, err);
+        int rc = hb_eval_run(s->ev, &q->j, &e.d.r, err);
         if (rc != HB_OK) return rc;
-        double c = s->cost * q->budget;
+        /* a continued trial costs only the budget it trained */
+        double c = s->cost * (isnan(e.d.r.spent) ? q->j.budget : e.d.r.spent);
         if (s->noise > 0) {
             hb_rng r;
-            hb_rng_init(&r, q->seed, 7);
+            hb_rng_init(&r, q->j.seed, 7);
             c *= exp(s->noise * hb_rng_normal(&r));
         }
         e.worker = w;
         e.end = s->now + c;
-        e.d.id = q->id;
+        e.d.id = q->j.id;
         e.d.worker = w + 1;
         e.d.start = s->now;
         e.d.end = e.end;
@@ -103,8 +102,9 @@ static int m_idle(hb_transport *t)
     return free_now > 0 ? (int)free_now : 0;
 }
 
-static int m_submit(hb_transport *t, const hb_job *j, uint64_t seed, hb_error *err)
+static int m_submit(hb_transport *t, const hb_eval_job *j, int prefer, hb_error *err)
 {
+    (void)prefer; /* virtual workers hold no checkpoints */
     sim *s = (sim *)t;
     if (s->qn - s->qh == s->qcap) {
         size_t c = s->qcap ? 2 * s->qcap : 64;
@@ -121,9 +121,8 @@ static int m_submit(hb_transport *t, const hb_job *j, uint64_t seed, hb_error *e
     if (q->x == NULL && (q->x = hb_malloc((s->dim ? s->dim : 1) * sizeof(double))) == NULL)
         return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
     memcpy(q->x, j->x, s->dim * sizeof(double));
-    q->id = j->id;
-    q->seed = seed;
-    q->budget = j->budget;
+    q->j = *j;
+    q->j.x = q->x;
     s->qn++;
     return dispatch(s, err);
 }

@@ -19,6 +19,9 @@
 #define HB_VERSION_PATCH 0
 #define HB_VERSION_STRING "0.1.0"
 
+/* No job: what a configuration's first evaluation names as its previous job. */
+#define HB_NO_JOB UINT64_MAX
+
 /* Status codes: 0 is success, errors are negative (libuv). */
 #define HB_STATUS_MAP(X)                                                                          \
     X(OK, 0, "success")                                                                            \

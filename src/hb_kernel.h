@@ -8,7 +8,15 @@
 #include "hb_space.h"
 
 /* Bumped whenever this struct changes; hb_kernel_check refuses any other value. */
-#define HB_KERNEL_ABI 1
+#define HB_KERNEL_ABI 2
+
+/* The state a training kernel saved after some budget: bytes only that kernel reads (they carry
+ * their own check of what they belong to). 'data' is hb_malloc'd by the kernel; the caller frees
+ * it with hb_free. */
+typedef struct hb_kernel_state {
+    void *data;
+    size_t len;
+} hb_kernel_state;
 
 typedef struct hb_kernel {
     int abi;                /* HB_KERNEL_ABI */
@@ -27,6 +35,18 @@ typedef struct hb_kernel {
                 hb_error *err);
     /* Optional: the exact expected loss used for regret when eval is noisy (NULL if none). */
     int (*exact)(const hb_space *sp, const double *x, double *loss, hb_error *err);
+    /* Optional, for kernels that train (NULL for the others): evaluate exactly as eval does, but
+     * start from 'from' when it is not NULL, a state this kernel gave in 'to' for the same x and
+     * seed at a budget not above this one, and so train only the difference (the prefix property
+     * of KERNELS.md makes the loss bit-identical to eval's). A 'from' that does not fit (another
+     * kernel, x, seed or layout, a larger budget, damaged bytes) is refused with HB_EINVAL and
+     * changes nothing, so the caller can train from scratch instead. With 'to' not NULL the state
+     * after training is stored there. '*trained' gets the budget actually trained, in budget
+     * units (the whole budget from scratch). All of a configuration's rungs are evaluated with
+     * one seed (the run's evaluators give training kernels a per-configuration seed). */
+    int (*train)(const hb_space *sp, const double *x, double budget, uint64_t seed,
+                 const hb_kernel_state *from, hb_kernel_state *to, double *trained, double *loss,
+                 hb_error *err);
 } hb_kernel;
 
 /* HB_OK if 'k' has the right ABI and every required field; HB_EINVAL with a message if not. */

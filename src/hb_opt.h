@@ -46,6 +46,13 @@ typedef struct hb_job {
     int bracket;     /* -1 where the optimiser has no brackets */
     int stage;       /* rung within the bracket, -1 if none */
     const double *x; /* native encoding; view owned by the optimiser, valid until told */
+    /* The configuration's identity, which survives promotion: the id of the job that evaluated
+     * it first. A promoted job also names the job of the same configuration one rung lower (its
+     * checkpoint is where training continues from) and that job's budget; HB_NO_JOB and 0 for a
+     * first evaluation. */
+    uint64_t config;
+    uint64_t prev;
+    double prev_budget;
 } hb_job;
 
 /* Create an optimiser over 'space' (borrowed; must be finalized and outlive it). Bad settings:

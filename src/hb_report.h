@@ -19,6 +19,10 @@ typedef struct hb_trial {
     double start, end;      /* seconds since the run started */
     const char *reason;     /* why it is not ok, or NULL */
     const char *extras;     /* a JSON object the objective reported beside the loss, or NULL */
+    uint64_t config;        /* the configuration's identity: the id of its first job */
+    uint64_t prev;          /* the same configuration's previous job (a lower rung), or HB_NO_JOB */
+    double spent;           /* budget actually spent: 'budget', or less when the trial continued
+                               from the previous rung's checkpoint */
 } hb_trial;
 
 typedef struct hb_report_info {

@@ -37,6 +37,12 @@ typedef struct hb_event {
     const char *text;      /* NULL or a string owned by the log */
     const char *extras;    /* NULL or a JSON object owned by the log */
     const double *x;       /* issue/warm: 'dim' values owned by the log; else NULL */
+    /* issue: the configuration's identity (its first job) and the same configuration's previous
+     * job (HB_NO_JOB for a first evaluation); result/held: the budget actually spent (less than
+     * 'budget' when a promoted job continued from the previous rung's checkpoint), NaN if the
+     * objective did not say (the nominal budget was spent). */
+    uint64_t config, prev;
+    double spent;
 } hb_event;
 
 typedef struct hb_runlog {
@@ -63,12 +69,15 @@ struct hb_trial;
 HB_API int hb_runlog_trials(const hb_runlog *log, struct hb_trial **out, size_t *n);
 
 /* ---- journal records ----
- * One record per event: magic, size, seq, a 64-bit check over the rest, then the fields.
- * Sizes are multiples of 8. A reader accepts records while magic, size, seq and check agree and
+ * One record per event: magic, size, seq, a 64-bit check over the rest, then the fields, x, the
+ * strings, padding to 8, and a trailer with config, prev and spent (HB_REC_TRAILER bytes; records
+ * written before it existed end at the padding and read as config = id, prev = HB_NO_JOB,
+ * spent = NaN). Sizes are multiples of 8. A reader accepts records while magic, size, seq and check agree and
  * stops at the first that does not: a torn or never-written tail (zeros) ends the journal. */
 #define HB_REC_MAGIC 0x56454248u /* "HBEV" */
 #define HB_REC_HEADER 24
 #define HB_REC_FIXED 96          /* header + fixed fields */
+#define HB_REC_TRAILER 24        /* config, prev, spent */
 
 /* Bytes the record of 'e' takes ('dim' values of x for issue and warm events). */
 HB_API size_t hb_record_size(const hb_event *e, size_t dim);

@@ -52,6 +52,13 @@ typedef struct bracket {
     int closed;
 } bracket;
 
+/* The jobs of one configuration: its identity (the first) and the latest, whose checkpoint a
+ * promotion continues from. */
+typedef struct cfg_jobs {
+    uint64_t first, last;
+    double last_budget;
+} cfg_jobs;
+
 typedef struct pending {
     uint64_t id;
     size_t cfg;
@@ -74,6 +81,7 @@ struct hb_opt {
     double issued_budget;
     double *xs;               /* configuration store: n_cfg * dim */
     size_t n_cfg, cap_cfg;
+    cfg_jobs *cj;             /* per stored configuration: its first and latest job (cap_cfg) */
     bracket *br;              /* brackets opened so far (asha: exactly one) */
     size_t n_br, cap_br;
     size_t n_open;            /* brackets opened and not closed */
@@ -224,6 +232,7 @@ void hb_opt_free(hb_opt *o)
     hb_free(o->pend);
     hb_free(o->pview);
     hb_free(o->xs);
+    hb_free(o->cj);
     hb_sampler_free(o->sampler);
     hb_history_free(o->history);
     hb_free(o);
@@ -255,8 +264,12 @@ static int new_config(hb_opt *o, double budget, size_t *cfg, hb_error *err)
         double *xs = hb_realloc(o->xs, c * (o->dim ? o->dim : 1) * sizeof(double));
         if (xs == NULL) return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
         o->xs = xs;
+        cfg_jobs *cj = hb_realloc(o->cj, c * sizeof *cj);
+        if (cj == NULL) return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
+        o->cj = cj;
         o->cap_cfg = c;
     }
+    o->cj[o->n_cfg] = (cfg_jobs){HB_NO_JOB, HB_NO_JOB, 0};
     double *x = o->xs + o->n_cfg * o->dim;
     if (o->replay_x && hb_sampler_skip(o->sampler) == HB_OK) { /* replay: the log has it */
         memcpy(x, o->replay_x, o->dim * sizeof(double));
@@ -293,6 +306,13 @@ static int issue(hb_opt *o, size_t cfg, double budget, int b, int r, size_t e, h
     job->bracket = b >= 0 ? o->br[b].s : -1;
     job->stage = b >= 0 ? r : -1;
     job->x = o->xs + cfg * o->dim;
+    cfg_jobs *cj = &o->cj[cfg];
+    if (cj->first == HB_NO_JOB) cj->first = id;
+    job->config = cj->first;
+    job->prev = cj->last;
+    job->prev_budget = cj->last == HB_NO_JOB ? 0 : cj->last_budget;
+    cj->last = id;
+    cj->last_budget = budget;
     return HB_OK;
 }
 

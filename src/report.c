@@ -77,7 +77,7 @@ int hb_report_json(const hb_space *sp, const hb_report_info *info, const hb_tria
     else
         hb_report_settings_json(s, b);
     hb_buf_puts(b, ",\n  \"trials\": [");
-    double busy = 0, total_budget = 0;
+    double busy = 0, total_budget = 0, total_spent = 0;
     for (size_t i = 0; i < n; i++) {
         const hb_trial *r = &t[i];
         hb_buf_printf(b, "%s\n    {\"id\": %llu, \"config\": ", i ? "," : "", (unsigned long long)r->id);
@@ -97,6 +97,13 @@ int hb_report_json(const hb_space *sp, const hb_report_info *info, const hb_tria
         hb_buf_json_number(b, r->start);
         hb_buf_puts(b, ", \"end\": ");
         hb_buf_json_number(b, r->end);
+        hb_buf_printf(b, ", \"config_id\": %llu, \"previous_id\": ", (unsigned long long)r->config);
+        if (r->prev == HB_NO_JOB)
+            hb_buf_puts(b, "null");
+        else
+            hb_buf_printf(b, "%llu", (unsigned long long)r->prev);
+        hb_buf_puts(b, ", \"spent\": ");
+        hb_buf_json_number(b, r->spent);
         if (r->reason && r->reason[0]) {
             hb_buf_puts(b, ", \"reason\": ");
             hb_buf_json_string(b, r->reason);
@@ -108,6 +115,7 @@ int hb_report_json(const hb_space *sp, const hb_report_info *info, const hb_tria
         hb_buf_puts(b, "}");
         busy += r->end - r->start;
         total_budget += r->budget;
+        total_spent += r->spent;
     }
     hb_buf_puts(b, n ? "\n  ],\n  \"best\": " : "],\n  \"best\": ");
     long bi = hb_report_best(t, n);
@@ -127,6 +135,8 @@ int hb_report_json(const hb_space *sp, const hb_report_info *info, const hb_tria
     if (util > 1) util = 1;
     hb_buf_printf(b, ",\n  \"totals\": {\"evaluations\": %zu, \"budget\": ", n);
     hb_buf_json_number(b, total_budget);
+    hb_buf_puts(b, ", \"budget_spent\": ");
+    hb_buf_json_number(b, total_spent);
     hb_buf_puts(b, ", \"wall_seconds\": ");
     hb_buf_json_number(b, info->wall_seconds);
     hb_buf_puts(b, ", \"utilisation\": ");

@@ -1,6 +1,7 @@
 /* runlog.c — the event log in memory and its journal records (hb_runlog.h). */
 #include "hb_runlog.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "hb_report.h"
@@ -104,7 +105,7 @@ static size_t str_bytes(const char *s)
 size_t hb_record_size(const hb_event *e, size_t dim)
 {
     size_t n = HB_REC_FIXED + (has_x(e->kind) ? dim * 8 : 0) + str_bytes(e->text) + str_bytes(e->extras);
-    return (n + 7) & ~(size_t)7;
+    return ((n + 7) & ~(size_t)7) + HB_REC_TRAILER;
 }
 
 static void put32(unsigned char *p, uint32_t v) { memcpy(p, &v, 4); }
@@ -156,6 +157,10 @@ void hb_record_encode(const hb_event *e, size_t dim, unsigned char *out)
     q += nx * 8;
     put_str(&q, e->text, nt);
     put_str(&q, e->extras, ne);
+    unsigned char *tr = out + size - HB_REC_TRAILER;
+    put64(tr, e->config);
+    put64(tr + 8, e->prev);
+    putd(tr + 16, e->spent);
     put64(out + 16, record_check(out, (uint32_t)size));
     /* the magic last: until it is there, the record does not exist */
     __atomic_store_n((uint32_t *)(void *)out, HB_REC_MAGIC, __ATOMIC_RELEASE);
@@ -191,6 +196,17 @@ size_t hb_record_decode(const unsigned char *p, size_t avail, uint64_t seq, size
     e->end = getd(p + 80);
     e->text = nt ? (const char *)q : NULL;
     e->extras = ne ? (const char *)q + nt : NULL;
+    size_t body = (HB_REC_FIXED + (size_t)nx * 8 + nt + ne + 7) & ~(size_t)7;
+    if (size >= body + HB_REC_TRAILER) {
+        const unsigned char *tr = p + body;
+        e->config = get64(tr);
+        e->prev = get64(tr + 8);
+        e->spent = getd(tr + 16);
+    } else { /* a record from before the trailer: every job its own configuration */
+        e->config = e->id;
+        e->prev = HB_NO_JOB;
+        e->spent = NAN;
+    }
     *x = has_x(kind) ? p + HB_REC_FIXED : NULL;
     return size;
 }
@@ -233,7 +249,8 @@ int hb_runlog_trials(const hb_runlog *log, hb_trial **out, size_t *n)
         const hb_event *is = &log->ev[issue[e->id]];
         t[m++] = (hb_trial){e->id,      hb_runlog_x(log, issue[e->id]), is->budget, e->loss,
                             (hb_trial_status)e->status, is->bracket, is->stage, e->worker,
-                            e->start,   e->end,     e->text,    e->extras};
+                            e->start,   e->end,     e->text,    e->extras,
+                            is->config, is->prev,   isnan(e->spent) ? is->budget : e->spent};
     }
     hb_free(issue);
     *out = t;

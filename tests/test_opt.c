@@ -2,6 +2,7 @@
  * refusal of bad tells, valid configurations. */
 #include <CUnit/CUnit.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "hb_opt.h"
@@ -109,6 +110,71 @@ static void test_deterministic(void)
     hb_space_free(sp);
 }
 
+/* A configuration's identity survives promotion: every job names its configuration's first
+ * job and the job one rung lower, with the same configuration and that job's budget. Run to
+ * the end, for hyperband (rung barriers) and asha (asynchronous promotion), with some failures. */
+static void check_identity(const char *optimizer)
+{
+    hb_space *sp = small_space();
+    hb_opt_settings s;
+    hb_opt_settings_init(&s);
+    s.optimizer = optimizer;
+    s.seed = 4;
+    s.min_budget = 1;
+    s.max_budget = 27;
+    hb_opt *o = NULL;
+    CU_ASSERT_FATAL(hb_opt_create(sp, &s, &o, NULL) == HB_OK);
+    enum { MAX = 512 };
+    static hb_job jobs[MAX];
+    static double xs[MAX][3];
+    size_t n = 0, promoted = 0;
+    for (;;) {
+        hb_job j;
+        CU_ASSERT_FATAL(hb_opt_ask(o, &j, NULL) == HB_OK);
+        if (j.kind == HB_ASK_DONE) break;
+        if (j.kind == HB_ASK_WAIT || hb_opt_pending(o) > 4) { /* tell the oldest pending job (4 workers) */
+            uint64_t id = 0;
+            while (id < n && jobs[id].kind != HB_ASK_JOB) id++;
+            CU_ASSERT_FATAL(id < n);
+            jobs[id].kind = HB_ASK_WAIT; /* told */
+            hb_trial_status st = id % 7 == 3 ? HB_TRIAL_CRASHED : HB_TRIAL_OK;
+            CU_ASSERT(hb_opt_tell(o, id, xs[id][0] * xs[id][0] / jobs[id].budget, st, NULL) == HB_OK);
+            if (j.kind == HB_ASK_WAIT) continue;
+        }
+        CU_ASSERT_FATAL(n < MAX && j.id == n);
+        memcpy(xs[n], j.x, sizeof xs[n]);
+        jobs[n] = j;
+        jobs[n].x = xs[n];
+        if (j.prev == HB_NO_JOB) {
+            CU_ASSERT_EQUAL(j.config, j.id);
+            CU_ASSERT_EQUAL(j.prev_budget, 0);
+            CU_ASSERT(j.stage <= 0);
+        } else {
+            const hb_job *p = &jobs[j.prev];
+            promoted++;
+            CU_ASSERT(j.prev < j.id);
+            CU_ASSERT_EQUAL(j.config, p->config);
+            CU_ASSERT_EQUAL(j.stage, p->stage + 1);
+            CU_ASSERT_EQUAL(j.prev_budget, p->budget);
+            CU_ASSERT(j.budget > p->budget);
+            CU_ASSERT(memcmp(xs[j.prev], xs[n], sizeof xs[n]) == 0);
+            CU_ASSERT(j.prev % 7 != 3); /* a failed job is never promoted */
+        }
+        n++;
+    }
+    if (promoted <= 5) fprintf(stderr, "%s: %zu jobs, %zu promoted\n", optimizer, n, promoted);
+    CU_ASSERT(promoted > 5);
+    hb_opt_free(o);
+    hb_space_free(sp);
+}
+
+static void test_identity(void)
+{
+    check_identity("hyperband");
+    check_identity("asha");
+    check_identity("bohb");
+}
+
 static void test_bad_settings(void)
 {
     hb_space *sp = small_space();
@@ -140,5 +206,6 @@ int hb_test_add_opt(void)
     CU_add_test(s, "unknown and repeated tells refused", test_bad_tell);
     CU_add_test(s, "same seed same jobs", test_deterministic);
     CU_add_test(s, "bad settings refused", test_bad_settings);
+    CU_add_test(s, "configuration identity across rungs", test_identity);
     return 0;
 }

@@ -11,11 +11,11 @@ static void test_best_rule(void)
 {
     double x[1] = {0};
     hb_trial t[] = {
-        {0, x, 1, -5.0, HB_TRIAL_OK, 0, 0, 1, 0, 1, NULL, NULL},   /* lowest loss, but a small budget */
-        {1, x, 9, -1.0, HB_TRIAL_OK, 0, 1, 1, 1, 2, NULL, NULL},
-        {2, x, 9, -3.0, HB_TRIAL_FAILED, 0, 1, 1, 2, 3, NULL, NULL}, /* failures never count */
-        {3, x, 9, -2.0, HB_TRIAL_OK, 0, 1, 1, 3, 4, NULL, NULL},
-        {4, x, 9, -2.0, HB_TRIAL_OK, 0, 1, 1, 4, 5, NULL, NULL},   /* a tie goes to the earlier trial */
+        {0, x, 1, -5.0, HB_TRIAL_OK, 0, 0, 1, 0, 1, NULL, NULL, 0, HB_NO_JOB, 1},   /* lowest loss, but a small budget */
+        {1, x, 9, -1.0, HB_TRIAL_OK, 0, 1, 1, 1, 2, NULL, NULL, 1, HB_NO_JOB, 9},
+        {2, x, 9, -3.0, HB_TRIAL_FAILED, 0, 1, 1, 2, 3, NULL, NULL, 2, HB_NO_JOB, 9}, /* failures never count */
+        {3, x, 9, -2.0, HB_TRIAL_OK, 0, 1, 1, 3, 4, NULL, NULL, 3, HB_NO_JOB, 9},
+        {4, x, 9, -2.0, HB_TRIAL_OK, 0, 1, 1, 4, 5, NULL, NULL, 4, HB_NO_JOB, 9},   /* a tie goes to the earlier trial */
     };
     CU_ASSERT_EQUAL(hb_report_best(t, 5), 3);
     CU_ASSERT_EQUAL(hb_report_best(t, 1), 0);
@@ -31,8 +31,8 @@ static void test_json_shape(void)
     hb_space_add_categorical(sp, "c", ab, 2, NULL, -1, NULL);
     hb_space_finalize(sp, NULL, NULL);
     double x0[] = {0.25, 0}, x1[] = {0.5, 1};
-    hb_trial t[] = {{0, x0, 81, -1.5, HB_TRIAL_OK, -1, -1, 0, 0.0, 1.0, NULL, NULL},
-                    {1, x1, 81, 0, HB_TRIAL_TIMEOUT, -1, -1, 0, 1.0, 3.0, "timed out after 2 s", NULL}};
+    hb_trial t[] = {{0, x0, 81, -1.5, HB_TRIAL_OK, -1, -1, 0, 0.0, 1.0, NULL, NULL, 0, HB_NO_JOB, 81},
+                    {1, x1, 81, 0, HB_TRIAL_TIMEOUT, -1, -1, 0, 1.0, 3.0, "timed out after 2 s", NULL, 1, HB_NO_JOB, 81}};
     hb_opt_settings s;
     hb_opt_settings_init(&s);
     s.seed = 5;

@@ -17,7 +17,7 @@
 
 static hb_event ev(int kind, uint64_t id, const double *x, const char *text, const char *extras)
 {
-    hb_event e = {0, kind, 2, id, 9.0, 1, 0, -0.5, HB_TRIAL_OK, 3, 1.25, 2.5, text, extras, x};
+    hb_event e = {0, kind, 2, id, 9.0, 1, 0, -0.5, HB_TRIAL_OK, 3, 1.25, 2.5, text, extras, x, id, HB_NO_JOB, NAN};
     return e;
 }
 

@@ -176,17 +176,17 @@ static int no_space(const char *args, hb_space **out, hb_error *err)
 
 static void test_regret(void)
 {
-    hb_kernel k = {HB_KERNEL_ABI, "fake", "", 1, 9, 1.0, 1, no_space, NULL, NULL};
+    hb_kernel k = {HB_KERNEL_ABI, "fake", "", 1, 9, 1.0, 1, no_space, NULL, NULL, NULL};
     double x[1] = {0};
     /* budget, loss, status: only ok trials at the max budget (9) count */
     hb_trial t[] = {
-        {0, x, 1, 0.5, HB_TRIAL_OK, 0, 0, 0, 0, 0, NULL, NULL},    /* low budget: no regret yet */
-        {1, x, 9, 4.0, HB_TRIAL_OK, 0, 1, 0, 0, 0, NULL, NULL},    /* regret 3 at cum 10 */
-        {2, x, 9, 0.0, HB_TRIAL_FAILED, 0, 1, 0, 0, 0, NULL, NULL}, /* failed: ignored */
-        {3, x, 3, 0.1, HB_TRIAL_OK, 0, 1, 0, 0, 0, NULL, NULL},    /* below the max budget */
-        {4, x, 9, 4.0, HB_TRIAL_OK, 0, 1, 0, 0, 0, NULL, NULL},    /* a tie changes nothing */
-        {5, x, 9, 0.5, HB_TRIAL_OK, 0, 1, 0, 0, 0, NULL, NULL},    /* below the optimum: regret 0 at 40 */
-        {6, x, 9, 2.0, HB_TRIAL_OK, 0, 1, 0, 0, 0, NULL, NULL},    /* worse: no change; the end at 49 */
+        {0, x, 1, 0.5, HB_TRIAL_OK, 0, 0, 0, 0, 0, NULL, NULL, 0, HB_NO_JOB, 1},    /* low budget: no regret yet */
+        {1, x, 9, 4.0, HB_TRIAL_OK, 0, 1, 0, 0, 0, NULL, NULL, 1, HB_NO_JOB, 9},    /* regret 3 at cum 10 */
+        {2, x, 9, 0.0, HB_TRIAL_FAILED, 0, 1, 0, 0, 0, NULL, NULL, 2, HB_NO_JOB, 9}, /* failed: ignored */
+        {3, x, 3, 0.1, HB_TRIAL_OK, 0, 1, 0, 0, 0, NULL, NULL, 3, HB_NO_JOB, 3},    /* below the max budget */
+        {4, x, 9, 4.0, HB_TRIAL_OK, 0, 1, 0, 0, 0, NULL, NULL, 4, HB_NO_JOB, 9},    /* a tie changes nothing */
+        {5, x, 9, 0.5, HB_TRIAL_OK, 0, 1, 0, 0, 0, NULL, NULL, 5, HB_NO_JOB, 9},    /* below the optimum: regret 0 at 40 */
+        {6, x, 9, 2.0, HB_TRIAL_OK, 0, 1, 0, 0, 0, NULL, NULL, 6, HB_NO_JOB, 9},    /* worse: no change; the end at 49 */
     };
     hb_study_regret r;
     hb_error err;

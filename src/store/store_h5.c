@@ -106,6 +106,9 @@ typedef struct ev_row {
     int32_t worker;
     double start, end;
     int32_t text, extras;  /* row of /event_text, or -1 (strings apart: vlen rows are slow) */
+    uint64_t config;       /* issue: the configuration's first job */
+    int64_t prev;          /* issue: the configuration's previous job, -1 for none */
+    double spent;          /* result/held: budget actually spent, NaN for the nominal */
 } ev_row;
 
 static hid_t vlen_str(void)
@@ -131,7 +134,9 @@ static hid_t status_type(void)
     return t;
 }
 
-static hid_t event_type(void)
+/* The events' compound type; without 'identity', the columns of files written before config,
+ * prev and spent existed (a compound read takes the members it names). */
+static hid_t event_type(int identity)
 {
     hid_t s = vlen_str(), k = kind_type(), st = status_type();
     hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(ev_row));
@@ -149,6 +154,11 @@ static hid_t event_type(void)
     H5Tinsert(t, "end", HOFFSET(ev_row, end), H5T_NATIVE_DOUBLE);
     H5Tinsert(t, "text", HOFFSET(ev_row, text), H5T_NATIVE_INT32);
     H5Tinsert(t, "extras", HOFFSET(ev_row, extras), H5T_NATIVE_INT32);
+    if (identity) {
+        H5Tinsert(t, "config", HOFFSET(ev_row, config), H5T_NATIVE_UINT64);
+        H5Tinsert(t, "prev", HOFFSET(ev_row, prev), H5T_NATIVE_INT64);
+        H5Tinsert(t, "spent", HOFFSET(ev_row, spent), H5T_NATIVE_DOUBLE);
+    }
     H5Tclose(s);
     H5Tclose(k);
     H5Tclose(st);
@@ -157,9 +167,10 @@ static hid_t event_type(void)
 
 /* The trials table: fixed columns, then one per parameter (numbers as float64, choices as
  * strings; NaN or "" where a parameter is inactive). */
-#define TR_FIXED 80
-static const char *const tr_fixed_names[] = {"id", "budget", "loss", "status", "bracket", "stage",
-                                             "worker", "start", "end", "reason", "extras", NULL};
+#define TR_FIXED 104
+static const char *const tr_fixed_names[] = {"id",     "budget", "loss",   "status",    "bracket",
+                                             "stage",  "worker", "start",  "end",       "reason",
+                                             "extras", "config_id", "previous_id", "spent", NULL};
 
 static int is_string_param(const hb_space *sp, size_t i)
 {
@@ -220,12 +231,13 @@ static int write_events(hid_t f, const hb_runlog *log)
         if (e->extras) texts[ei = (int32_t)nt++] = e->extras;
         rows[i] = (ev_row){e->seq,     (int8_t)e->kind, (int8_t)e->status, e->session, e->id,
                            e->budget,  e->bracket,      e->stage,          e->loss,    e->worker,
-                           e->start,   e->end,          ti,                ei};
+                           e->start,   e->end,          ti,                ei,
+                           e->config,  e->prev == HB_NO_JOB ? -1 : (int64_t)e->prev, e->spent};
         const double *x = hb_runlog_x(log, i);
         if (x && log->dim) memcpy(xs + nx, x, log->dim * sizeof(double));
         if (x) nx += log->dim;
     }
-    hid_t t = event_type(), vs = vlen_str();
+    hid_t t = event_type(1), vs = vlen_str();
     hsize_t d1 = n, d2[2] = {log->dim ? nx / log->dim : 0, log->dim}, dt = nt;
     int rc = write_ds(f, "events", t, 1, &d1, rows);
     if (rc == 0) rc = write_ds(f, "event_x", H5T_NATIVE_DOUBLE, 2, d2, xs);
@@ -267,6 +279,10 @@ static int write_trials(hid_t f, const hb_runlog *log, const hb_space *sp)
         memcpy(p + 32, ints, 12);
         memcpy(p + 48, &t[r].start, 8);
         memcpy(p + 56, &t[r].end, 8);
+        int64_t prev = t[r].prev == HB_NO_JOB ? -1 : (int64_t)t[r].prev;
+        memcpy(p + 80, &t[r].config, 8);
+        memcpy(p + 88, &prev, 8);
+        memcpy(p + 96, &t[r].spent, 8);
         for (size_t i = 0; i < dim; i++) {
             double v = t[r].x[i];
             if (!is_string_param(sp, i)) {
@@ -308,6 +324,9 @@ static int write_trials(hid_t f, const hb_runlog *log, const hb_space *sp)
     H5Tinsert(ty, "end", 56, H5T_NATIVE_DOUBLE);
     H5Tinsert(ty, "reason", 64, vs);
     H5Tinsert(ty, "extras", 72, vs);
+    H5Tinsert(ty, "config_id", 80, H5T_NATIVE_UINT64);
+    H5Tinsert(ty, "previous_id", 88, H5T_NATIVE_INT64);
+    H5Tinsert(ty, "spent", 96, H5T_NATIVE_DOUBLE);
     for (size_t i = 0; i < dim && rc == HB_OK; i++) {
         const char *name = hb_space_name(sp, i);
         char alt[512];
@@ -637,7 +656,10 @@ static int read_events(hid_t f, hb_runlog *log)
     hsize_t nxs = dims[0] * dims[1];
     double *xs = hb_malloc((nxs > 0 ? nxs : 1) * sizeof(double));
     if (rc == HB_OK && (rows == NULL || xs == NULL)) rc = HB_ENOMEM;
-    hid_t t = event_type();
+    hid_t ft = H5Dget_type(d);
+    int identity = ft >= 0 && H5Tget_member_index(ft, "spent") >= 0;
+    if (ft >= 0) H5Tclose(ft);
+    hid_t t = event_type(identity);
     if (rc == HB_OK && n && H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0) rc = HB_ESYNTAX;
     if (rc == HB_OK && nxs > 0 && H5Dread(dx, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, xs) < 0)
         rc = HB_ESYNTAX;
@@ -650,7 +672,9 @@ static int read_events(hid_t f, hb_runlog *log)
         }
         hb_event e = {r->seq,  r->kind,   r->session, r->id,    r->budget, r->bracket, r->stage, r->loss,
                       r->status, r->worker, r->start,   r->end,
-                      r->text >= 0 ? texts[r->text] : NULL, r->extras >= 0 ? texts[r->extras] : NULL, NULL};
+                      r->text >= 0 ? texts[r->text] : NULL, r->extras >= 0 ? texts[r->extras] : NULL, NULL,
+                      identity ? r->config : r->id, identity && r->prev >= 0 ? (uint64_t)r->prev : HB_NO_JOB,
+                      identity ? r->spent : NAN};
         if (e.kind == HB_EV_ISSUE || e.kind == HB_EV_WARM) {
             if (k >= dims[0]) {
                 rc = HB_ESYNTAX;

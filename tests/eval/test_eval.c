@@ -243,7 +243,7 @@ static hb_eval_result run_mode(hb_evaluator *ev, const char *mode, uint64_t id, 
                                int opt, double *secs)
 {
     double x[5] = {mode_index(mode), 0.25, 7, opt, NAN};
-    hb_eval_job job = {id, budget, 99, x};
+    hb_eval_job job = {id, budget, 99, x, 0, HB_NO_JOB, 0, 0};
     hb_eval_result r;
     hb_error err;
     double t0 = now(), c0 = cpu_seconds();
@@ -288,7 +288,7 @@ static int odd_eval(const hb_space *sp, const double *x, double budget, uint64_t
 }
 
 static const hb_kernel odd_kernel = {HB_KERNEL_ABI, "odd", "test kernel", 1, 8, NAN, 1,
-                                     one_float_space, odd_eval, NULL};
+                                     one_float_space, odd_eval, NULL, NULL};
 
 static void test_kernel(void)
 {
@@ -305,23 +305,23 @@ static void test_kernel(void)
         if (isnan(x[i])) x[i] = 0.5 * (hb_space_lower(sp, i) + hb_space_upper(sp, i));
     double want = NAN;
     CHECK(k->eval(sp, x, k->max_budget, 5, &want, &err) == HB_OK);
-    CHECK(hb_eval_kernel_create(k, sp, 0, &ev, &err) == HB_OK);
-    hb_eval_job job = {1, k->max_budget, 5, x};
+    CHECK(hb_eval_kernel_create(k, sp, 0, NULL, &ev, &err) == HB_OK);
+    hb_eval_job job = {1, k->max_budget, 5, x, 0, HB_NO_JOB, 0, 0};
     CHECK(hb_eval_run(ev, &job, &r, &err) == HB_OK);
     CHECK(r.status == HB_TRIAL_OK && r.loss == want);
     CHECK_STREQ(r.reason, "");
     CHECK_STREQ(r.extras, "");
     /* bad calls are errors of the evaluator, not trials */
     CHECK(hb_eval_run(ev, NULL, &r, &err) == HB_EINVAL);
-    hb_eval_job nojob = {1, 0, 5, x};
+    hb_eval_job nojob = {1, 0, 5, x, 0, HB_NO_JOB, 0, 0};
     CHECK(hb_eval_run(ev, &nojob, &r, &err) == HB_EINVAL);
     hb_eval_free(ev);
     hb_space_free(sp);
 
     CHECK(one_float_space(NULL, &sp, &err) == HB_OK);
-    CHECK(hb_eval_kernel_create(&odd_kernel, sp, 0, &ev, &err) == HB_OK);
+    CHECK(hb_eval_kernel_create(&odd_kernel, sp, 0, NULL, &ev, &err) == HB_OK);
     double v = 0.1;
-    job = (hb_eval_job){2, 8, 1, &v};
+    job = (hb_eval_job){2, 8, 1, &v, 0, HB_NO_JOB, 0, 0};
     CHECK(hb_eval_run(ev, &job, &r, &err) == HB_OK);
     CHECK(r.status == HB_TRIAL_FAILED);
     CHECK_STREQ(r.reason, "x = 0.1 is too small");
@@ -342,12 +342,12 @@ static void test_kernel(void)
     hb_kernel bad = odd_kernel;
     bad.abi = 99;
     ev = (hb_evaluator *)&bad;
-    CHECK(hb_eval_kernel_create(&bad, sp, 0, &ev, &err) == HB_EINVAL && ev == NULL);
+    CHECK(hb_eval_kernel_create(&bad, sp, 0, NULL, &ev, &err) == HB_EINVAL && ev == NULL);
     CHECK_HAS(err.msg, "ABI 99");
-    CHECK(hb_eval_kernel_create(NULL, sp, 0, &ev, &err) == HB_EINVAL);
-    CHECK(hb_eval_kernel_create(&odd_kernel, sp, -1, &ev, &err) == HB_EINVAL);
-    CHECK(hb_eval_kernel_create(&odd_kernel, sp, NAN, &ev, &err) == HB_EINVAL);
-    CHECK(hb_eval_kernel_create(&odd_kernel, sp, INFINITY, &ev, &err) == HB_EINVAL);
+    CHECK(hb_eval_kernel_create(NULL, sp, 0, NULL, &ev, &err) == HB_EINVAL);
+    CHECK(hb_eval_kernel_create(&odd_kernel, sp, -1, NULL, &ev, &err) == HB_EINVAL);
+    CHECK(hb_eval_kernel_create(&odd_kernel, sp, NAN, NULL, &ev, &err) == HB_EINVAL);
+    CHECK(hb_eval_kernel_create(&odd_kernel, sp, INFINITY, NULL, &ev, &err) == HB_EINVAL);
     hb_eval_free(NULL);
     hb_space_free(sp);
 }
@@ -366,11 +366,11 @@ static void test_kernel_delay(void)
     hb_eval_result r;
     hb_space *sp = NULL;
     CHECK(one_float_space(NULL, &sp, &err) == HB_OK);
-    CHECK(hb_eval_kernel_create(&odd_kernel, sp, 0.4, &ev, &err) == HB_OK);
+    CHECK(hb_eval_kernel_create(&odd_kernel, sp, 0.4, NULL, &ev, &err) == HB_OK);
     double v = 0.75;
     /* delay * budget / max_budget: 0.4 * 4 / 8 = 0.2 s, then 0.4 * 8 / 8 = 0.4 s */
     for (int b = 4; b <= 8; b += 4) {
-        hb_eval_job job = {3, b, 1, &v};
+        hb_eval_job job = {3, b, 1, &v, 0, HB_NO_JOB, 0, 0};
         double t0 = now();
         CHECK(hb_eval_run(ev, &job, &r, &err) == HB_OK);
         double t = now() - t0, want = 0.4 * b / 8;
@@ -385,7 +385,7 @@ static void test_kernel_delay(void)
     sigaction(SIGALRM, &sa, NULL);
     struct itimerval it = {{0, 10000}, {0, 10000}};
     setitimer(ITIMER_REAL, &it, NULL);
-    hb_eval_job job = {4, 4, 1, &v};
+    hb_eval_job job = {4, 4, 1, &v, 0, HB_NO_JOB, 0, 0};
     double t0 = now();
     CHECK(hb_eval_run(ev, &job, &r, &err) == HB_OK);
     double t = now() - t0;
@@ -428,7 +428,7 @@ static hb_space *lib_space(void)
 static hb_eval_result lib_run(hb_evaluator *ev, int mode)
 {
     double x[6] = {mode, 0.25, 7, 1, 1, NAN};
-    hb_eval_job job = {42, 3, 99, x};
+    hb_eval_job job = {42, 3, 99, x, 0, HB_NO_JOB, 0, 0};
     hb_eval_result r;
     hb_error err;
     CHECK(hb_eval_run(ev, &job, &r, &err) == HB_OK);
@@ -442,7 +442,7 @@ static void test_lib(void)
     hb_error err;
     char spec[4200];
     snprintf(spec, sizeof spec, "%s:hbmpi_test_objective", libobj);
-    CHECK(hb_eval_lib_create(spec, sp, &ev, &err) == HB_OK);
+    CHECK(hb_eval_lib_create(spec, sp, NULL, &ev, &err) == HB_OK);
     if (ev == NULL) {
         fprintf(stderr, "  %s\n", err.msg);
         hb_space_free(sp);
@@ -474,7 +474,7 @@ static void test_lib(void)
         *slash = '\0';
         CHECK(chdir(dir) == 0);
         snprintf(spec, sizeof spec, "%s:hbmpi_test_objective", slash + 1);
-        CHECK(hb_eval_lib_create(spec, sp, &ev, &err) == HB_OK);
+        CHECK(hb_eval_lib_create(spec, sp, NULL, &ev, &err) == HB_OK);
         if (ev) {
             r = lib_run(ev, 0);
             CHECK(r.status == HB_TRIAL_OK && r.loss == 1.75);
@@ -491,7 +491,7 @@ static void lib_error(const hb_space *sp, const char *spec, const char *want)
     hb_evaluator *ev = (hb_evaluator *)&ev;
     hb_error err;
     hb_error_clear(&err);
-    CHECK(hb_eval_lib_create(spec, sp, &ev, &err) == HB_EINVAL);
+    CHECK(hb_eval_lib_create(spec, sp, NULL, &ev, &err) == HB_EINVAL);
     CHECK(ev == NULL);
     CHECK_HAS(err.msg, want);
 }
@@ -517,7 +517,7 @@ static void test_lib_errors(void)
     /* a bare name is not searched for in the library path: libm is not in this directory */
     lib_error(sp, "libm.so.6:cos", "cannot load ./libm.so.6");
     hb_evaluator *ev = NULL;
-    CHECK(hb_eval_lib_create(NULL, sp, &ev, NULL) == HB_EINVAL);
+    CHECK(hb_eval_lib_create(NULL, sp, NULL, &ev, NULL) == HB_EINVAL);
     hb_space_free(sp);
 }
 
@@ -650,7 +650,7 @@ static void test_cmd_orphan(void)
      * so that the grandchild's end can be seen and reaped here. */
     CHECK(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
     double x[5] = {mode_index("orphan"), 0.25, 7, 0, NAN};
-    hb_eval_job job = {1, 3, 99, x};
+    hb_eval_job job = {1, 3, 99, x, 0, HB_NO_JOB, 0, 0};
     hb_eval_result r;
     hb_error err;
     CHECK(hb_eval_run(ev, &job, &r, &err) == HB_OK);
@@ -882,7 +882,7 @@ static void test_cmd_create_errors(void)
     CHECK(hb_eval_cmd_create(1, sh_true, sp, NULL, &ev, &err) == HB_OK);
     if (ev) {
         double x[5] = {0, 0.25, 7, 0, NAN};
-        hb_eval_job job = {5, 1, 1, x};
+        hb_eval_job job = {5, 1, 1, x, 0, HB_NO_JOB, 0, 0};
         hb_eval_result r;
         CHECK(hb_eval_run(ev, &job, &r, &err) == HB_OK);
         CHECK(r.status == HB_TRIAL_FAILED); /* `true` prints no loss */
@@ -917,7 +917,7 @@ static void test_cmd_interrupt(void)
     fprintf(stderr, "  interrupted after %.3f s\n", t);
     /* sticky: the next trial does not even start */
     double x[5] = {mode_index("hang"), 0.25, 7, 0, NAN};
-    hb_eval_job cj = {2, 3, 1, x};
+    hb_eval_job cj = {2, 3, 1, x, 0, HB_NO_JOB, 0, 0};
     hb_error err;
     CHECK(hb_eval_run(ev, &cj, &r, &err) == HB_OK);
     CHECK(r.status == HB_TRIAL_LOST);
@@ -926,9 +926,9 @@ static void test_cmd_interrupt(void)
 
     hb_space *ks = NULL;
     CHECK(one_float_space(NULL, &ks, &err) == HB_OK);
-    CHECK(hb_eval_kernel_create(&odd_kernel, ks, 100, &ev, &err) == HB_OK);
+    CHECK(hb_eval_kernel_create(&odd_kernel, ks, 100, NULL, &ev, &err) == HB_OK);
     double v = 0.75;
-    hb_eval_job job = {3, 8, 1, &v};
+    hb_eval_job job = {3, 8, 1, &v, 0, HB_NO_JOB, 0, 0};
     CHECK(hb_eval_run(ev, &job, &r, &err) == HB_OK);
     CHECK(r.status == HB_TRIAL_LOST);
     hb_eval_free(ev);
