@@ -472,6 +472,8 @@ typedef struct series {
     size_t n, nok, nbad;
     double *inc;          /* incumbent after each trial, NaN before the first ok one */
     double *cum;          /* cumulative budget after each trial */
+    double *cum_spent;    /* cumulative budget actually spent (continued trials spend less) */
+    int saved;            /* some trial spent less than its budget */
     double *tend;         /* latest end time so far, NaN before the first */
     double inc_lo, inc_hi; /* range of the finite incumbents */
     double loss_lo, loss_hi; /* range of the finite ok losses */
@@ -496,6 +498,7 @@ static void series_fini(series *s)
 {
     hb_free(s->inc);
     hb_free(s->cum);
+    hb_free(s->cum_spent);
     hb_free(s->tend);
     hb_free(s->budgets);
     hb_free(s->ev);
@@ -513,17 +516,25 @@ static int series_init(series *s, const hb_plot_info *info, const hb_trial *t, s
     if (n == 0) return HB_OK;
     s->inc = hb_malloc(n * sizeof *s->inc);
     s->cum = hb_malloc(n * sizeof *s->cum);
+    s->cum_spent = hb_malloc(n * sizeof *s->cum_spent);
     s->tend = hb_malloc(n * sizeof *s->tend);
     s->budgets = hb_malloc(n * sizeof *s->budgets);
     s->ev = n <= ((size_t)-1) / (2 * sizeof *s->ev) ? hb_malloc(2 * n * sizeof *s->ev) : NULL;
-    if (!s->inc || !s->cum || !s->tend || !s->budgets || !s->ev) return HB_ENOMEM;
+    if (!s->inc || !s->cum || !s->cum_spent || !s->tend || !s->budgets || !s->ev) return HB_ENOMEM;
 
     hb__plot_incumbents(t, n, s->inc);
     s->best = hb_report_best(t, n);
-    double cum = 0, tend = NAN;
+    double cum = 0, cum_spent = 0, tend = NAN;
     for (size_t i = 0; i < n; i++) {
         const hb_trial *r = &t[i];
         double b = r->budget;
+        if (isfinite(r->spent) && r->spent >= 0 && r->spent < b) {
+            s->saved = 1;
+            cum_spent = fmin(cum_spent + r->spent, BIG);
+        } else if (isfinite(b) && b > 0) {
+            cum_spent = fmin(cum_spent + clampd(b, -BIG, BIG), BIG);
+        }
+        s->cum_spent[i] = cum_spent;
         if (isfinite(b)) {
             b = clampd(b, -BIG, BIG);
             if (b > 0) cum = fmin(cum + b, BIG);
@@ -687,7 +698,7 @@ static void draw_legend(hb__scene *sc, const panel *p, const legend_item *it,
 
 /* The incumbent as a step line over x[i] (ascending), dots where it improves, held to 'xend'. */
 static void draw_incumbent(hb__scene *sc, const panel *p, const double *x, const double *inc,
-                           size_t n, double xend)
+                           size_t n, double xend, uint32_t color)
 {
     size_t first = sc->npts;
     double last = NAN, lastx = NAN;
@@ -696,7 +707,7 @@ static void draw_incumbent(hb__scene *sc, const panel *p, const double *x, const
         if (!isfinite(inc[i])) {
             if (isfinite(last)) { /* a NaN incumbent: break the line */
                 point(sc, px(p, x[i]), py(p, last));
-                polyline(sc, first, C_BLUE, 2, 0, p->idx);
+                polyline(sc, first, color, 2, 0, p->idx);
                 first = sc->npts;
             }
             last = NAN;
@@ -709,11 +720,11 @@ static void draw_incumbent(hb__scene *sc, const panel *p, const double *x, const
         lastx = x[i];
     }
     if (isfinite(last)) point(sc, px(p, fmax(xend, lastx)), py(p, last));
-    polyline(sc, first, C_BLUE, 2, 0, p->idx);
+    polyline(sc, first, color, 2, 0, p->idx);
     last = NAN;
     for (size_t i = 0; i < n; i++) {
         if (isfinite(x[i]) && isfinite(inc[i]) && !(inc[i] == last))
-            marker(sc, HB__SHAPE_CIRCLE, px(p, x[i]), py(p, inc[i]), 3, C_BLUE, 1, 1, p->idx);
+            marker(sc, HB__SHAPE_CIRCLE, px(p, x[i]), py(p, inc[i]), 3, color, 1, 1, p->idx);
         last = inc[i];
     }
 }
@@ -721,9 +732,19 @@ static void draw_incumbent(hb__scene *sc, const panel *p, const double *x, const
 static void panel_budget(hb__scene *sc, const panel *p, const series *s)
 {
     draw_grid(sc, p);
-    if (s->n > 0) draw_incumbent(sc, p, s->cum, s->inc, s->n, s->cum[s->n - 1]);
+    if (s->n > 0) draw_incumbent(sc, p, s->cum, s->inc, s->n, s->cum[s->n - 1], C_BLUE);
+    /* Promoted trials that continued from their checkpoint: the same incumbent against the
+     * budget actually spent, beside the nominal. */
+    if (s->n > 0 && s->saved) draw_incumbent(sc, p, s->cum_spent, s->inc, s->n, s->cum_spent[s->n - 1], C_ORANGE);
     draw_axes(sc, p, "Incumbent vs. cumulative budget", "cumulative budget",
               p->ay.log ? "incumbent loss (log scale)" : "incumbent loss");
+    if (s->n > 0 && s->saved) {
+        legend_item it[2] = {{1, HB__SHAPE_CIRCLE, C_BLUE, 1, 2, 0, "nominal budget"},
+                             {1, HB__SHAPE_CIRCLE, C_ORANGE, 1, 2, 0, "budget spent"}};
+        legend_item alt[2] = {{1, HB__SHAPE_CIRCLE, C_BLUE, 1, 2, 0, "nominal"},
+                              {1, HB__SHAPE_CIRCLE, C_ORANGE, 1, 2, 0, "spent"}};
+        draw_legend(sc, p, it, alt, 2);
+    }
     if (s->n == 0)
         note(sc, p, "no trials");
     else if (!(s->inc_lo <= s->inc_hi))
@@ -733,7 +754,7 @@ static void panel_budget(hb__scene *sc, const panel *p, const series *s)
 static void panel_time(hb__scene *sc, const panel *p, const series *s)
 {
     draw_grid(sc, p);
-    if (s->n > 0) draw_incumbent(sc, p, s->tend, s->inc, s->n, s->t_hi);
+    if (s->n > 0) draw_incumbent(sc, p, s->tend, s->inc, s->n, s->t_hi, C_BLUE);
     draw_axes(sc, p, "Incumbent vs. time", "time (s)",
               p->ay.log ? "incumbent loss (log scale)" : "incumbent loss");
     if (s->n == 0)
@@ -888,6 +909,13 @@ int hb__plot_scene_build(const hb_plot_info *info, const hb_trial *t, size_t n, 
     if (info->wall_seconds > 0 && k > 0 && (size_t)k < sizeof sub) {
         fmt_g(wall, sizeof wall, info->wall_seconds, 4);
         snprintf(sub + k, sizeof sub - (size_t)k, ", %s s wall time", wall);
+    }
+    if (s.saved && k > 0 && (size_t)k < sizeof sub) {
+        char nom[40], sp[40];
+        fmt_g(nom, sizeof nom, s.cum[n - 1], 6);
+        fmt_g(sp, sizeof sp, s.cum_spent[n - 1], 6);
+        k = (int)strlen(sub);
+        snprintf(sub + k, sizeof sub - (size_t)k, ", budget %s (%s spent)", nom, sp);
     }
     text(sc, W / 2, 62, sub, S_LABEL, 0, 0, 0, C_GREY, W - 40);
     panel_budget(sc, &pn[0], &s);

@@ -359,6 +359,66 @@ static void on_alarm(int s)
     alarms++;
 }
 
+/* --continue-promoted with a training kernel (cartpole): a promoted trial continues from the
+ * state its previous rung left in ROOT/trial-ID/kernel.state and spends only the difference; a
+ * missing or damaged state means training from scratch, with the same loss. */
+static void test_kernel_continue(void)
+{
+    hb_error err;
+    hb_evaluator *ev = NULL;
+    hb_eval_result r;
+    const hb_kernel *k = hb_kernels_find("cartpole");
+    hb_space *sp = NULL;
+    CHECK(k && k->train && k->space(NULL, &sp, &err) == HB_OK);
+    double x[5] = {0.1, 0.99, 1e-3, 0.1, 0.1}; /* learning_rate gamma entropy_coef baseline_lr init_scale */
+    double want27 = NAN, want81 = NAN;
+    CHECK(k->eval(sp, x, 27, 77, &want27, &err) == HB_OK);
+    CHECK(k->eval(sp, x, 81, 77, &want81, &err) == HB_OK);
+    CHECK(hb_eval_kernel_create(k, sp, 0, "states", &ev, &err) == HB_OK);
+    /* rung 0: trial 4 trains 27 episodes with the configuration's seed (77), not the trial's */
+    hb_eval_job j0 = {4, 27, 123, x, 4, HB_NO_JOB, 0, 77};
+    CHECK(hb_eval_run(ev, &j0, &r, &err) == HB_OK);
+    CHECK(r.status == HB_TRIAL_OK && r.loss == want27 && r.spent == 27);
+    CHECK(access("states/trial-4/kernel.state", R_OK) == 0);
+    CHECK(access("states/trial-4/kernel.state.tmp", F_OK) != 0);
+    /* rung 1: trial 9 continues from trial 4 */
+    hb_eval_job j1 = {9, 81, 456, x, 4, 4, 27, 77};
+    CHECK(hb_eval_run(ev, &j1, &r, &err) == HB_OK);
+    CHECK(r.status == HB_TRIAL_OK && r.loss == want81 && r.spent == 54);
+    /* damaged: one byte flipped; the kernel refuses it and the trial starts over */
+    FILE *f = fopen("states/trial-4/kernel.state", "r+b");
+    CHECK(f != NULL);
+    if (f) {
+        fseek(f, 60, SEEK_SET);
+        int c = fgetc(f);
+        fseek(f, 60, SEEK_SET);
+        fputc(c ^ 0x55, f);
+        fclose(f);
+    }
+    CHECK(hb_eval_run(ev, &j1, &r, &err) == HB_OK);
+    CHECK(r.status == HB_TRIAL_OK && r.loss == want81 && r.spent == 81);
+    /* missing: the same */
+    CHECK(unlink("states/trial-4/kernel.state") == 0);
+    CHECK(hb_eval_run(ev, &j1, &r, &err) == HB_OK);
+    CHECK(r.status == HB_TRIAL_OK && r.loss == want81 && r.spent == 81);
+    /* another configuration's state (trial 9 is x, the job says otherwise): refused too */
+    double y[5] = {0.03, 0.99, 1e-3, 0.1, 0.1};
+    double wanty = NAN;
+    CHECK(k->eval(sp, y, 243, 77, &wanty, &err) == HB_OK);
+    hb_eval_job j2 = {12, 243, 1, y, 4, 9, 81, 77};
+    CHECK(hb_eval_run(ev, &j2, &r, &err) == HB_OK);
+    CHECK(r.status == HB_TRIAL_OK && r.loss == wanty && r.spent == 243);
+    hb_eval_free(ev);
+    /* without a state root (no --continue-promoted): nothing is written, all is trained */
+    CHECK(hb_eval_kernel_create(k, sp, 0, NULL, &ev, &err) == HB_OK);
+    hb_eval_job j3 = {20, 81, 1, x, 4, 4, 27, 77};
+    CHECK(hb_eval_run(ev, &j3, &r, &err) == HB_OK);
+    CHECK(r.status == HB_TRIAL_OK && r.loss == want81 && r.spent == 81);
+    CHECK(access("hbmpi-trials/trial-20", F_OK) != 0);
+    hb_eval_free(ev);
+    hb_space_free(sp);
+}
+
 static void test_kernel_delay(void)
 {
     hb_error err;
@@ -944,6 +1004,7 @@ static const struct {
 } cases[] = {
     {"kernel", test_kernel},
     {"kernel_delay", test_kernel_delay},
+    {"kernel_continue", test_kernel_continue},
     {"lib", test_lib},
     {"lib_errors", test_lib_errors},
     {"cmd_ok", test_cmd_ok},

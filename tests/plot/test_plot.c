@@ -85,6 +85,7 @@ static size_t make_run(hb_trial *t, size_t cap, int workers, uint64_t seed, doub
                     memset(r, 0, sizeof *r);
                     r->id = n;
                     r->budget = budget;
+                    r->spent = budget;
                     r->bracket = br;
                     r->stage = st;
                     r->worker = w + 1;
