@@ -546,6 +546,37 @@ static void test_lib(void)
     hb_space_free(sp);
 }
 
+/* --continue-promoted with a library: trial_dir and previous_trial_dir, and what the objective
+ * stores in *spent. */
+static void test_lib_continue(void)
+{
+    hb_space *sp = lib_space();
+    hb_evaluator *ev = NULL;
+    hb_error err;
+    char spec[4200];
+    snprintf(spec, sizeof spec, "%s:hbmpi_test_objective", libobj);
+    CHECK(hb_eval_lib_create(spec, sp, "libtrials", &ev, &err) == HB_OK);
+    if (ev == NULL) {
+        hb_space_free(sp);
+        return;
+    }
+    double x[6] = {0, 0.25, 7, 1, 1, NAN};
+    hb_eval_result r;
+    hb_eval_job j0 = {5, 3, 1, x, 5, HB_NO_JOB, 0, 17};
+    CHECK(hb_eval_run(ev, &j0, &r, &err) == HB_OK);
+    CHECK(r.status == HB_TRIAL_OK && r.loss == 1.75 && r.spent == 3);
+    CHECK(access("libtrials/trial-5/done", R_OK) == 0);
+    hb_eval_job j1 = {8, 9, 2, x, 5, 5, 3, 17};
+    CHECK(hb_eval_run(ev, &j1, &r, &err) == HB_OK);
+    CHECK(r.status == HB_TRIAL_OK && r.spent == 6);
+    /* the previous rung's checkpoint is gone: the objective says so */
+    CHECK(unlink("libtrials/trial-5/done") == 0);
+    CHECK(hb_eval_run(ev, &j1, &r, &err) == HB_OK);
+    CHECK(r.status == HB_TRIAL_FAILED && strstr(r.reason, "libtrials/trial-5/done") != NULL && isnan(r.spent));
+    hb_eval_free(ev);
+    hb_space_free(sp);
+}
+
 static void lib_error(const hb_space *sp, const char *spec, const char *want)
 {
     hb_evaluator *ev = (hb_evaluator *)&ev;
@@ -1006,6 +1037,7 @@ static const struct {
     {"kernel_delay", test_kernel_delay},
     {"kernel_continue", test_kernel_continue},
     {"lib", test_lib},
+    {"lib_continue", test_lib_continue},
     {"lib_errors", test_lib_errors},
     {"cmd_ok", test_cmd_ok},
     {"cmd_crash", test_cmd_crash},

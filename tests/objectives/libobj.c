@@ -3,7 +3,10 @@
  * ok (loss x * n), fail (non-zero with a reason), silent (non-zero, no reason), nan, inf,
  * long_reason (fills the whole reason buffer), check (verifies every field of the trial that
  * tests/eval/test_eval.c passes and fails naming the first mismatch), nap (sleeps n seconds
- * whatever signals come, as a library that never looks at a stop request, then loss x). */
+ * whatever signals come, as a library that never looks at a stop request, then loss x).
+ * With a trial directory (--continue-promoted) every mode first continues "training": it reads
+ * the budget its previous rung saved in previous_trial_dir/done, stores what it trains in
+ * *spent, and saves its own budget in trial_dir/done. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
@@ -57,13 +60,42 @@ static const char *mismatch(const hbmpi_trial *t)
                               "\"s\": \"$(x)\"}"))
         return "config_json";
     if (t->trial_dir != NULL) return "trial_dir";
+    if (t->config_id != 0 || t->previous_id != UINT64_MAX || t->previous_budget != 0 ||
+        t->previous_trial_dir != NULL || t->spent == NULL || !isnan(*t->spent))
+        return "config_id, previous_id, previous_budget, previous_trial_dir or spent";
     if (t->comm != NULL || t->nranks != 1) return "comm or nranks";
     return NULL;
+}
+
+/* Continue from the previous rung's "checkpoint" (a file with its budget); 0 or an error. */
+static int train(const hbmpi_trial *t, char *reason, size_t reason_len)
+{
+    char path[4200];
+    double done = 0;
+    if (t->previous_trial_dir) {
+        snprintf(path, sizeof path, "%s/done", t->previous_trial_dir);
+        FILE *f = fopen(path, "r");
+        if (f == NULL || fscanf(f, "%lf", &done) != 1 || done != t->previous_budget) {
+            snprintf(reason, reason_len, "no checkpoint of budget %g in %s", t->previous_budget, path);
+            if (f) fclose(f);
+            return 1;
+        }
+        fclose(f);
+    }
+    *t->spent = t->budget - done;
+    snprintf(path, sizeof path, "%s/done", t->trial_dir);
+    FILE *f = fopen(path, "w");
+    if (f == NULL || fprintf(f, "%.17g\n", t->budget) < 0 || fclose(f) != 0) {
+        snprintf(reason, reason_len, "cannot write %s", path);
+        return 1;
+    }
+    return 0;
 }
 
 int hbmpi_test_objective(const hbmpi_trial *t, double *loss, char *reason, size_t reason_len)
 {
     const char *mode = text(t, "mode");
+    if (t->trial_dir && train(t, reason, reason_len) != 0) return 3;
     if (mode == NULL) {
         snprintf(reason, reason_len, "no mode");
         return 2;
