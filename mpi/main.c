@@ -282,8 +282,12 @@ static int find_kernel(hb_args *a, const char *label, const hb_kernel **k, hb_sp
     }
     hb_error err;
     hb_error_clear(&err);
-    if ((*k)->space(colon ? colon + 1 : NULL, sp, &err) != HB_OK)
-        return hb_cli_usage_error(a, "--kernel %s: %s", label, err.msg);
+    int rc = (*k)->space(colon ? colon + 1 : NULL, sp, &err);
+    if (rc == HB_EINVAL) return hb_cli_usage_error(a, "--kernel %s: %s", label, err.msg);
+    if (rc != HB_OK) { /* the kernel's data (a missing package, a damaged file): not a usage slip */
+        if (!a->quiet_errors) fprintf(stderr, "hbmpi %s: --kernel %s: %s\n", a->cmd, label, err.msg);
+        return rc == HB_ENOMEM ? HB_EXIT_FAILED : HB_EXIT_USAGE;
+    }
     return HB_EXIT_OK;
 }
 
@@ -308,10 +312,26 @@ static int cmd_kernels(int argc, char **argv)
         const hb_kernel *k = hb_kernels_at(i);
         hb_space *sp = NULL;
         hb_error err;
+        hb_error_clear(&err);
         if (k->space(NULL, &sp, &err) != HB_OK) {
-            hb_cli_print_error(&err);
-            rc = HB_EXIT_FAILED;
-            break;
+            /* a kernel whose data is not installed is listed as unavailable, with the reason */
+            if (err.status == HB_ENOMEM) {
+                hb_cli_print_error(&err);
+                rc = HB_EXIT_FAILED;
+                break;
+            }
+            if (json) {
+                hb_buf_puts(&b, i ? ",\n  {\"name\": " : "\n  {\"name\": ");
+                hb_buf_json_string(&b, k->name);
+                hb_buf_puts(&b, ", \"summary\": ");
+                hb_buf_json_string(&b, k->summary ? k->summary : "");
+                hb_buf_puts(&b, ", \"unavailable\": ");
+                hb_buf_json_string(&b, err.msg);
+                hb_buf_puts(&b, "}");
+            } else {
+                hb_buf_printf(&b, "%-14s %5s %11s %20s  unavailable: %s\n", k->name, "-", "-", "-", err.msg);
+            }
+            continue;
         }
         if (json) {
             hb_buf_puts(&b, i ? ",\n  {\"name\": " : "\n  {\"name\": ");

@@ -94,3 +94,23 @@ set_tests_properties(sweep_mpi PROPERTIES TIMEOUT 300 LABELS mpi ENVIRONMENT "${
 add_test(NAME sweep_signals COMMAND ${HB_SWEEP_TEST} signals)
 set_tests_properties(sweep_signals PROPERTIES TIMEOUT 600 LABELS mpi ENVIRONMENT "${HB_MPI_ENV}" PROCESSORS 2
                      RUN_SERIAL TRUE)
+
+# Promoted trials that continue from their previous rung (tests/continue/): built-in training
+# kernels alone and under mpirun, killed and resumed, commands with HB_PREVIOUS_*, and the
+# PyTorch LeNet example under mpirun -n 3 with a SIGKILL (the slow one: not again under ASan).
+set(HB_CONTINUE_TEST ${HB_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/continue/test_continue.py
+    --hbmpi $<TARGET_FILE:hbmpi> --mpirun ${MPIEXEC_EXECUTABLE} --python ${HB_PYTHON}
+    --lenet ${PROJECT_SOURCE_DIR}/examples/lenet)
+foreach(t kernel mpi resume cmd)
+  add_test(NAME continue_${t} COMMAND ${HB_CONTINUE_TEST} ${t})
+  set_tests_properties(continue_${t} PROPERTIES TIMEOUT 600 LABELS mpi ENVIRONMENT "${HB_MPI_ENV}" PROCESSORS 2)
+endforeach()
+if(NOT HB_SANITIZE)
+  add_test(NAME continue_lenet COMMAND ${HB_CONTINUE_TEST} lenet)
+  set_tests_properties(continue_lenet PROPERTIES TIMEOUT 900 LABELS mpi ENVIRONMENT "${HB_MPI_ENV}" PROCESSORS 2)
+endif()
+if(NOT HB_SANITIZE)
+  # The example's own check: a continued LeNet is bit-identical to one trained from scratch.
+  add_test(NAME example_lenet COMMAND ${HB_PYTHON} ${PROJECT_SOURCE_DIR}/examples/lenet/test_lenet.py)
+  set_tests_properties(example_lenet PROPERTIES TIMEOUT 300 LABELS mpi)
+endif()

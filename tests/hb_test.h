@@ -18,6 +18,8 @@ int hb_test_add_sampler_tpe(void);
 int hb_test_add_sampler_gp(void);
 int hb_test_add_runlog(void);
 int hb_test_add_sweep(void);
+int hb_test_add_train_cartpole(void);
+int hb_test_add_train_fmnist(void);
 
 typedef struct hb_space hb_space;
 

@@ -26,6 +26,8 @@ static const struct {
     {"sampler_gp", hb_test_add_sampler_gp},
     {"runlog", hb_test_add_runlog},
     {"sweep", hb_test_add_sweep},
+    {"train_cartpole", hb_test_add_train_cartpole},
+    {"train_fmnist", hb_test_add_train_fmnist},
 };
 
 int main(int argc, char **argv)

@@ -215,9 +215,12 @@ static void test_splitmix64(void)
 }
 
 /* Registry order and contents (KERNELS.md §1.2). */
-static const char *const kernel_names[] = {"hartmann3", "hartmann6", "branin",
-                                           "currin",    "borehole",  "counting_ones"};
+static const char *const kernel_names[] = {"hartmann3", "hartmann6",     "branin",     "currin",
+                                           "borehole",  "counting_ones", "fmnist_mlp", "cartpole"};
 #define N_KERNELS (sizeof kernel_names / sizeof kernel_names[0])
+/* The first six are the synthetic ones of vectors.json's "kernels"; the training kernels
+ * (fmnist_mlp, cartpole) have their own suites (train_fmnist, train_cartpole). */
+#define N_SYNTHETIC 6
 
 static void test_registry(void)
 {
@@ -234,6 +237,8 @@ static void test_registry(void)
         EXPECT(k->summary != NULL && k->summary[0] != '\0', "%s: no summary", k->name);
         EXPECT((k->exact != NULL) == (strcmp(k->name, "counting_ones") == 0),
                "%s: exact() present where it should not be, or missing", k->name);
+        EXPECT((k->train != NULL) == (i >= N_SYNTHETIC), "%s: train() present where it should not be, or missing",
+               k->name);
     }
     CU_ASSERT_PTR_NULL(hb_kernels_at(N_KERNELS));
     CU_ASSERT_PTR_NULL(hb_kernels_find("nope"));
@@ -248,7 +253,7 @@ static void test_registry(void)
  * noted as the minimiser or optimum at the maximum budget has loss == optimum. */
 static void test_metadata(void)
 {
-    for (size_t i = 0; i < N_KERNELS; i++) {
+    for (size_t i = 0; i < N_SYNTHETIC; i++) {
         const hb_kernel *k = hb_kernels_at(i);
         json_t *e = kernel_entry(k->name), *v;
         size_t idx, seen = 0;

@@ -76,7 +76,10 @@ def group_help():
                    "--sim-cost": base + ["--simulate-workers", "4", "--sim-cost", "budget*2"],
                    "--out": base + ["--out", help_out],
                    "--warm-start": base + ["--optimizer", "bohb", "--warm-start", help_out],
-                   "--ranks-per-eval": base + ["--ranks-per-eval", "1"]}
+                   "--ranks-per-eval": base + ["--ranks-per-eval", "1"],
+                   "--continue-promoted": ["--kernel", "cartpole", "--optimizer", "hyperband", "--max-budget", "81",
+                                           "--quiet", "--continue-promoted", "--trial-dir",
+                                           os.path.join(ARGS.tmp, "hb-help-trials")]}
         if ARGS.objlib:
             special["--eval-lib"] = ["--space", os.path.join(ARGS.data, "good", "native_all.json"), "--max-evals",
                                      "2", "--quiet", "--eval-lib", ARGS.objlib + ":hbmpi_test_objective"]
@@ -142,6 +145,11 @@ USAGE = [
     (["run", "--kernel", "branin", "--max-total-budget", "-5"], "--max-total-budget"),
     (["run", "--kernel", "branin", "--time-limit", "soon"], "--time-limit"),
     (["run", "--kernel", "branin", "--max-open-brackets", "0"], "--max-open-brackets"),
+    (["run", "--kernel", "branin", "--continue-promoted"], "kernel 'branin' does not train"),
+    (["run", "--kernel", "fmnist_mlp:data=/nonexistent", "--max-evals", "1"], "apt-get install dataset-fashion-mnist"),
+    (["eval", "--kernel", "fmnist_mlp:data=/nonexistent", "--budget", "1", "--config", "{}"], "dataset-fashion-mnist"),
+    (["run", "--kernel", "fmnist_mlp:foo=1"], "unknown option 'foo=1'"),
+    (["run", "--kernel", "cartpole", "--continue-promoted=yes"], "--continue-promoted takes no value"),
     (["plan", "--min-budget", "1"], "--max-budget is required"),
     (["plan", "--max-budget", "81"], "--min-budget is required"),
     (["plan", "--min-budget", "1", "--max-budget", "81", "--eta", "1"], "--eta"),
@@ -248,17 +256,20 @@ def group_kernels():
     check(rc == 0, "kernels --json exits 0")
     ks = json.loads(out)["kernels"]
     names = [k["name"] for k in ks]
-    check(names == ["hartmann3", "hartmann6", "branin", "currin", "borehole", "counting_ones"], f"names {names}")
+    check(names == ["hartmann3", "hartmann6", "branin", "currin", "borehole", "counting_ones", "fmnist_mlp",
+                    "cartpole"], f"names {names}")
     want_opt = {"hartmann3": -3.86277978733266, "hartmann6": -3.32236801141551, "branin": 0.397887357729738,
-                "currin": -13.7987220447284, "borehole": -309.575587660408, "counting_ones": 0.0}
-    want_dim = {"hartmann3": 3, "hartmann6": 6, "branin": 2, "currin": 2, "borehole": 8, "counting_ones": 16}
+                "currin": -13.7987220447284, "borehole": -309.575587660408, "counting_ones": 0.0,
+                "fmnist_mlp": None, "cartpole": -1.0}
+    want_dim = {"hartmann3": 3, "hartmann6": 6, "branin": 2, "currin": 2, "borehole": 8, "counting_ones": 16,
+                "fmnist_mlp": 5, "cartpole": 5}
+    want_b = {"counting_ones": (9, 729), "cartpole": (9, 729), "fmnist_mlp": (1, 27)}
     for k in ks:
         check(k["optimum"] == want_opt[k["name"]], f"{k['name']} optimum {k['optimum']}")
         check(k["dim"] == want_dim[k["name"]] == len(k["space"]["parameters"]), f"{k['name']} dim")
-        b = (9, 729) if k["name"] == "counting_ones" else (1, 81)
-        check((k["min_budget"], k["max_budget"]) == b, f"{k['name']} budget range")
+        check((k["min_budget"], k["max_budget"]) == want_b.get(k["name"], (1, 81)), f"{k['name']} budget range")
     rc, out, err = hbmpi("kernels")
-    check(rc == 0 and len(out.splitlines()) == 7 and out.startswith("name"), "kernels table: header + 6 rows")
+    check(rc == 0 and len(out.splitlines()) == 9 and out.startswith("name"), "kernels table: header + 8 rows")
 
 
 # ---------------------------------------------------------------- runs
