@@ -1,4 +1,5 @@
-/* box.c — space and argument checks shared by the BOCA kernels (kernels_impl.h). */
+/* box.c — what the kernel files share: the space and argument checks of the BOCA kernels, and the
+ * step count of the integer-budget kernels (kernels_impl.h). */
 #include <math.h>
 
 #include "kernels_impl.h"
@@ -46,4 +47,10 @@ int hb__box_check(const hb__box *b, const hb_space *sp, const double *x, double 
     *z = budget / b->max_budget;
     if (*z > 1.0) *z = 1.0;
     return HB_OK;
+}
+
+uint64_t hb__budget_steps(double budget, double max)
+{
+    double b = floor((budget > max ? max : budget) + 0.5);
+    return b < 1.0 ? 1 : (uint64_t)b;
 }

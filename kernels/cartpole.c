@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cartpole_impl.h"
+#include "kernels_impl.h"
 #include "hb_common.h"
 #include "hb_kernel.h"
 #include "hb_kernels.h"
@@ -379,13 +380,6 @@ static int check_args(const hb_space *sp, const double *x, double budget, const 
     return HB_OK;
 }
 
-/* n = floor(b + 0.5), at least 1, at most 729 (KERNELS.md §1): absorbs 26.999999 and the like. */
-static uint32_t episodes_for(double budget)
-{
-    double b = floor((budget > B_MAX ? B_MAX : budget) + 0.5);
-    return b < 1.0 ? 1 : (uint32_t)b;
-}
-
 /* Train from 'from' (or from scratch) up to the budget's episode count, then evaluate. After a
  * divergence nothing is trained any more, but the episode count still advances to the budget,
  * so a resumed run and a run from scratch end in the same state bytes; the loss is then 0.0, the
@@ -404,7 +398,7 @@ static int cp_train(const hb_space *sp, const double *x, double budget, uint64_t
     if (loss != NULL) *loss = NAN;
     if (trained != NULL) *trained = 0.0;
     if ((rc = check_args(sp, x, budget, loss, err)) != HB_OK) return rc;
-    uint32_t n = episodes_for(budget);
+    uint32_t n = (uint32_t)hb__budget_steps(budget, B_MAX);
     if (from == NULL)
         learner_init(&L, x, seed);
     else if ((rc = state_read(from, x, seed, n, &L, err)) != HB_OK)

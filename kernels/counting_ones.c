@@ -10,6 +10,7 @@
 #include "hb_kernel.h"
 #include "hb_kernels.h"
 #include "hb_rng.h"
+#include "kernels_impl.h"
 
 #define KNAME "counting_ones"
 #define B_MIN 9.0
@@ -151,8 +152,7 @@ static int co_eval(const hb_space *sp, const double *x, double budget, uint64_t 
     if (!(budget > 0.0))
         return hb_error_set(err, HB_EINVAL, NULL, "%s: budget must be > 0, got %g", KNAME,
                             budget);
-    double b = floor((budget > B_MAX ? B_MAX : budget) + 0.5);
-    uint64_t n = b < 1.0 ? 1 : (uint64_t)b;
+    uint64_t n = hb__budget_steps(budget, B_MAX);
 
     double sum = 0.0;
     for (size_t i = 0; i < nc; i++) sum += x[i]; /* a choice's index is its value */

@@ -13,6 +13,7 @@
 #include "hb_common.h"
 #include "hb_kernel.h"
 #include "hb_kernels.h"
+#include "kernels_impl.h"
 #include "hb_rng.h"
 #include "hb_space.h"
 #include "sha256.h"
@@ -424,13 +425,6 @@ static int check_state(const hb_kernel_state *st, const config *c, uint64_t seed
     return HB_OK;
 }
 
-/* Epochs for a budget (KERNELS.md §1): the maximum above 27, then n = floor(b + 0.5) >= 1. */
-static uint64_t budget_epochs(double budget)
-{
-    double b = floor((budget > B_MAX ? B_MAX : budget) + 0.5);
-    return b < 1.0 ? 1 : (uint64_t)b;
-}
-
 static int fm_train(const hb_space *sp, const double *x, double budget, uint64_t seed,
                     const hb_kernel_state *from, hb_kernel_state *to, double *trained,
                     double *loss, hb_error *err)
@@ -449,7 +443,7 @@ static int fm_train(const hb_space *sp, const double *x, double budget, uint64_t
     if (!(budget > 0.0))
         return hb_error_set(err, HB_EINVAL, NULL, "%s: budget must be > 0, got %g", KNAME,
                             budget);
-    uint64_t epochs = budget_epochs(budget);
+    uint64_t epochs = hb__budget_steps(budget, B_MAX);
     if ((rc = hb__fmnist_get(&d, err)) != HB_OK) return rc;
     if (from != NULL && (rc = check_state(from, &c, seed, epochs, err)) != HB_OK) return rc;
     setup();

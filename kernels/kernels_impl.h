@@ -1,4 +1,4 @@
-/* kernels_impl.h — what the kernel files share: the space of a "box" kernel (every parameter a
+/* kernels_impl.h — what the kernel files share: the step count of an integer budget, the space of a "box" kernel (every parameter a
  * linear float in its own interval) and the checks every box kernel runs before it evaluates. */
 #ifndef HB_KERNELS_IMPL_H
 #define HB_KERNELS_IMPL_H
@@ -21,6 +21,11 @@ int hb__box_space(const hb__box *b, const char *args, hb_space **out, hb_error *
  * HB_ERANGE naming the parameter, never clamped) and give the fidelity z in (0, 1]. */
 int hb__box_check(const hb__box *b, const hb_space *sp, const double *x, double budget,
                   double *loss, double *z, hb_error *err);
+
+/* The whole number of steps (draws, epochs, episodes) of an integer-budget kernel (KERNELS.md §1):
+ * 'budget' above 'max' counts as 'max', then n = floor(b + 0.5), at least 1, which absorbs
+ * HyperBand's 26.999999 and the like. */
+uint64_t hb__budget_steps(double budget, double max);
 
 /* The Hartmann family (KERNELS.md §2.1): four terms, all alphas lowered by 0.1·(1 − z). */
 #define HB__HARTMANN_TERMS 4

@@ -44,4 +44,14 @@ const char *hb_test_data(const char *rel);
 /* Read a whole file; caller frees with hb_free. NULL on failure. */
 char *hb_test_read(const char *path, size_t *len);
 
+/* A CUnit assertion with a printf-style message that says what differed. */
+void hb_test_expect_(int ok, const char *file, unsigned line, const char *fmt, ...) HB_PRINTF(4, 5);
+#define EXPECT(cond, ...) hb_test_expect_((cond) ? 1 : 0, __FILE__, __LINE__, __VA_ARGS__)
+
+/* tests/data/vectors.json, read on first use (NULL if unreadable); hb_test_vectors_free, a CUnit
+ * suite cleanup, lets it go. */
+struct json_t;
+struct json_t *hb_test_vectors(void);
+int hb_test_vectors_free(void);
+
 #endif

@@ -18,49 +18,12 @@
 
 #define MAX_DIM 64 /* room for every configuration these tests build on the stack */
 
-static json_t *vectors; /* vectors.json, loaded on first use, freed by the suite cleanup */
 
 /* Record an assertion with a formatted message (CUnit copies the text). */
-static void HB_PRINTF(3, 4) expect_(int ok, unsigned line, const char *fmt, ...)
-{
-    char msg[1024];
-    if (ok) {
-        CU_assertImplementation(CU_TRUE, line, "", __FILE__, "", CU_FALSE);
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    CU_assertImplementation(CU_FALSE, line, msg, __FILE__, "", CU_FALSE);
-}
-
-#define EXPECT(cond, ...) expect_((cond) ? 1 : 0, __LINE__, __VA_ARGS__)
-
-static json_t *load_vectors(void)
-{
-    if (vectors == NULL) {
-        size_t len = 0;
-        json_error_t jerr;
-        char *buf = hb_test_read(hb_test_data("vectors.json"), &len);
-        if (buf == NULL) return NULL;
-        vectors = json_loadb(buf, len, 0, &jerr);
-        hb_free(buf);
-    }
-    return vectors;
-}
-
-static int suite_clean(void)
-{
-    json_decref(vectors);
-    vectors = NULL;
-    return 0;
-}
-
 /* The entry kernels.<name> of vectors.json, or NULL. */
 static json_t *kernel_entry(const char *name)
 {
-    json_t *root = load_vectors();
+    json_t *root = hb_test_vectors();
     return root ? json_object_get(json_object_get(root, "kernels"), name) : NULL;
 }
 
@@ -179,7 +142,7 @@ static void test_vectors_counting_ones_exact(void)
 
 static void test_splitmix64(void)
 {
-    json_t *root = load_vectors();
+    json_t *root = hb_test_vectors();
     json_t *sm = json_object_get(root, "splitmix64");
     json_t *u64 = json_object_get(sm, "seed0_stream0_first5_u64");
     json_t *dbl = json_object_get(sm, "seed42_stream3_first5_double");
@@ -351,11 +314,11 @@ static void expect_status(const hb_kernel *k, const hb_space *sp, const double *
     hb_error err = {0};
     double loss = 0.0;
     int rc = k->eval(sp, x, budget, 1, &loss, &err);
-    expect_(rc == status, line, "%s: eval gave status %d, expected %d (%s)", k->name, rc, status,
+    hb_test_expect_(rc == status, __FILE__, line, "%s: eval gave status %d, expected %d (%s)", k->name, rc, status,
             err.msg);
     if (status != HB_OK && rc == status) {
-        expect_(isnan(loss), line, "%s: a failed eval left loss = %g", k->name, loss);
-        expect_(needle == NULL || strstr(err.msg, needle) != NULL, line,
+        hb_test_expect_(isnan(loss), __FILE__, line, "%s: a failed eval left loss = %g", k->name, loss);
+        hb_test_expect_(needle == NULL || strstr(err.msg, needle) != NULL, __FILE__, line,
                 "%s: message '%s' does not name %s", k->name, err.msg, needle);
     }
 }
@@ -646,7 +609,7 @@ static void test_space_nomem(void)
 
 int hb_test_add_kernels(void)
 {
-    CU_pSuite s = CU_add_suite("kernels", NULL, suite_clean);
+    CU_pSuite s = CU_add_suite("kernels", NULL, hb_test_vectors_free);
     if (s == NULL) return -1;
     if (!CU_add_test(s, "splitmix64 vectors", test_splitmix64) ||
         !CU_add_test(s, "hartmann3 vectors", test_vectors_hartmann3) ||

@@ -19,7 +19,6 @@
 
 #define DIM 5
 
-static json_t *vectors; /* vectors.json, loaded on first use, freed by the suite cleanup */
 
 /* The reference configuration of KERNELS.md §5 and the third approximate vector's. */
 static const double ref_x[DIM] = {0.1, 0.99, 1e-3, 0.1, 0.1};
@@ -28,42 +27,6 @@ static const char *const names[DIM] = {"learning_rate", "gamma", "entropy_coef",
                                        "init_scale"};
 
 /* Record an assertion with a formatted message (CUnit copies the text). */
-static void HB_PRINTF(3, 4) expect_(int ok, unsigned line, const char *fmt, ...)
-{
-    char msg[1024];
-    if (ok) {
-        CU_assertImplementation(CU_TRUE, line, "", __FILE__, "", CU_FALSE);
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    CU_assertImplementation(CU_FALSE, line, msg, __FILE__, "", CU_FALSE);
-}
-
-#define EXPECT(cond, ...) expect_((cond) ? 1 : 0, __LINE__, __VA_ARGS__)
-
-static json_t *load_vectors(void)
-{
-    if (vectors == NULL) {
-        size_t len = 0;
-        json_error_t jerr;
-        char *buf = hb_test_read(hb_test_data("vectors.json"), &len);
-        if (buf == NULL) return NULL;
-        vectors = json_loadb(buf, len, 0, &jerr);
-        hb_free(buf);
-    }
-    return vectors;
-}
-
-static int suite_clean(void)
-{
-    json_decref(vectors);
-    vectors = NULL;
-    return 0;
-}
-
 static const hb_kernel *kernel(void) { return hb_kernels_find("cartpole"); }
 
 static hb_space *make_space(void)
@@ -92,7 +55,7 @@ static double train_ok(const hb_space *sp, const double *x, double budget, uint6
     hb_error err = {0};
     double loss = NAN, t = NAN;
     int rc = kernel()->train(sp, x, budget, seed, from, to, &t, &loss, &err);
-    expect_(rc == HB_OK, line, "train(budget %g, seed %llu) gave %d (%s)", budget,
+    hb_test_expect_(rc == HB_OK, __FILE__, line, "train(budget %g, seed %llu) gave %d (%s)", budget,
             (unsigned long long)seed, rc, err.msg);
     if (trained != NULL) *trained = t;
     return loss;
@@ -198,7 +161,7 @@ static void test_space(void)
 /* cartpole_physics: 20 fixed actions from a fixed start, and the reset of seed 7 stream 2. */
 static void test_physics(void)
 {
-    json_t *cp = json_object_get(load_vectors(), "cartpole_physics");
+    json_t *cp = json_object_get(hb_test_vectors(), "cartpole_physics");
     json_t *start = json_object_get(cp, "start"), *actions = json_object_get(cp, "actions");
     json_t *after = json_object_get(cp, "state_after");
     json_t *reset = json_object_get(cp, "reset_seed7_stream2");
@@ -243,7 +206,7 @@ static void test_physics(void)
  * build's -ffp-contract=off) and reproduces them bit for bit, so they are checked exactly. */
 static void test_full_runs(void)
 {
-    json_t *e = json_object_get(json_object_get(load_vectors(), "approximate"), "cartpole");
+    json_t *e = json_object_get(json_object_get(hb_test_vectors(), "approximate"), "cartpole");
     json_t *list = json_object_get(e, "vectors"), *v;
     hb_space *sp = make_space();
     hb_error err = {0};
@@ -384,10 +347,10 @@ static void expect_refused(const hb_space *sp, const double *x, double budget, u
     hb_error err = {0};
     double loss = 0.0, t = -1.0;
     int rc = kernel()->train(sp, x, budget, seed, from, &to, &t, &loss, &err);
-    expect_(rc == HB_EINVAL && err.msg[0] != '\0', line, "%s: status %d (%s)", what, rc,
+    hb_test_expect_(rc == HB_EINVAL && err.msg[0] != '\0', __FILE__, line, "%s: status %d (%s)", what, rc,
             err.msg);
-    expect_(to.data == &sentinel && to.len == 12345, line, "%s: 'to' was changed", what);
-    expect_(isnan(loss) && t == 0.0, line, "%s: loss %g, trained %g after a refusal", what, loss,
+    hb_test_expect_(to.data == &sentinel && to.len == 12345, __FILE__, line, "%s: 'to' was changed", what);
+    hb_test_expect_(isnan(loss) && t == 0.0, __FILE__, line, "%s: loss %g, trained %g after a refusal", what, loss,
             t);
 }
 
@@ -485,15 +448,15 @@ static void expect_status(const hb_space *sp, const double *x, double budget, in
         int rc = use_train
                      ? kernel()->train(sp, x, budget, 1, NULL, &to, NULL, &loss, &err)
                      : kernel()->eval(sp, x, budget, 1, &loss, &err);
-        expect_(rc == status, line, "%s: status %d, expected %d (%s)", use_train ? "train" : "eval",
+        hb_test_expect_(rc == status, __FILE__, line, "%s: status %d, expected %d (%s)", use_train ? "train" : "eval",
                 rc, status, err.msg);
         if (rc == HB_OK) {
             if (use_train) state_free(&to);
             continue;
         }
-        expect_(isnan(loss) && to.data == &sentinel, line, "%s: a failed call left loss %g%s",
+        hb_test_expect_(isnan(loss) && to.data == &sentinel, __FILE__, line, "%s: a failed call left loss %g%s",
                 use_train ? "train" : "eval", loss, to.data == &sentinel ? "" : " and set 'to'");
-        expect_(needle == NULL || strstr(err.msg, needle) != NULL, line,
+        hb_test_expect_(needle == NULL || strstr(err.msg, needle) != NULL, __FILE__, line,
                 "message '%s' does not name %s", err.msg, needle);
     }
 }
@@ -658,7 +621,7 @@ static void test_nomem(void)
 
 int hb_test_add_train_cartpole(void)
 {
-    CU_pSuite s = CU_add_suite("train_cartpole", NULL, suite_clean);
+    CU_pSuite s = CU_add_suite("train_cartpole", NULL, hb_test_vectors_free);
     if (s == NULL) return -1;
     if (!CU_add_test(s, "registry and metadata", test_registry) ||
         !CU_add_test(s, "space and options", test_space) ||

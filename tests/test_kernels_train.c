@@ -29,47 +29,15 @@
 #define LABELS "train-labels-idx1-ubyte.gz"
 #define IMAGES "train-images-idx3-ubyte.gz"
 
-static json_t *vectors; /* vectors.json, loaded on first use, freed by the suite cleanup */
 
 /* The small, fast configuration most tests train: H = 16, B = 512 (20 batches an epoch). */
 static const double small_x[DIM] = {0.05, 512, 16, 1e-4, 0.9};
 #define SMALL_SEED 7
 
 /* Record an assertion with a formatted message (CUnit copies the text). */
-static void HB_PRINTF(3, 4) expect_(int ok, unsigned line, const char *fmt, ...)
-{
-    char msg[1024];
-    if (ok) {
-        CU_assertImplementation(CU_TRUE, line, "", __FILE__, "", CU_FALSE);
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    CU_assertImplementation(CU_FALSE, line, msg, __FILE__, "", CU_FALSE);
-}
-
-#define EXPECT(cond, ...) expect_((cond) ? 1 : 0, __LINE__, __VA_ARGS__)
-
 static json_t *fmnist_vectors(void)
 {
-    if (vectors == NULL) {
-        size_t len = 0;
-        json_error_t jerr;
-        char *buf = hb_test_read(hb_test_data("vectors.json"), &len);
-        if (buf == NULL) return NULL;
-        vectors = json_loadb(buf, len, 0, &jerr);
-        hb_free(buf);
-    }
-    return json_object_get(json_object_get(vectors, "approximate"), "fmnist_mlp");
-}
-
-static int suite_clean(void)
-{
-    json_decref(vectors);
-    vectors = NULL;
-    return 0;
+    return json_object_get(json_object_get(hb_test_vectors(), "approximate"), "fmnist_mlp");
 }
 
 static const hb_kernel *kernel(void) { return hb_kernels_find("fmnist_mlp"); }
@@ -621,7 +589,7 @@ static void test_nomem(void)
 
 int hb_test_add_train_fmnist(void)
 {
-    CU_pSuite s = CU_add_suite("train_fmnist", NULL, suite_clean);
+    CU_pSuite s = CU_add_suite("train_fmnist", NULL, hb_test_vectors_free);
     if (s == NULL) return -1;
     if (!CU_add_test(s, "SHA-256 known answers", test_sha256) ||
         !CU_add_test(s, "space, option and metadata", test_space) ||

@@ -1,6 +1,8 @@
 /* util.c — helpers shared by the CUnit suites. */
 #include <CUnit/CUnit.h>
+#include <jansson.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -71,4 +73,40 @@ hb_space *hb_test_rich_space(void)
     CU_ASSERT_EQUAL(hb_space_add_forbidden(sp, &fb, &err), HB_OK);
     CU_ASSERT_EQUAL_FATAL(hb_space_finalize(sp, NULL, &err), HB_OK);
     return sp;
+}
+
+void hb_test_expect_(int ok, const char *file, unsigned line, const char *fmt, ...)
+{
+    char msg[1024];
+    if (ok) {
+        CU_assertImplementation(CU_TRUE, line, "", file, "", CU_FALSE);
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    CU_assertImplementation(CU_FALSE, line, msg, file, "", CU_FALSE);
+}
+
+static json_t *vectors; /* vectors.json, loaded on first use */
+
+json_t *hb_test_vectors(void)
+{
+    if (vectors == NULL) {
+        size_t len = 0;
+        json_error_t jerr;
+        char *buf = hb_test_read(hb_test_data("vectors.json"), &len);
+        if (buf == NULL) return NULL;
+        vectors = json_loadb(buf, len, 0, &jerr);
+        hb_free(buf);
+    }
+    return vectors;
+}
+
+int hb_test_vectors_free(void)
+{
+    json_decref(vectors);
+    vectors = NULL;
+    return 0;
 }
