@@ -1,5 +1,6 @@
-/* kernels_impl.h — what the kernel files share: the step count of an integer budget, the space of a "box" kernel (every parameter a
- * linear float in its own interval) and the checks every box kernel runs before it evaluates. */
+/* kernels_impl.h — what the kernel files share: the step count of an integer budget, the space
+ * of a "box" kernel (every parameter a linear float in its own interval) and the checks every box
+ * kernel runs before it evaluates. */
 #ifndef HB_KERNELS_IMPL_H
 #define HB_KERNELS_IMPL_H
 
