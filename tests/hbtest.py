@@ -50,6 +50,23 @@ def wait_gone(pids, timeout=30):
             time.sleep(0.01)
 
 
+def kill_job(p, marker):
+    """SIGKILL a job started with start_new_session=True: its process group (mpirun) and every
+    hbmpi process whose command line holds 'marker' (under mpirun each rank has a process group
+    of its own), as a lost node would; returns once they are all gone."""
+    import os
+    import signal
+    pids = hbmpi_procs(marker)
+    os.killpg(p.pid, signal.SIGKILL)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    p.wait()
+    wait_gone(pids)
+
+
 def wait_handlers(marker, n, timeout=60):
     """Wait until 'n' hbmpi processes with 'marker' run and each catches SIGTERM (its handlers
     are in place: a signal before that ends a process the default way). Their pids, or []."""

@@ -7,14 +7,13 @@ GROUP: kernel | mpi | resume | cmd | lenet"""
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from hbtest import check, finish, hbmpi_procs, wait_gone  # noqa: E402
+from hbtest import check, finish, kill_job  # noqa: E402
 
 ARGS = None
 KEY = ("id", "budget", "loss", "status", "bracket", "stage", "config_id", "previous_id")
@@ -160,7 +159,6 @@ def group_resume():
     tr = os.path.join(ARGS.tmp, "trials-resume")
     h5 = os.path.join(ARGS.tmp, "resume.h5")
     trace = os.path.join(ARGS.tmp, "trace-resume")
-    marker = h5
     cmd = [ARGS.mpirun, "-n", "3", "--oversubscribe", ARGS.hbmpi, *base, "--continue-promoted", "--trial-dir",
            tr, "--out", h5]
     env = dict(os.environ, HB_EVAL_TRACE=trace)
@@ -172,15 +170,7 @@ def group_resume():
         if sum(1 for l in continued_lines(trace) if l[-1] == "continued") >= 2:
             break
         time.sleep(0.1)
-    pids = hbmpi_procs(marker)
-    os.killpg(p.pid, signal.SIGKILL)
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    p.wait()
-    wait_gone(pids)
+    kill_job(p, h5)
     first = len(continued_lines(trace))
     check(0 < first < len(alone["trials"]), f"killed mid-run after {first} evaluations")
     rc, out, err = run(*base, "--continue-promoted", "--trial-dir", tr, "--out", h5, np=3,
@@ -277,16 +267,8 @@ def group_lenet():
     t0 = time.time()
     while time.time() - t0 < 300 and continued_logs() < 1 and p.poll() is None:
         time.sleep(0.5)
-    pids = hbmpi_procs(h5)
     killed = p.poll() is None
-    os.killpg(p.pid, signal.SIGKILL)
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    p.wait()
-    wait_gone(pids)
+    kill_job(p, h5)
     check(killed, "the job was still running when killed")
     rc, out, err = run(*argv, np=3, env=env, timeout=900)
     check(rc == 0, f"lenet resumed: rc={rc} {err[-800:]}")
