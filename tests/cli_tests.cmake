@@ -82,6 +82,14 @@ foreach(t requeue timelimit stop_before_end srun array docs)
                        ENVIRONMENT "${HB_MPI_ENV};SLURM_CONF=${HB_SLURM_DIR}/slurm.conf")
 endforeach()
 
+if(NOT HB_SANITIZE) # PyTorch trials: slow, and nothing of hbmpi's that the others do not cover
+  add_test(NAME slurm_lenet
+           COMMAND ${HB_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/slurm/test_slurm.py --hbmpi $<TARGET_FILE:hbmpi>
+                   --src ${PROJECT_SOURCE_DIR} lenet)
+  set_tests_properties(slurm_lenet PROPERTIES FIXTURES_REQUIRED hb_slurm LABELS slurm TIMEOUT 900 RUN_SERIAL TRUE
+                       ENVIRONMENT "${HB_MPI_ENV};SLURM_CONF=${HB_SLURM_DIR}/slurm.conf")
+endif()
+
 # hbmpi sweep: studies alone and under mpirun, the sweep report, bad input, signals and SIGKILL.
 set(HB_SWEEP_TEST ${HB_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/sweep/test_sweep.py
     --hbmpi $<TARGET_FILE:hbmpi> --mpirun ${MPIEXEC_EXECUTABLE})

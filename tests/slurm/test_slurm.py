@@ -6,7 +6,7 @@ uninterrupted run with the same --reproducible W. Also runs docs/slurm.md's walk
 written.
 
 usage: test_slurm.py --hbmpi PATH --src DIR GROUP
-GROUP: requeue timelimit stop_before_end srun array docs
+GROUP: requeue timelimit stop_before_end srun array docs lenet
 SLURM_CONF must point at the test cluster (tests/slurm/cluster env).
 """
 import argparse
@@ -229,6 +229,65 @@ def group_srun():
     shutil.rmtree(tmp)
 
 
+# ---------------------------------------------------------------- the LeNet example's script
+def group_lenet():
+    """examples/lenet/lenet.sbatch as a user submits it (small data subset), requeued from outside
+    once a promoted trial has continued from its checkpoint: the resumed job completes, and every
+    promoted trial, before and after the requeue, continued from its rung below."""
+    tmp = tempfile.mkdtemp(prefix="hb-slurm-lenet-", dir=ARGS.tmp)
+    lenet = os.path.join(ARGS.src, "examples", "lenet")
+    run_file, log, trials = os.path.join(tmp, "lenet.h5"), os.path.join(tmp, "job.log"), os.path.join(tmp, "trials")
+    args = ["--space", os.path.join(lenet, "space.json"), "--optimizer", "hyperband", "--min-budget", "1",
+            "--max-budget", "4", "--eta", "2", "--seed", "3", "--reproducible", "2", "--continue-promoted",
+            "--quiet"]
+    env = dict(os.environ, HBMPI=ARGS.hbmpi, RUN_FILE=run_file, TRIAL_DIR=trials, LENET_DIR=lenet,
+               HBMPI_ARGS=" ".join(args), HB_LENET_TRAIN="1000", HB_LENET_VAL="500", OMPI_ALLOW_RUN_AS_ROOT="1",
+               OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_rmaps_base_oversubscribe="1")
+    p = subprocess.run(["sbatch", "--parsable", "--ntasks=3", "--time=10", f"--output={log}", "--export=ALL",
+                        os.path.join(lenet, "lenet.sbatch")], capture_output=True, text=True, env=env, cwd=tmp)
+    check(p.returncode == 0, f"sbatch lenet.sbatch: {p.stderr}")
+    if p.returncode != 0:
+        return
+    job = int(p.stdout.strip().split(";")[0])
+    run_file_of[job] = run_file
+
+    def continued():
+        n = 0
+        for d in os.listdir(trials) if os.path.isdir(trials) else []:
+            try:
+                n += "lenet: continued from" in open(os.path.join(trials, d, "stderr")).read()
+            except OSError:
+                pass
+        return n
+    requeued = []
+
+    def maybe_requeue():
+        if not requeued and continued() >= 1:
+            sh("scontrol", "requeue", str(job))
+            requeued.append(time.time())
+
+    st, rc, releases = follow(job, limit=800, on_running=maybe_requeue)
+    text = open(log).read() if os.path.exists(log) else ""
+    check(st == "COMPLETED" and rc == 0, f"lenet: the job completed (state {st}, exit {rc}):\n{text[-1500:]}")
+    check(bool(requeued) and releases >= 1, f"lenet: requeued mid-run and released ({releases})")
+    p = subprocess.run([ARGS.hbmpi, "report", run_file, "--json"], capture_output=True, text=True)
+    check(p.returncode == 0, f"lenet: the run file reads: {p.stderr}")
+    if p.returncode == 0:
+        rep = json.loads(p.stdout)
+        ids = {t["id"]: t for t in rep["trials"]}
+        promoted = [t for t in rep["trials"] if t["previous_id"] is not None]
+        want = sum(t["budget"] - (ids[t["previous_id"]]["budget"] if t["previous_id"] is not None else 0)
+                   for t in rep["trials"])
+        check(len(rep["trials"]) == 14 and len(promoted) == 4,
+              f"lenet: one HyperBand iteration (14 trials, 4 promoted): {len(rep['trials'])}, {len(promoted)}")
+        check(continued() >= len(promoted) and rep["totals"]["budget_spent"] == want,
+              f"lenet: every promoted trial continued ({continued()} logs), spent {rep['totals']['budget_spent']}"
+              f" = {want}")
+    evs = results(run_file) or []
+    check(sum(e["kind"] == "session" for e in evs) >= 2, "lenet: the requeued job resumed the run file")
+    shutil.rmtree(tmp)
+
+
 def group_array():
     """The array script: one study per index, its own run file and seed."""
     tmp = tempfile.mkdtemp(prefix="hb-slurm-array-", dir=ARGS.tmp)
@@ -279,7 +338,7 @@ def group_docs():
 
 
 GROUPS = {"requeue": group_requeue, "timelimit": group_timelimit, "stop_before_end": group_stop_before_end,
-          "srun": group_srun, "array": group_array, "docs": group_docs}
+          "srun": group_srun, "array": group_array, "docs": group_docs, "lenet": group_lenet}
 
 
 def main():
