@@ -103,6 +103,10 @@ static int kernel_run(hb_evaluator *ev, const hb_eval_job *job, hb_eval_result *
 {
     kernel_eval *ke = (kernel_eval *)ev;
     const hb_kernel *k = ke->k;
+    if (hb__eval_interrupted()) { /* hbmpi is stopping: train nothing more (an epoch can take s) */
+        hb__eval_result_fail(out, HB_TRIAL_LOST, "interrupted");
+        return HB_OK;
+    }
     hb_error kerr;
     hb_error_clear(&kerr);
     double loss = NAN, trained = job->budget;

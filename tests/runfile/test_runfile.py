@@ -20,7 +20,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from hbtest import check, finish  # noqa: E402
+from hbtest import check, finish, kill_job  # noqa: E402
 
 ARGS = None
 
@@ -300,18 +300,9 @@ def group_kill():
         # as a node failure or Slurm's KillWait does)
         time.sleep(rng.uniform(0.4, 1.6))
         if p.poll() is None and kills < 12:
-            # mpirun's ranks live in process groups of their own: kill them all at once
-            ranks = hbmpi_pids(f)
-            os.killpg(p.pid, signal.SIGKILL)
-            for pid in ranks:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            p.wait()
-            for pid in ranks:  # gone before the next attempt starts
-                while os.path.exists(f"/proc/{pid}") and open(f"/proc/{pid}/stat").read().split()[2] != "Z":
-                    time.sleep(0.01)
+            # mpirun's ranks live in process groups of their own: kill them all at once, and
+            # let them be gone before the next attempt starts
+            kill_job(p, f)
             p.stdout.close()
             p.stderr.close()
             kills += 1
