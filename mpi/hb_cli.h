@@ -8,7 +8,8 @@
 #include "hb_common.h"
 
 /* Exit codes (CLI.md). */
-enum { HB_EXIT_OK = 0, HB_EXIT_FAILED = 1, HB_EXIT_USAGE = 2, HB_EXIT_INTERRUPTED = 3 };
+/* 4: a worker rank was lost (MPI); the run file is saved and resumable. */
+enum { HB_EXIT_OK = 0, HB_EXIT_FAILED = 1, HB_EXIT_USAGE = 2, HB_EXIT_INTERRUPTED = 3, HB_EXIT_LOST = 4 };
 
 /* Argument cursor over argv for one subcommand. */
 typedef struct hb_args {

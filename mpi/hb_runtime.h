@@ -34,6 +34,7 @@ typedef struct hb_run_spec {
     double sim_cost;            /* virtual seconds per unit of budget */
     double sim_noise;           /* log-normal noise of the simulated cost */
     int ranks_per_eval;         /* ranks evaluating one job together (MPI) */
+    double worker_timeout;      /* MPI: a busy worker silent this long is lost (<= 0: never) */
     /* The run file and the event log (rank 0 only; see hb_master.h) */
     hb_runlog *log;             /* NULL: none (no --out, no --warm-start) */
     struct hb_store *store;

@@ -48,12 +48,26 @@ struct hb_transport {
     const char *name;
 };
 
+/* Who each rank is: host name (HB_HOST_MAX bytes per rank, NUL-terminated) and process id,
+ * gathered once at start-up (hb_runtime_run); recorded in the session event. */
+#define HB_HOST_MAX 64
+typedef struct hb_rank_info {
+    int n;
+    char *host;
+    long *pid;
+} hb_rank_info;
+/* Rank 'rank's host ("?" when unknown) and pid (-1). */
+const char *hb_rank_host(const hb_rank_info *ri, int rank);
+long hb_rank_pid(const hb_rank_info *ri, int rank);
+
 /* The three transports. 'ev' is borrowed. */
 int hb_transport_serial(hb_evaluator *ev, const hb_space *sp, hb_transport **out, hb_error *err);
 /* Rank 0 of 'comm' (the master); the worker ranks run hb_worker_loop. 'group_size' ranks
- * evaluate each job together (--ranks-per-eval). Collective with hb_worker_loop. */
-int hb_transport_mpi(MPI_Comm comm, int group_size, const hb_space *sp, hb_transport **out,
-                     hb_error *err);
+ * evaluate each job together (--ranks-per-eval). 'next' fails with HB_ELOST, naming the rank
+ * and its host from 'ranks' (borrowed; may be NULL), when a busy leader has sent nothing for
+ * 'lost_after' seconds (0: wait for ever). Collective with hb_worker_loop. */
+int hb_transport_mpi(MPI_Comm comm, int group_size, const hb_space *sp, double lost_after,
+                     const hb_rank_info *ranks, hb_transport **out, hb_error *err);
 /* 'n' virtual workers; an evaluation costs cost_per_budget * budget virtual seconds, times a
  * factor exp(noise * z) with z standard normal from the trial's seed when noise > 0. */
 int hb_transport_sim(hb_evaluator *ev, const hb_space *sp, int n, double cost_per_budget,
@@ -63,9 +77,12 @@ int hb_transport_sim(hb_evaluator *ev, const hb_space *sp, int n, double cost_pe
  * 'group' holds the ranks that evaluate a job together (its rank 0, the leader, talks to the
  * master and passes each job on); MPI_COMM_NULL or size 1 for one rank per job. The other
  * ranks of a group run the evaluator too only when 'members_evaluate' (a library objective,
- * which gets the group's communicator). Collective with hb_transport_mpi. */
-int hb_worker_loop(MPI_Comm comm, MPI_Comm group, int members_evaluate, hb_evaluator *ev,
-                   const hb_space *sp, hb_error *err);
+ * which gets the group's communicator). While it evaluates, a leader sends the master a
+ * heartbeat every 'beat_every' seconds (0: none) from the evaluator's poll hook (commands and
+ * libraries poll; a built-in kernel polls only between its steps). Collective with
+ * hb_transport_mpi. */
+int hb_worker_loop(MPI_Comm comm, MPI_Comm group, int members_evaluate, double beat_every,
+                   hb_evaluator *ev, const hb_space *sp, hb_error *err);
 
 /* Seconds of a monotonic clock. */
 double hb_now(void);

@@ -111,6 +111,10 @@ static const char *run_help =
     "  --reproducible W        behave as if W workers ran the jobs and reported in issue\n"
     "                          order: the same trials alone and under any mpirun -n\n"
     "  --ranks-per-eval K      under MPI, K ranks evaluate each job together\n"
+    "  --worker-timeout S      under MPI, a worker rank not heard from for S seconds while it\n"
+    "                          evaluates (it sends a heartbeat every S/6 s) is lost: its host\n"
+    "                          died, its link was cut or it was killed; the run is saved and\n"
+    "                          ends with exit 4, to be resumed (default 300; 0: wait for ever)\n"
     "  --simulate-workers N    simulate N workers in virtual time (no real waiting)\n"
     "  --sim-cost budget[*C]   simulated cost: C virtual seconds per unit of budget (C = 1)\n"
     "  --sim-noise S           multiply each simulated cost by exp(S * z), z standard normal\n"
@@ -568,6 +572,7 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
     hb_args a = {argc, argv, 2, "run", NULL, rank != 0};
     const char *kname = NULL, *space_file = NULL, *eval_lib = NULL, *trial_dir = NULL, *out = NULL, *warm = NULL;
     double min_b = NAN, max_b = NAN, time_limit = 0, eval_delay = 0, eval_timeout = 0, grace = 5;
+    double worker_timeout = 300;
     double sim_cost = 1, sim_noise = 0, stop_before_end = 0;
     long reproducible = 0, sim_workers = 0, ranks_per_eval = 1;
     int json = 0, quiet = 0, r, eval_argc = 0, continue_promoted = 0;
@@ -657,6 +662,8 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
             a.i = argc;
         } else if ((r = hb_cli_take(&a, "--eval-timeout")) != 0) {
             if (r < 0 || hb_cli_double(&a, "--eval-timeout", &eval_timeout, 0.0)) return HB_EXIT_USAGE;
+        } else if ((r = hb_cli_take(&a, "--worker-timeout")) != 0) {
+            if (r < 0 || hb_cli_double(&a, "--worker-timeout", &worker_timeout, 0.0)) return HB_EXIT_USAGE;
         } else if ((r = hb_cli_take(&a, "--eval-grace")) != 0) {
             if (r < 0 || hb_cli_double(&a, "--eval-grace", &grace, 0.0)) return HB_EXIT_USAGE;
         } else if ((r = hb_cli_take(&a, "--trial-dir")) != 0) {
@@ -757,6 +764,7 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
     spec.sim_cost = sim_cost;
     spec.sim_noise = sim_noise;
     spec.ranks_per_eval = (int)ranks_per_eval;
+    spec.worker_timeout = worker_timeout;
     if (spec.settings.max_budget < spec.settings.min_budget) {
         hb_space_free(sp);
         return hb_cli_usage_error(&a, "--max-budget %g is below --min-budget %g", spec.settings.max_budget,
@@ -834,6 +842,21 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
             }
         }
         code = HB_EXIT_INTERRUPTED;
+    } else if (rc == HB_ELOST) {
+        /* The lost rank cannot take part in MPI_Finalize: end the whole job, with exit 4, so
+         * that the batch script requeues it (docs/slurm.md). */
+        if (rank == 0) {
+            hb_cli_print_error(&err);
+            fprintf(stderr, "hbmpi run: %s; ending the MPI job\n",
+                    out ? "the run is saved: run the same command (on the hosts that are left) to resume it"
+                        : "no --out: nothing is saved");
+            hb_run_result_fini(&res);
+            hb_space_free(sp);
+            fflush(NULL);
+            if (comm != MPI_COMM_NULL) MPI_Abort(comm, HB_EXIT_LOST);
+            return HB_EXIT_LOST;
+        }
+        code = HB_EXIT_LOST;
     } else if (rc != HB_OK) {
         if (rank == 0) hb_cli_print_error(&err);
         code = rc == HB_EINVAL || rc == HB_ENOTFOUND ? HB_EXIT_USAGE : HB_EXIT_FAILED;

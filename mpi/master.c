@@ -293,9 +293,10 @@ static int replay(state *s, hb_opt *opt, xstore *xs, hb_error *err)
     return rc;
 }
 
-/* A stop signal: stop issuing, let running jobs report for up to the grace time, tell what
- * finished (hold it when reproducible), log the rest as interrupted. */
-static int stop(state *s, hb_opt *opt, xstore *xs, hb_error *err)
+/* A stop signal (lost == NULL), or a lost worker (lost: the transport's error, which names it):
+ * stop issuing, let running jobs report for up to the grace time, tell what finished (hold it
+ * when reproducible), log the rest as interrupted. */
+static int stop(state *s, hb_opt *opt, xstore *xs, const hb_error *lost, hb_error *err)
 {
     hb_transport *t = s->t;
     const hb_master_opts *mo = s->mo;
@@ -338,8 +339,12 @@ static int stop(state *s, hb_opt *opt, xstore *xs, hb_error *err)
     }
     char name[32];
     hb_event e = run_event(HB_EV_STOP, t->workers, micro(mo->time_offset + t->ops->now(t)),
-                           hb_signal_name(hb_stop_signal(), name, sizeof name));
+                           lost ? lost->msg : hb_signal_name(hb_stop_signal(), name, sizeof name));
     if (rc == HB_OK) rc = log_event(s, &e, err);
+    if (lost) {
+        if (rc == HB_OK) *err = *lost;
+        return rc == HB_OK ? HB_ELOST : rc;
+    }
     s->res->stop_signal = hb_stop_signal();
     return rc == HB_OK ? hb_error_set(err, HB_EINTR, NULL, "stopped by %s", name) : rc;
 }
@@ -401,7 +406,7 @@ int hb_master_run(hb_opt *opt, hb_transport *t, const hb_master_opts *mo, hb_run
     }
     while (rc == HB_OK) {
         if (hb_stop_signal()) {
-            rc = stop(&s, opt, &xs, err);
+            rc = stop(&s, opt, &xs, NULL, err);
             break;
         }
         /* Near the allocation's end: start nothing more, let the running jobs finish. */
@@ -450,7 +455,12 @@ int hb_master_run(hb_opt *opt, hb_transport *t, const hb_master_opts *mo, hb_run
             hb_done d;
             rc = t->ops->next(t, &d, err);
             if (rc == HB_EINTR) {
-                rc = stop(&s, opt, &xs, err);
+                rc = stop(&s, opt, &xs, NULL, err);
+                break;
+            }
+            if (rc == HB_ELOST) { /* end resumably: a requeued job goes on without that host */
+                hb_error lost = *err;
+                rc = stop(&s, opt, &xs, &lost, err);
                 break;
             }
             if (rc != HB_OK) break;
@@ -462,7 +472,7 @@ int hb_master_run(hb_opt *opt, hb_transport *t, const hb_master_opts *mo, hb_run
             }
             if (was_interrupted(&d)) { /* a worker got the signal: the whole job is stopping */
                 hb_stop_request(SIGTERM);
-                rc = stop(&s, opt, &xs, err);
+                rc = stop(&s, opt, &xs, NULL, err);
                 break;
             }
             d.start = micro(mo->time_offset + d.start);

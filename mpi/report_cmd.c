@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "hb_cli.h"
 #include "hb_plot.h"
 #include "hb_runfile.h"
@@ -30,7 +32,7 @@ const char *hb_report_help =
 
 static const char *state_word(int s)
 {
-    return s == HB_VIEW_FINISHED ? "finished" : s == HB_VIEW_STOPPED ? "stopped by a signal (resumable)"
+    return s == HB_VIEW_FINISHED ? "finished" : s == HB_VIEW_STOPPED ? "stopped (resumable)"
                                                                       : "running, or killed (resumable)";
 }
 
@@ -52,6 +54,85 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* "node1 ranks 0-1, node2 ranks 2-3": the hosts of a session's ranks, in rank order. */
+static void print_hosts(json_t *ranks)
+{
+    size_t n = json_array_size(ranks), hosts = 0;
+    for (size_t i = 0; i < n;) {
+        const char *h = json_string_value(json_object_get(json_array_get(ranks, i), "host"));
+        size_t j = i;
+        while (j + 1 < n) {
+            const char *h2 = json_string_value(json_object_get(json_array_get(ranks, j + 1), "host"));
+            if (!h || !h2 || strcmp(h, h2)) break;
+            j++;
+        }
+        long a = (long)json_integer_value(json_object_get(json_array_get(ranks, i), "rank"));
+        long b = (long)json_integer_value(json_object_get(json_array_get(ranks, j), "rank"));
+        if (j > i)
+            printf("%s%s ranks %ld-%ld", hosts ? ", " : "", h ? h : "?", a, b);
+        else
+            printf("%s%s rank %ld", hosts ? ", " : "", h ? h : "?", a);
+        hosts++;
+        i = j + 1;
+    }
+}
+
+/* One line per session: where its ranks ran (MPI), its Slurm job, and how it ended. */
+static void print_sessions(const hb_run_view *v)
+{
+    const hb_runlog *log = &v->log;
+    int shown = 0;
+    for (size_t i = 0; i < log->n; i++) {
+        const hb_event *e = &log->ev[i];
+        if (e->kind != HB_EV_SESSION) continue;
+        json_t *info = e->text ? json_loads(e->text, 0, NULL) : NULL;
+        json_t *ranks = json_object_get(info, "ranks"), *slurm = json_object_get(info, "slurm");
+        if (!shown && json_array_size(ranks) == 0 && v->sessions < 2) {
+            json_decref(info);
+            return;
+        }
+        if (!shown++) printf("\nsessions:\n");
+        printf("  %d: ", e->session + 1);
+        if (json_array_size(ranks) > 0) {
+            /* distinct hosts, whatever the order of the ranks */
+            size_t nr = json_array_size(ranks), nh = 0;
+            for (size_t r = 0; r < nr; r++) {
+                const char *h = json_string_value(json_object_get(json_array_get(ranks, r), "host"));
+                size_t q = 0;
+                while (q < r && !(h && json_string_value(json_object_get(json_array_get(ranks, q), "host")) &&
+                                  !strcmp(h, json_string_value(json_object_get(json_array_get(ranks, q), "host")))))
+                    q++;
+                nh += q == r;
+            }
+            printf("%zu ranks on %zu host%s (", nr, nh, nh == 1 ? "" : "s");
+            print_hosts(ranks);
+            printf(")");
+        } else {
+            const char *h = json_string_value(json_object_get(info, "host"));
+            printf("one process on %s", h ? h : "?");
+        }
+        const char *job = json_string_value(json_object_get(slurm, "SLURM_JOB_ID"));
+        const char *restart = json_string_value(json_object_get(slurm, "SLURM_RESTART_COUNT"));
+        if (job) printf(", Slurm job %s%s%s", job, restart ? " restart " : "", restart ? restart : "");
+        printf("\n");
+        json_decref(info);
+        /* how it ended: the next stop or end event before the next session */
+        const char *how = NULL;
+        size_t inflight = 0;
+        for (size_t j = i + 1; j < log->n && log->ev[j].kind != HB_EV_SESSION; j++) {
+            if (log->ev[j].kind == HB_EV_STOP) how = log->ev[j].text ? log->ev[j].text : "stopped";
+            if (log->ev[j].kind == HB_EV_END) how = "finished";
+            if (log->ev[j].kind == HB_EV_INTERRUPTED) inflight++;
+        }
+        if (how && strcmp(how, "finished") == 0)
+            printf("     finished\n");
+        else if (how)
+            printf("     stopped: %s; %zu evaluations in flight were issued again\n", how, inflight);
+        else
+            printf("     ended without a word (a lost host or rank, a kill -9, or still running)\n");
+    }
+}
+
 static void summary(const char *path, const hb_run_view *v)
 {
     const hb_trial *t = v->trials;
@@ -60,7 +141,7 @@ static void summary(const char *path, const hb_run_view *v)
            (unsigned long long)v->settings.seed);
     printf("  %s; %zu session%s, %zu trials, %.3f s of run time, %d worker%s\n", state_word(v->state), v->sessions,
            v->sessions == 1 ? "" : "s", n, v->wall_seconds, v->workers, v->workers == 1 ? "" : "s");
-    if (v->interrupted) printf("  %zu evaluations were interrupted by signals and issued again\n", v->interrupted);
+    if (v->interrupted) printf("  %zu evaluations were interrupted and issued again\n", v->interrupted);
     double nominal = 0, spent = 0;
     size_t continued = 0;
     for (size_t i = 0; i < n; i++) {
@@ -73,6 +154,7 @@ static void summary(const char *path, const hb_run_view *v)
         printf(", of which %g spent: %zu promoted trials continued from their previous rung (%.1f %% saved)", spent,
                continued, nominal > 0 ? 100 * (nominal - spent) / nominal : 0.0);
     printf("\n");
+    print_sessions(v);
     long bi = hb_report_best(t, n);
     if (bi < 0) {
         printf("\nno successful evaluation yet\n");

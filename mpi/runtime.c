@@ -6,7 +6,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "hb_buf.h"
 #include "hb_master.h"
 #include "hb_transport.h"
 
@@ -33,6 +35,77 @@ static int make_evaluator(const hb_run_spec *spec, const hb_cmd_options *cmd, hb
         return hb_eval_cmd_create(spec->eval_argc, spec->eval_argv, spec->space, cmd, ev, err);
     return hb_eval_kernel_create(spec->kernel, spec->space, spec->eval_delay,
                                  spec->continue_promoted ? root : NULL, ev, err);
+}
+
+/* Every rank's host name and pid, on rank 0 (collective over 'comm'). */
+static int gather_ranks(MPI_Comm comm, hb_rank_info *ri)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    struct {
+        char host[HB_HOST_MAX];
+        long pid;
+    } me, *all = NULL;
+    memset(&me, 0, sizeof me);
+    char name[MPI_MAX_PROCESSOR_NAME] = "";
+    int len = 0;
+    MPI_Get_processor_name(name, &len);
+    snprintf(me.host, sizeof me.host, "%s", name);
+    me.pid = (long)getpid();
+    int ok = 1;
+    if (rank == 0) {
+        all = hb_calloc((size_t)size, sizeof *all);
+        ri->host = hb_calloc((size_t)size, HB_HOST_MAX);
+        ri->pid = hb_calloc((size_t)size, sizeof *ri->pid);
+        ok = all && ri->host && ri->pid;
+    }
+    /* every rank takes part even if rank 0 is out of memory: it then ignores the answer */
+    static char dummy[sizeof me];
+    MPI_Gather(&me, (int)sizeof me, MPI_BYTE, all ? (void *)all : (void *)dummy, (int)sizeof me, MPI_BYTE, 0,
+               comm);
+    if (rank != 0) return HB_OK;
+    if (!ok) {
+        hb_free(all);
+        return HB_ENOMEM;
+    }
+    ri->n = size;
+    for (int i = 0; i < size; i++) {
+        memcpy(ri->host + (size_t)i * HB_HOST_MAX, all[i].host, HB_HOST_MAX);
+        ri->host[(size_t)i * HB_HOST_MAX + HB_HOST_MAX - 1] = '\0';
+        ri->pid[i] = all[i].pid;
+    }
+    hb_free(all);
+    return HB_OK;
+}
+
+static void rank_info_fini(hb_rank_info *ri)
+{
+    hb_free(ri->host);
+    hb_free(ri->pid);
+    memset(ri, 0, sizeof *ri);
+}
+
+/* The session's JSON object with "ranks": [{"rank", "host", "pid"}, ...] added (hb_malloc'd),
+ * or NULL (out of memory, or 'info' is not an object). */
+static char *session_with_ranks(const char *info, const hb_rank_info *ri)
+{
+    size_t n = info ? strlen(info) : 0;
+    while (n > 0 && info[n - 1] != '}') n--;
+    if (n == 0) return NULL;
+    hb_buf b = HB_BUF_INIT;
+    hb_buf_printf(&b, "%.*s%s\"ranks\": [", (int)(n - 1), info, n > 2 ? ", " : "");
+    for (int i = 0; i < ri->n; i++) {
+        hb_buf_printf(&b, "%s{\"rank\": %d, \"host\": ", i ? ", " : "", i);
+        hb_buf_json_string(&b, hb_rank_host(ri, i));
+        hb_buf_printf(&b, ", \"pid\": %ld}", hb_rank_pid(ri, i));
+    }
+    hb_buf_puts(&b, "]}");
+    if (b.failed) {
+        hb_buf_fini(&b);
+        return NULL;
+    }
+    return b.data;
 }
 
 /* The master: the optimiser over transport 't'. */
@@ -128,7 +201,16 @@ int hb_runtime_run(const hb_run_spec *spec, MPI_Comm comm, hb_run_result *res, h
     MPI_Comm_split(comm, rank == 0 ? MPI_UNDEFINED : (rank - 1) / k, rank, &group);
     hb_cmd_options cmd = spec->cmd;
     char hosts[4096];
-    rc = HB_OK;
+    hb_rank_info ri = {0, NULL, NULL};
+    rc = gather_ranks(comm, &ri);
+    char *info = NULL;
+    hb_run_spec spec2 = *spec;
+    if (rank == 0 && rc == HB_OK && spec->session_info) {
+        if ((info = session_with_ranks(spec->session_info, &ri)) != NULL) spec2.session_info = info;
+    }
+    spec = &spec2;
+    /* a busy leader beats several times per lost time, so one late beat is no alarm */
+    double lost_after = spec->worker_timeout > 0 ? spec->worker_timeout : 0;
     if (rank != 0) {
         if (spec->eval_argc > 0 && group_hosts(group, hosts, sizeof hosts) == HB_OK) {
             cmd.hosts = hosts;
@@ -137,19 +219,23 @@ int hb_runtime_run(const hb_run_spec *spec, MPI_Comm comm, hb_run_result *res, h
         rc = make_evaluator(spec, &cmd, &ev, err);
         if (rc == HB_OK) hb_eval_set_comm(ev, group);
     } else {
-        rc = hb_transport_mpi(comm, k, spec->space, &t, err);
+        if (rc == HB_OK) rc = hb_transport_mpi(comm, k, spec->space, lost_after, &ri, &t, err);
+        else hb_error_set(err, rc, NULL, "out of memory");
     }
     rc = agree(comm, rc, err);
     if (rc == HB_OK) {
         if (rank == 0) {
             rc = master(spec, t, slots ? slots : t->workers, res, err);
-            if (res->stuck > 0) { /* workers that will not answer: the caller aborts the job */
+            if (res->stuck > 0 || rc == HB_ELOST) { /* workers that will not answer: the caller aborts */
+                if (res->stuck == 0) res->stuck = 1;
                 t->ops->close(t);
                 if (group != MPI_COMM_NULL) MPI_Comm_free(&group);
+                hb_free(info);
+                rank_info_fini(&ri);
                 return rc;
             }
         } else
-            rc = hb_worker_loop(comm, group, spec->eval_lib != NULL, ev, spec->space, err);
+            rc = hb_worker_loop(comm, group, spec->eval_lib != NULL, lost_after / 6, ev, spec->space, err);
     } else if (rank == 0 && t) {
         t->ops->close(t); /* the workers are waiting for a stop */
         t = NULL;
@@ -157,5 +243,7 @@ int hb_runtime_run(const hb_run_spec *spec, MPI_Comm comm, hb_run_result *res, h
     if (t) t->ops->close(t);
     hb_eval_free(ev);
     if (group != MPI_COMM_NULL) MPI_Comm_free(&group);
+    hb_free(info);
+    rank_info_fini(&ri);
     return agree(comm, rc, err);
 }

@@ -1,7 +1,10 @@
 /* transport_mpi.c — rank 0 sends jobs to worker ranks and collects their results, without ever
  * blocking in MPI (every wait polls with backoff, so no rank spins: DESIGN.md contract 6).
  * A worker gets its next job the moment its result arrives. With --ranks-per-eval k the worker
- * ranks form groups of k; rank 0 talks to each group's leader, which passes jobs on. */
+ * ranks form groups of k; rank 0 talks to each group's leader, which passes jobs on.
+ * A busy leader sends a heartbeat now and then (from the evaluator's poll hook); a leader that
+ * has been silent for the 'lost' time is reported lost (HB_ELOST): its host died, its link was
+ * cut or it was killed, and MPI itself may never say so (a cut link gives no TCP reset). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <string.h>
@@ -11,7 +14,8 @@
 #include "hb_transport.h"
 
 /* TAG_ABORT: stop the running evaluation now (a signal reached the master). */
-enum { TAG_JOB = 11, TAG_STOP = 12, TAG_RESULT = 13, TAG_ABORT = 14 };
+/* TAG_BEAT: a busy leader is alive (no payload that matters). */
+enum { TAG_JOB = 11, TAG_STOP = 12, TAG_RESULT = 13, TAG_ABORT = 14, TAG_BEAT = 15 };
 
 /* A job on the wire: header then 'dim' doubles. */
 typedef struct wire_job {
@@ -79,8 +83,10 @@ int hb_mpi_wait(MPI_Request *req, MPI_Status *st)
 typedef struct leader {
     int rank;
     int busy;
+    int lost;           /* silent too long: never sent anything again */
     uint64_t id;
     double start;
+    double heard;       /* hb_now() of the job's dispatch or the leader's last heartbeat */
     MPI_Request send, recv;
     char *jobbuf;
     wire_result res;
@@ -99,12 +105,16 @@ typedef struct mpit {
     leader *l;
     int n;
     int n_busy;
+    int n_lost;
     MPI_Request *recvs; /* one per leader, MPI_REQUEST_NULL when idle */
     qjob *q;
     size_t qh, qn, qcap;
     double t0;
     double deadline;    /* after abort: when 'next' gives up; 0: not aborting */
     char abort_byte;
+    int group_size;
+    double lost_after;  /* seconds of silence from a busy leader that make it lost; 0: never */
+    const hb_rank_info *ranks; /* host and pid by rank (borrowed), or NULL */
 } mpit;
 
 static int send_job(mpit *m, int i, const qjob *q, hb_error *err)
@@ -122,7 +132,8 @@ static int send_job(mpit *m, int i, const qjob *q, hb_error *err)
         return hb_error_set(err, HB_EMPI, NULL, "MPI send to rank %d failed", L->rank);
     L->busy = 1;
     L->id = j->id;
-    L->start = hb_now() - m->t0;
+    L->heard = hb_now();
+    L->start = L->heard - m->t0;
     m->n_busy++;
     return HB_OK;
 }
@@ -131,11 +142,11 @@ static int send_job(mpit *m, int i, const qjob *q, hb_error *err)
  * the first idle one. */
 static int dispatch(mpit *m, hb_error *err)
 {
-    while (m->qh < m->qn && m->n_busy < m->n) {
+    while (m->qh < m->qn && m->n_busy < m->n - m->n_lost) {
         const qjob *q = &m->q[m->qh % m->qcap];
         int pick = -1;
         for (int i = 0; i < m->n; i++) {
-            if (m->l[i].busy) continue;
+            if (m->l[i].busy || m->l[i].lost) continue;
             if (pick < 0) pick = i;
             if (m->l[i].rank == q->prefer) {
                 pick = i;
@@ -152,7 +163,7 @@ static int dispatch(mpit *m, hb_error *err)
 static int p_idle(hb_transport *t)
 {
     mpit *m = (mpit *)t;
-    long free_now = (long)(m->n - m->n_busy) - (long)(m->qn - m->qh);
+    long free_now = (long)(m->n - m->n_lost - m->n_busy) - (long)(m->qn - m->qh);
     return free_now > 0 ? (int)free_now : 0;
 }
 
@@ -181,6 +192,29 @@ static int p_submit(hb_transport *t, const hb_eval_job *j, int prefer, hb_error 
     return dispatch(m, err);
 }
 
+/* Heartbeats that have arrived: note when each leader was last heard of. */
+static void drain_beats(mpit *m)
+{
+    for (;;) {
+        int flag = 0;
+        MPI_Status st;
+        if (MPI_Iprobe(MPI_ANY_SOURCE, TAG_BEAT, m->comm, &flag, &st) != MPI_SUCCESS || !flag) return;
+        char b;
+        MPI_Recv(&b, 1, MPI_BYTE, st.MPI_SOURCE, TAG_BEAT, m->comm, MPI_STATUS_IGNORE);
+        int i = (st.MPI_SOURCE - 1) / m->group_size;
+        if (st.MPI_SOURCE >= 1 && i < m->n) m->l[i].heard = hb_now();
+    }
+}
+
+/* The first busy leader silent for longer than the lost time, or -1. */
+static int find_lost(const mpit *m)
+{
+    double now = hb_now();
+    for (int i = 0; i < m->n; i++)
+        if (m->l[i].busy && !m->l[i].lost && now - m->l[i].heard > m->lost_after) return i;
+    return -1;
+}
+
 static int p_next(hb_transport *t, hb_done *d, hb_error *err)
 {
     mpit *m = (mpit *)t;
@@ -192,6 +226,25 @@ static int p_next(hb_transport *t, hb_done *d, hb_error *err)
         if (MPI_Testany(m->n, m->recvs, &idx, &flag, MPI_STATUS_IGNORE) != MPI_SUCCESS)
             return hb_error_set(err, HB_EMPI, NULL, "MPI receive failed");
         if (flag && idx != MPI_UNDEFINED) break;
+        drain_beats(m);
+        if (m->deadline == 0 && m->lost_after > 0) {
+            int lost = find_lost(m);
+            if (lost >= 0) {
+                /* written off: a stop then waits only for the others, and no message goes to it */
+                leader *L = &m->l[lost];
+                L->lost = 1;
+                L->busy = 0;
+                m->n_busy--;
+                m->n_lost++;
+                MPI_Cancel(&m->recvs[lost]);
+                MPI_Request_free(&m->recvs[lost]);
+                return hb_error_set(err, HB_ELOST, NULL,
+                                    "worker rank %d on host %s (pid %ld) was lost: nothing heard from it for %.0f s "
+                                    "while it ran job %llu (its host died, its link was cut or it was killed)",
+                                    L->rank, hb_rank_host(m->ranks, L->rank), hb_rank_pid(m->ranks, L->rank),
+                                    hb_now() - L->heard, (unsigned long long)L->id);
+            }
+        }
         /* a stop signal ends the wait (the master then aborts), and an abort has a deadline */
         if (m->deadline == 0 && hb_stop_signal()) return hb_error_set(err, HB_EINTR, NULL, "interrupted");
         if (m->deadline > 0 && hb_now() > m->deadline)
@@ -238,9 +291,14 @@ static int p_running(hb_transport *t) { return ((mpit *)t)->n_busy; }
 static void p_close(hb_transport *t)
 {
     mpit *m = (mpit *)t;
-    /* Stop every leader; a running job (after an error) is abandoned. */
+    /* Stop every leader; a running job (after an error) is abandoned. A lost one gets nothing: a
+     * send to a host that is gone could wait for ever (the job is ended by MPI_Abort then). */
     for (int i = 0; i < m->n; i++) {
         leader *L = &m->l[i];
+        if (L->lost) {
+            hb_free(L->jobbuf);
+            continue;
+        }
         if (L->send != MPI_REQUEST_NULL) hb_mpi_wait(&L->send, NULL);
         if (m->recvs[i] != MPI_REQUEST_NULL) {
             MPI_Cancel(&m->recvs[i]);
@@ -251,6 +309,7 @@ static void p_close(hb_transport *t)
         hb_mpi_wait(&r, NULL);
         hb_free(L->jobbuf);
     }
+    drain_beats(m);
     for (size_t i = 0; i < m->qcap; i++) hb_free(m->q[i].x);
     hb_free(m->q);
     hb_free(m->recvs);
@@ -260,8 +319,18 @@ static void p_close(hb_transport *t)
 
 static const hb_transport_ops mpi_ops = {"mpi", p_idle, p_submit, p_next, p_now, p_abort, p_running, p_close};
 
-int hb_transport_mpi(MPI_Comm comm, int group_size, const hb_space *sp, hb_transport **out,
-                     hb_error *err)
+const char *hb_rank_host(const hb_rank_info *ri, int rank)
+{
+    return ri && rank >= 0 && rank < ri->n ? ri->host + (size_t)rank * HB_HOST_MAX : "?";
+}
+
+long hb_rank_pid(const hb_rank_info *ri, int rank)
+{
+    return ri && rank >= 0 && rank < ri->n ? ri->pid[rank] : -1;
+}
+
+int hb_transport_mpi(MPI_Comm comm, int group_size, const hb_space *sp, double lost_after,
+                     const hb_rank_info *ranks, hb_transport **out, hb_error *err)
 {
     int size;
     MPI_Comm_size(comm, &size);
@@ -271,6 +340,9 @@ int hb_transport_mpi(MPI_Comm comm, int group_size, const hb_space *sp, hb_trans
     mpit *m = hb_calloc(1, sizeof *m);
     if (m == NULL) return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
     m->comm = comm;
+    m->group_size = group_size;
+    m->lost_after = lost_after > 0 ? lost_after : 0;
+    m->ranks = ranks;
     m->dim = hb_space_dim(sp);
     m->jobsize = sizeof(wire_job) + m->dim * sizeof(double);
     m->n = (size - 1) / group_size;
@@ -300,17 +372,35 @@ int hb_transport_mpi(MPI_Comm comm, int group_size, const hb_space *sp, hb_trans
 
 /* ---------- worker side ---------- */
 
-/* The evaluator's poll hook on a group leader: has the master sent "stop now"? (The message
- * stays queued; the loop below receives it as a job message with TAG_ABORT and drops it.) */
+/* What the poll hook of a group leader needs. */
+typedef struct leader_poll {
+    MPI_Comm comm;
+    double beat_every, last_beat;
+    char beat_byte;
+} leader_poll;
+
+/* The evaluator's poll hook on a group leader: a heartbeat to the master when one is due, and
+ * has the master sent "stop now"? (That message stays queued; the loop below receives it as a
+ * job message with TAG_ABORT and drops it.) */
 static int abort_sent(void *arg)
 {
+    leader_poll *lp = arg;
+    if (lp->beat_every > 0) {
+        double now = hb_now();
+        if (now - lp->last_beat >= lp->beat_every) {
+            MPI_Request r;
+            if (MPI_Isend(&lp->beat_byte, 1, MPI_BYTE, 0, TAG_BEAT, lp->comm, &r) == MPI_SUCCESS)
+                MPI_Request_free(&r); /* eager and tiny: nothing to wait for */
+            lp->last_beat = now;
+        }
+    }
     int flag = 0;
-    MPI_Iprobe(0, TAG_ABORT, *(MPI_Comm *)arg, &flag, MPI_STATUS_IGNORE);
+    MPI_Iprobe(0, TAG_ABORT, lp->comm, &flag, MPI_STATUS_IGNORE);
     return flag;
 }
 
-int hb_worker_loop(MPI_Comm comm, MPI_Comm group, int members_evaluate, hb_evaluator *ev,
-                   const hb_space *sp, hb_error *err)
+int hb_worker_loop(MPI_Comm comm, MPI_Comm group, int members_evaluate, double beat_every,
+                   hb_evaluator *ev, const hb_space *sp, hb_error *err)
 {
     int rank, grank = 0, gsize = 1;
     MPI_Comm_rank(comm, &rank);
@@ -328,7 +418,8 @@ int hb_worker_loop(MPI_Comm comm, MPI_Comm group, int members_evaluate, hb_evalu
         return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
     }
     int lead = grank == 0, rc = HB_OK;
-    if (lead) hb_eval_set_poll(abort_sent, &comm);
+    leader_poll lp = {comm, beat_every, 0, 1};
+    if (lead) hb_eval_set_poll(abort_sent, &lp);
     for (;;) {
         MPI_Request r;
         MPI_Status st;
@@ -352,6 +443,7 @@ int hb_worker_loop(MPI_Comm comm, MPI_Comm group, int members_evaluate, hb_evalu
         if (buf[0]) break;
         if (!lead && !members_evaluate) continue;
         wire_job h;
+        lp.last_beat = hb_now(); /* the master starts counting at the dispatch */
         memcpy(&h, buf + 1, sizeof h);
         memcpy(x, buf + 1 + sizeof h, dim * sizeof(double));
         hb_eval_job job = {h.id, h.budget, h.seed, x, h.config, h.prev, h.prev_budget, h.config_seed};

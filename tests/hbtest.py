@@ -50,13 +50,35 @@ def wait_gone(pids, timeout=30):
             time.sleep(0.01)
 
 
+def descendants(pids):
+    """Every process below 'pids' (children, their children, ...), from /proc."""
+    import os
+    parent = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                stat = open(f"/proc/{d}/stat").read()
+                parent[int(d)] = int(stat[stat.rindex(")") + 2:].split()[1])
+            except (OSError, ValueError, IndexError):
+                pass
+    out, todo = [], list(pids)
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parent.items() if pp == p]
+        out += kids
+        todo += kids
+    return out
+
+
 def kill_job(p, marker):
     """SIGKILL a job started with start_new_session=True: its process group (mpirun) and every
     hbmpi process whose command line holds 'marker' (under mpirun each rank has a process group
-    of its own), as a lost node would; returns once they are all gone."""
+    of its own), and their descendants (objective programs in process groups of their own), as a
+    lost node would; returns once they are all gone."""
     import os
     import signal
     pids = hbmpi_procs(marker)
+    pids += descendants(pids)
     os.killpg(p.pid, signal.SIGKILL)
     for pid in pids:
         try:
