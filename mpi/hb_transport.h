@@ -55,6 +55,8 @@ typedef struct hb_rank_info {
     int n;
     char *host;
     long *pid;
+    int *fd;             /* rank 0: the liveness connection of each rank (-1: none; hb_liveness.h) */
+    int self_fd;         /* the other ranks: their end of it, or -1 */
 } hb_rank_info;
 /* Rank 'rank's host ("?" when unknown) and pid (-1). */
 const char *hb_rank_host(const hb_rank_info *ri, int rank);
@@ -64,10 +66,11 @@ long hb_rank_pid(const hb_rank_info *ri, int rank);
 int hb_transport_serial(hb_evaluator *ev, const hb_space *sp, hb_transport **out, hb_error *err);
 /* Rank 0 of 'comm' (the master); the worker ranks run hb_worker_loop. 'group_size' ranks
  * evaluate each job together (--ranks-per-eval). 'next' fails with HB_ELOST, naming the rank
- * and its host from 'ranks' (borrowed; may be NULL), when a busy leader has sent nothing for
- * 'lost_after' seconds (0: wait for ever). Collective with hb_worker_loop. */
+ * and its host from 'ranks' (borrowed; may be NULL), when a worker rank's process has died (its
+ * liveness connection closed) or a busy leader has sent nothing for 'lost_after' seconds (0:
+ * wait for ever). Collective with hb_worker_loop. */
 int hb_transport_mpi(MPI_Comm comm, int group_size, const hb_space *sp, double lost_after,
-                     const hb_rank_info *ranks, hb_transport **out, hb_error *err);
+                     hb_rank_info *ranks, hb_transport **out, hb_error *err);
 /* 'n' virtual workers; an evaluation costs cost_per_budget * budget virtual seconds, times a
  * factor exp(noise * z) with z standard normal from the trial's seed when noise > 0. */
 int hb_transport_sim(hb_evaluator *ev, const hb_space *sp, int n, double cost_per_budget,

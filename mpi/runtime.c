@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "hb_buf.h"
+#include "hb_liveness.h"
 #include "hb_master.h"
 #include "hb_transport.h"
 
@@ -58,7 +59,8 @@ static int gather_ranks(MPI_Comm comm, hb_rank_info *ri)
         all = hb_calloc((size_t)size, sizeof *all);
         ri->host = hb_calloc((size_t)size, HB_HOST_MAX);
         ri->pid = hb_calloc((size_t)size, sizeof *ri->pid);
-        ok = all && ri->host && ri->pid;
+        ri->fd = hb_calloc((size_t)size, sizeof *ri->fd);
+        ok = all && ri->host && ri->pid && ri->fd;
     }
     /* every rank takes part even if rank 0 is out of memory: it then ignores the answer */
     static char dummy[sizeof me];
@@ -81,6 +83,8 @@ static int gather_ranks(MPI_Comm comm, hb_rank_info *ri)
 
 static void rank_info_fini(hb_rank_info *ri)
 {
+    hb_liveness_close(ri);
+    hb_free(ri->fd);
     hb_free(ri->host);
     hb_free(ri->pid);
     memset(ri, 0, sizeof *ri);
@@ -201,8 +205,9 @@ int hb_runtime_run(const hb_run_spec *spec, MPI_Comm comm, hb_run_result *res, h
     MPI_Comm_split(comm, rank == 0 ? MPI_UNDEFINED : (rank - 1) / k, rank, &group);
     hb_cmd_options cmd = spec->cmd;
     char hosts[4096];
-    hb_rank_info ri = {0, NULL, NULL};
+    hb_rank_info ri = {0, NULL, NULL, NULL, -1};
     rc = gather_ranks(comm, &ri);
+    if (hb_liveness_open(comm, &ri) != HB_OK && rc == HB_OK) rc = HB_ENOMEM;
     char *info = NULL;
     hb_run_spec spec2 = *spec;
     if (rank == 0 && rc == HB_OK && spec->session_info) {

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hb_liveness.h"
 #include "hb_signals.h"
 #include "hb_transport.h"
 
@@ -114,7 +115,7 @@ typedef struct mpit {
     char abort_byte;
     int group_size;
     double lost_after;  /* seconds of silence from a busy leader that make it lost; 0: never */
-    const hb_rank_info *ranks; /* host and pid by rank (borrowed), or NULL */
+    hb_rank_info *ranks; /* host, pid and liveness connection by rank (borrowed), or NULL */
 } mpit;
 
 static int send_job(mpit *m, int i, const qjob *q, hb_error *err)
@@ -227,22 +228,32 @@ static int p_next(hb_transport *t, hb_done *d, hb_error *err)
             return hb_error_set(err, HB_EMPI, NULL, "MPI receive failed");
         if (flag && idx != MPI_UNDEFINED) break;
         drain_beats(m);
-        if (m->deadline == 0 && m->lost_after > 0) {
-            int lost = find_lost(m);
-            if (lost >= 0) {
+        if (m->deadline == 0) {
+            int dead = hb_liveness_dead(m->ranks);
+            int lost = dead >= 1 ? (dead - 1) / m->group_size : m->lost_after > 0 ? find_lost(m) : -1;
+            if (lost >= 0 && lost < m->n && !m->l[lost].lost) {
                 /* written off: a stop then waits only for the others, and no message goes to it */
                 leader *L = &m->l[lost];
+                int r = dead >= 1 ? dead : L->rank;
+                double silent = hb_now() - L->heard;
                 L->lost = 1;
-                L->busy = 0;
-                m->n_busy--;
                 m->n_lost++;
-                MPI_Cancel(&m->recvs[lost]);
-                MPI_Request_free(&m->recvs[lost]);
+                if (L->busy) {
+                    L->busy = 0;
+                    m->n_busy--;
+                    MPI_Cancel(&m->recvs[lost]);
+                    MPI_Request_free(&m->recvs[lost]);
+                }
+                if (dead >= 1)
+                    return hb_error_set(err, HB_ELOST, NULL,
+                                        "worker rank %d on host %s (pid %ld) died: its connection to rank 0 "
+                                        "closed (killed, or its host went down)",
+                                        r, hb_rank_host(m->ranks, r), hb_rank_pid(m->ranks, r));
                 return hb_error_set(err, HB_ELOST, NULL,
                                     "worker rank %d on host %s (pid %ld) was lost: nothing heard from it for %.0f s "
-                                    "while it ran job %llu (its host died, its link was cut or it was killed)",
-                                    L->rank, hb_rank_host(m->ranks, L->rank), hb_rank_pid(m->ranks, L->rank),
-                                    hb_now() - L->heard, (unsigned long long)L->id);
+                                    "while it ran job %llu (its host died, its link was cut or it was frozen)",
+                                    r, hb_rank_host(m->ranks, r), hb_rank_pid(m->ranks, r), silent,
+                                    (unsigned long long)L->id);
             }
         }
         /* a stop signal ends the wait (the master then aborts), and an abort has a deadline */
@@ -330,7 +341,7 @@ long hb_rank_pid(const hb_rank_info *ri, int rank)
 }
 
 int hb_transport_mpi(MPI_Comm comm, int group_size, const hb_space *sp, double lost_after,
-                     const hb_rank_info *ranks, hb_transport **out, hb_error *err)
+                     hb_rank_info *ranks, hb_transport **out, hb_error *err)
 {
     int size;
     MPI_Comm_size(comm, &size);
