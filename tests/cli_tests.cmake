@@ -103,6 +103,16 @@ add_test(NAME sweep_signals COMMAND ${HB_SWEEP_TEST} signals)
 set_tests_properties(sweep_signals PROPERTIES TIMEOUT 600 LABELS mpi ENVIRONMENT "${HB_MPI_ENV}" PROCESSORS 2
                      RUN_SERIAL TRUE)
 
+# A worker rank lost under a local mpirun (tests/lost/): one SIGSTOPped (rank 0 notices the
+# silence, records the rank, host and pid, exits 4), one SIGKILLed (mpirun ends the job); both
+# resume to the trials of an uninterrupted run. The hosts of the ranks in the run file.
+set(HB_LOST_TEST ${HB_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/lost/test_lost.py
+    --hbmpi $<TARGET_FILE:hbmpi> --mpirun ${MPIEXEC_EXECUTABLE})
+foreach(t stopped killed hosts)
+  add_test(NAME lost_${t} COMMAND ${HB_LOST_TEST} ${t})
+  set_tests_properties(lost_${t} PROPERTIES TIMEOUT 300 LABELS mpi ENVIRONMENT "${HB_MPI_ENV}" PROCESSORS 2)
+endforeach()
+
 # Promoted trials that continue from their previous rung (tests/continue/): built-in training
 # kernels alone and under mpirun, killed and resumed, commands with HB_PREVIOUS_*, and the
 # PyTorch LeNet example under mpirun -n 3 with a SIGKILL (the slow one: not again under ASan).
@@ -121,4 +131,27 @@ if(NOT HB_SANITIZE)
   # The example's own check: a continued LeNet is bit-identical to one trained from scratch.
   add_test(NAME example_lenet COMMAND ${HB_PYTHON} ${PROJECT_SOURCE_DIR}/examples/lenet/test_lenet.py)
   set_tests_properties(example_lenet PROPERTIES TIMEOUT 300 LABELS mpi)
+endif()
+
+# Emulated 3-host Slurm cluster (tests/vcluster/): network namespaces node1..node3 on a bridge
+# (198.18.0.0/24), with munged, slurmctld and one slurmd per host, that the vcluster_up fixture
+# starts and vcluster_down removes (daemons, namespaces, bridge, state), whatever happened in
+# between. Its own ports (7817/7818) and munge socket: it may run beside the one-node cluster.
+# Not under sanitizers: these tests are about hosts being lost, not about hbmpi's memory.
+if(NOT HB_SANITIZE)
+  set(HB_VC_DIR /tmp/hbmpi-vcluster)
+  add_test(NAME vcluster_up COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/vcluster/vc up)
+  set_tests_properties(vcluster_up PROPERTIES FIXTURES_SETUP hb_vcluster LABELS vcluster TIMEOUT 180
+                       RUN_SERIAL TRUE ENVIRONMENT "HB_VC_DIR=${HB_VC_DIR}")
+  add_test(NAME vcluster_down COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/vcluster/vc down)
+  set_tests_properties(vcluster_down PROPERTIES FIXTURES_CLEANUP hb_vcluster LABELS vcluster TIMEOUT 180
+                       RUN_SERIAL TRUE ENVIRONMENT "HB_VC_DIR=${HB_VC_DIR}")
+  foreach(t hello hosts span docs kill_host_srun kill_host_mpirun link_srun link_mpirun kill_rank_srun kill_rank_mpirun)
+    add_test(NAME vcluster_${t}
+             COMMAND ${HB_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/vcluster/test_vcluster.py
+                     --hbmpi $<TARGET_FILE:hbmpi> --src ${PROJECT_SOURCE_DIR} ${t})
+    set_tests_properties(vcluster_${t} PROPERTIES FIXTURES_REQUIRED hb_vcluster LABELS vcluster TIMEOUT 300
+                         RUN_SERIAL TRUE
+                         ENVIRONMENT "${HB_MPI_ENV};HB_VC_DIR=${HB_VC_DIR};SLURM_CONF=${HB_VC_DIR}/slurm.conf")
+  endforeach()
 endif()

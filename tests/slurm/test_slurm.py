@@ -221,7 +221,7 @@ def group_srun():
     tmp = tempfile.mkdtemp(prefix="hb-slurm-srun-", dir=ARGS.tmp)
     ref = reference()
     job, run_file, log = submit(tmp, ["--eval-delay", "0.2"], ["--time=5", "--nodes=1", "--ntasks-per-node=3"],
-                                script="hbmpi-multi-node.sbatch")
+                                env={"RANKS_PER_NODE": "3"}, script="hbmpi-multi-node.sbatch")
     st, rc, _ = follow(job)
     final_checks("srun", run_file, log, ref, st, rc, 1)
     text = open(log).read() if os.path.exists(log) else ""
