@@ -663,7 +663,7 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
         } else if ((r = hb_cli_take(&a, "--eval-timeout")) != 0) {
             if (r < 0 || hb_cli_double(&a, "--eval-timeout", &eval_timeout, 0.0)) return HB_EXIT_USAGE;
         } else if ((r = hb_cli_take(&a, "--worker-timeout")) != 0) {
-            if (r < 0 || hb_cli_double(&a, "--worker-timeout", &worker_timeout, 0.0)) return HB_EXIT_USAGE;
+            if (r < 0 || hb_cli_double(&a, "--worker-timeout", &worker_timeout, -1e-300)) return HB_EXIT_USAGE;
         } else if ((r = hb_cli_take(&a, "--eval-grace")) != 0) {
             if (r < 0 || hb_cli_double(&a, "--eval-grace", &grace, 0.0)) return HB_EXIT_USAGE;
         } else if ((r = hb_cli_take(&a, "--trial-dir")) != 0) {

@@ -2,9 +2,10 @@
  * blocking in MPI (every wait polls with backoff, so no rank spins: DESIGN.md contract 6).
  * A worker gets its next job the moment its result arrives. With --ranks-per-eval k the worker
  * ranks form groups of k; rank 0 talks to each group's leader, which passes jobs on.
- * A busy leader sends a heartbeat now and then (from the evaluator's poll hook); a leader that
- * has been silent for the 'lost' time is reported lost (HB_ELOST): its host died, its link was
- * cut or it was killed, and MPI itself may never say so (a cut link gives no TCP reset). */
+ * A worker rank whose process died is reported lost (HB_ELOST) as soon as its liveness
+ * connection closes (liveness.c); a busy leader also sends a heartbeat now and then (from the
+ * evaluator's poll hook), and one silent for the 'lost' time is reported lost too: its link was
+ * cut or it froze, and MPI itself never says so (a cut link gives no TCP reset). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <string.h>
@@ -115,6 +116,7 @@ typedef struct mpit {
     char abort_byte;
     int group_size;
     double lost_after;  /* seconds of silence from a busy leader that make it lost; 0: never */
+    double checked;     /* hb_now() of the last look at heartbeats and liveness */
     hb_rank_info *ranks; /* host, pid and liveness connection by rank (borrowed), or NULL */
 } mpit;
 
@@ -227,8 +229,14 @@ static int p_next(hb_transport *t, hb_done *d, hb_error *err)
         if (MPI_Testany(m->n, m->recvs, &idx, &flag, MPI_STATUS_IGNORE) != MPI_SUCCESS)
             return hb_error_set(err, HB_EMPI, NULL, "MPI receive failed");
         if (flag && idx != MPI_UNDEFINED) break;
-        drain_beats(m);
-        if (m->deadline == 0) {
+        /* heartbeats and dead ranks: every 20 ms is soon enough, and costs nothing per result */
+        double now = hb_now();
+        int look = now - m->checked >= 0.02;
+        if (look) {
+            m->checked = now;
+            drain_beats(m);
+        }
+        if (look && m->deadline == 0) {
             int dead = hb_liveness_dead(m->ranks);
             int lost = dead >= 1 ? (dead - 1) / m->group_size : m->lost_after > 0 ? find_lost(m) : -1;
             if (lost >= 0 && lost < m->n && !m->l[lost].lost) {

@@ -130,6 +130,8 @@ USAGE = [
     (["run", "--kernel", "branin", "--eval-timeout", "0"], "--eval-timeout"),
     (["run", "--kernel", "branin", "--eval-grace", "0"], "--eval-grace"),
     (["run", "--kernel", "branin", "--ranks-per-eval", "0"], "--ranks-per-eval"),
+    (["run", "--kernel", "branin", "--worker-timeout", "-1"], "--worker-timeout"),
+    (["run", "--kernel", "branin", "--worker-timeout", "soon"], "--worker-timeout"),
     (["run", "--kernel", "branin", "--out"], "--out needs a value"),
     (["run", "--kernel", "branin", "--stop-before-end", "0"], "--stop-before-end"),
     (["run", "--kernel", "branin", "--stop-before-end", "soon"], "'soon'"),
