@@ -52,7 +52,9 @@ static int gather_ranks(MPI_Comm comm, hb_rank_info *ri)
     char name[MPI_MAX_PROCESSOR_NAME] = "";
     int len = 0;
     MPI_Get_processor_name(name, &len);
-    snprintf(me.host, sizeof me.host, "%s", name);
+    size_t hl = strlen(name);
+    if (hl > sizeof me.host - 1) hl = sizeof me.host - 1; /* a longer host name is cut */
+    memcpy(me.host, name, hl);
     me.pid = (long)getpid();
     int ok = 1;
     if (rank == 0) {

@@ -62,8 +62,8 @@ def vc(*args, timeout=180):
     return p.returncode, p.stdout + p.stderr
 
 
-def reference():
-    p = subprocess.run([ARGS.hbmpi, "run", *RUN, "--json"], capture_output=True, text=True, check=True)
+def reference(extra=()):
+    p = subprocess.run([ARGS.hbmpi, "run", *RUN, *extra, "--json"], capture_output=True, text=True, check=True)
     return json.loads(p.stdout)
 
 
@@ -189,14 +189,14 @@ def tail(path, n=2500):
         return ""
 
 
-def fault_run(name, launch, fault, repair, expect=None):
+def fault_run(name, launch, fault, repair, expect=None, extra=()):
     """Submit the multi-node script over 3 hosts, apply 'fault' once some results are in, and
     follow the job until it has completed on the hosts that are left. Checks the trials against
     a run alone, and measures the time from the fault to the job running again and the work lost."""
     ready()
-    ref = reference()
+    ref = reference(extra)
     tmp = tempfile.mkdtemp(prefix=f"hb-vc-{name}-", dir=ARGS.tmp)
-    job, run_file, log = submit(tmp, launch, extra=[*DELAY, "--worker-timeout", "8"],
+    job, run_file, log = submit(tmp, launch, extra=[*DELAY, "--worker-timeout", "8", *extra],
                                 sbatch=("--requeue", "--exclusive", "-N", "2-3"))
     t0 = time.time()
     started = False
@@ -378,6 +378,9 @@ def group_docs():
     shutil.rmtree(home, ignore_errors=True)
 
 
+LINK_LOST = r"worker rank [45] on host node3 \(pid \d+\) was lost: nothing heard from it for \d+ s"
+
+
 def group_kill_host_srun():
     fault_run("host-srun", "srun", kill_host, repair_host, r"worker rank [45] on host node3 \(pid \d+\) died")
 
@@ -387,11 +390,14 @@ def group_kill_host_mpirun():
 
 
 def group_link_srun():
-    fault_run("link-srun", "srun", cut_link, repair_link)
+    # --reproducible 5: every worker busy, so node3's ranks are running jobs when their link goes
+    # and rank 0 writes them off after --worker-timeout (8 s), before Slurm notices (about 16 s)
+    fault_run("link-srun", "srun", cut_link, repair_link, LINK_LOST, ["--reproducible", "5"])
 
 
 def group_link_mpirun():
-    fault_run("link-mpirun", "mpirun", cut_link, repair_link)
+    # (mpirun itself ends the job here before the 8 s are up: exit 1, no word in the run file)
+    fault_run("link-mpirun", "mpirun", cut_link, repair_link, None, ["--reproducible", "5"])
 
 
 def group_kill_rank_srun():
