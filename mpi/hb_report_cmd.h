@@ -6,6 +6,8 @@
 
 extern const char *hb_report_help;
 int hb_cmd_report(int argc, char **argv);
+extern const char *hb_repair_help;
+int hb_cmd_repair(int argc, char **argv);
 
 /* Helpers shared with `hbmpi sweep report`: */
 /* One CSV field, quoted when it holds a comma, a quote or a line break (nothing for NULL). */

@@ -65,11 +65,16 @@ typedef struct hb_run_view {
     size_t sessions, interrupted;
     hb_trial *trials;
     size_t n;
+    char *damage;               /* what is wrong with the file when it was salvaged, else NULL */
 } hb_run_view;
 
 enum { HB_VIEW_RUNNING = 0, HB_VIEW_FINISHED = 1, HB_VIEW_STOPPED = 2 };
 
-int hb_run_view_load(const char *path, hb_run_view *v, hb_error *err);
+/* Read a run file. With 'salvage', a damaged one gives what can be read of it (hb_store_salvage)
+ * and v->damage says what is wrong; without, it is HB_EDAMAGED. */
+int hb_run_view_load(const char *path, hb_run_view *v, int salvage, hb_error *err);
+/* `hbmpi repair DAMAGED.h5 NEW.h5`: what can be read of DAMAGED into a new run file. */
+int hb_run_repair(const char *from, const char *to, size_t *events, char **damage, hb_error *err);
 void hb_run_view_fini(hb_run_view *v);
 /* The report JSON of CLI.md: what `run --json` printed for the same run. */
 int hb_run_view_json(const hb_run_view *v, hb_buf *out);

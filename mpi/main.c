@@ -32,6 +32,7 @@ static const char *main_help =
     "commands:\n"
     "  run           run an optimisation (a built-in kernel, a program or a C library)\n"
     "  report        summarise a run file (text, JSON, CSV, a plot)\n"
+    "  repair        write what can be read of a damaged run file into a new one\n"
     "  sweep         run kernels x optimizers x seeds, one study each; sweep report\n"
     "  plan          print HyperBand's bracket table\n"
     "  eval          evaluate one configuration of a built-in kernel\n"
@@ -540,7 +541,7 @@ static int print_finished(const char *path, const hb_kernel *k, int json)
     hb_run_view v;
     hb_error err;
     hb_error_clear(&err);
-    if (hb_run_view_load(path, &v, &err) != HB_OK) {
+    if (hb_run_view_load(path, &v, 0, &err) != HB_OK) {
         hb_cli_print_error(&err);
         return HB_EXIT_FAILED;
     }
@@ -863,7 +864,7 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
     } else if (rank == 0) {
         if (json) {
             hb_buf b = HB_BUF_INIT;
-            hb_report_info info = {kname, &res.settings, NULL, res.wall_seconds, res.workers};
+            hb_report_info info = {kname, &res.settings, NULL, res.wall_seconds, res.workers, NULL};
             hb_report_json(sp, &info, res.trials, res.n, &b);
             if (b.failed) {
                 fprintf(stderr, "hbmpi run: out of memory writing the report\n");
@@ -952,6 +953,13 @@ static int dispatch(int argc, char **argv)
             return HB_EXIT_OK;
         }
         return hb_cmd_report(argc, argv);
+    }
+    if (!strcmp(cmd, "repair")) {
+        if (want_help(argc, argv, 2)) {
+            fputs(hb_repair_help, stdout);
+            return HB_EXIT_OK;
+        }
+        return hb_cmd_repair(argc, argv);
     }
     if (!strcmp(cmd, "sweep")) {
         if (want_help(argc, argv, 2)) {

@@ -28,7 +28,49 @@ const char *hb_report_help =
     "  --events       print the event log, one JSON object a line (docs/runfile.md)\n"
     "  --csv FILE     write the trials as CSV (one column per parameter); '-' for stdout\n"
     "  --plot FILE    draw incumbent loss against cumulative budget and against time, loss\n"
-    "                 against budget, and busy workers over time (.svg or .png)\n";
+    "                 against budget, and busy workers over time (.svg or .png)\n"
+    "\n"
+    "A damaged run file (cut short, or bytes changed since hbmpi wrote it) is reported as far as\n"
+    "it can be read, with a warning that says what is wrong; `hbmpi repair` makes a new run file\n"
+    "of it that runs can resume.\n";
+
+const char *hb_repair_help =
+    "usage: hbmpi repair DAMAGED.h5 NEW.h5\n"
+    "\n"
+    "Write what can be read of a damaged run file into a new one: its header and its events up to\n"
+    "the first that cannot be read or does not fit. DAMAGED.h5 is only read; NEW.h5 must not\n"
+    "exist. The same `hbmpi run` command with --out NEW.h5 then resumes the run from there: jobs\n"
+    "whose results were lost are issued again. An intact file is copied as it is. Exit 0 when\n"
+    "NEW.h5 was written, 2 when nothing could be read (or NEW.h5 exists), 1 when it could not be\n"
+    "written.\n";
+
+int hb_cmd_repair(int argc, char **argv)
+{
+    hb_args a = {argc, argv, 2, "repair", NULL, 0};
+    const char *paths[2] = {NULL, NULL};
+    int np = 0;
+    while (a.i < argc) {
+        if (argv[a.i][0] == '-' && argv[a.i][1] != '\0') return hb_cli_usage_error(&a, "unknown option '%s'", argv[a.i]);
+        if (np == 2) return hb_cli_usage_error(&a, "two files: DAMAGED.h5 NEW.h5 ('%s' is extra)", argv[a.i]);
+        paths[np++] = argv[a.i++];
+    }
+    if (np < 2) return hb_cli_usage_error(&a, "which files? (hbmpi repair DAMAGED.h5 NEW.h5)");
+    size_t events = 0;
+    char *damage = NULL;
+    hb_error err;
+    hb_error_clear(&err);
+    if (hb_run_repair(paths[0], paths[1], &events, &damage, &err) != HB_OK) {
+        hb_cli_print_error(&err);
+        return err.status == HB_ENOMEM || err.status == HB_EIO ? HB_EXIT_FAILED : HB_EXIT_USAGE;
+    }
+    if (damage)
+        printf("hbmpi repair: %s; %s holds them: run the same command with --out %s to resume\n", damage, paths[1],
+               paths[1]);
+    else
+        printf("hbmpi repair: %s is intact; %s holds a copy of its %zu events\n", paths[0], paths[1], events);
+    hb_free(damage);
+    return HB_EXIT_OK;
+}
 
 static const char *state_word(int s)
 {
@@ -452,10 +494,13 @@ int hb_cmd_report(int argc, char **argv)
     hb_run_view v;
     hb_error err;
     hb_error_clear(&err);
-    if (hb_run_view_load(path, &v, &err) != HB_OK) {
+    if (hb_run_view_load(path, &v, 1, &err) != HB_OK) {
         hb_cli_print_error(&err);
         return err.status == HB_ENOMEM || err.status == HB_EIO ? HB_EXIT_FAILED : HB_EXIT_USAGE;
     }
+    if (v.damage)
+        fprintf(stderr, "hbmpi report: warning: %s: what follows is what they hold ('hbmpi repair %s NEW.h5' "
+                        "writes them into a run file that can be resumed)\n", v.damage, path);
     int code = HB_EXIT_OK;
     if (json) {
         if (hb_run_view_print_json(&v, stdout) != HB_OK) code = HB_EXIT_FAILED;

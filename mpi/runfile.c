@@ -279,6 +279,12 @@ static int add_warm(const hb_runfile_spec *rs, hb_runfile *rf, const char *my_he
     char *h = NULL;
     hb_runlog old;
     int rc = hb_store_read(rs->warm, &h, &old, err);
+    if (rc == HB_EDAMAGED) {
+        char what[sizeof err->msg];
+        snprintf(what, sizeof what, "%s", err->msg);
+        hb_error_set(err, HB_EDAMAGED, NULL, "--warm-start: %s. 'hbmpi repair %s NEW.h5' makes a file of what can "
+                     "be read of it", what, rs->warm);
+    }
     if (rc != HB_OK) return rc == HB_ENOTFOUND ? HB_EINVAL : rc;
     json_t *a = parse(h), *b = parse(my_header);
     const json_t *sa = json_object_get(a, "space"), *sb = json_object_get(b, "space");
@@ -326,6 +332,24 @@ int hb_runfile_begin(const hb_runfile_spec *rs, hb_runfile *rf, hb_error *err)
         char *fh = NULL;
         hb_runlog_fini(&rf->log);
         rc = hb_store_open(rs->out, &fh, &rf->log, &rf->store, err);
+        if (rc == HB_OK) { /* a log that replay would trip over is damage too: say it before anything */
+            hb_trial *t = NULL;
+            size_t nt = 0;
+            int trc = hb_runlog_trials(&rf->log, &t, &nt);
+            hb_free(t);
+            if (trc == HB_ENOMEM) rc = hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
+            else if (trc != HB_OK)
+                rc = hb_error_set(err, HB_EDAMAGED, NULL, "%s: damaged: a result names a job that was never issued",
+                                  rs->out);
+        }
+        if (rc == HB_EDAMAGED) { /* how to get back what can be read */
+            char what[sizeof err->msg];
+            snprintf(what, sizeof what, "%s", err->msg);
+            hb_error_set(err, HB_EDAMAGED, NULL,
+                         "%s. It was not changed. 'hbmpi report %s' shows what can be read of it; 'hbmpi repair "
+                         "%s NEW.h5' writes that into a new run file, and this command with --out NEW.h5 resumes "
+                         "from there", what, rs->out, rs->out);
+        }
         if (rc == HB_OK && rf->log.dim != dim) rc = hb_error_set(err, HB_EINVAL, NULL, "%s holds another run: "
                                                                   "its space has %zu parameters, this one %zu",
                                                                   rs->out, rf->log.dim, dim);
@@ -407,6 +431,7 @@ void hb_run_view_fini(hb_run_view *v)
     hb_free(v->optimizer);
     hb_free(v->settings_json);
     hb_free(v->trials);
+    hb_free(v->damage);
     memset(v, 0, sizeof *v);
 }
 
@@ -416,10 +441,11 @@ static char *dup_json_string(const json_t *v)
     return s ? hb_strdup(s) : NULL;
 }
 
-int hb_run_view_load(const char *path, hb_run_view *v, hb_error *err)
+int hb_run_view_load(const char *path, hb_run_view *v, int salvage, hb_error *err)
 {
     memset(v, 0, sizeof *v);
-    int rc = hb_store_read(path, &v->header, &v->log, err);
+    int rc = salvage ? hb_store_salvage(path, &v->header, &v->log, &v->damage, err)
+                     : hb_store_read(path, &v->header, &v->log, err);
     if (rc != HB_OK) return rc;
     json_t *h = parse(v->header);
     const json_t *sp = json_object_get(h, "space");
@@ -483,6 +509,26 @@ int hb_run_view_print_json(const hb_run_view *v, FILE *out)
 int hb_run_view_json(const hb_run_view *v, hb_buf *out)
 {
     hb_report_info info = {v->kernel, &v->settings, v->settings_json ? v->settings_json : "null", v->wall_seconds,
-                           v->workers};
+                           v->workers, v->damage};
     return hb_report_json(v->space, &info, v->trials, v->n, out);
+}
+
+int hb_run_repair(const char *from, const char *to, size_t *events, char **damage, hb_error *err)
+{
+    *events = 0;
+    *damage = NULL;
+    if (access(to, F_OK) == 0) return hb_error_set(err, HB_EINVAL, NULL, "%s already exists (repair writes a new file)", to);
+    hb_run_view v;
+    int rc = hb_run_view_load(from, &v, 1, err);
+    if (rc != HB_OK) return rc;
+    hb_store *s = NULL;
+    rc = hb_store_create(to, v.header, v.space, &v.log, &s, err);
+    if (rc == HB_OK) rc = hb_store_close(s, &v.log, err);
+    if (rc == HB_OK) {
+        *events = v.log.n;
+        *damage = v.damage;
+        v.damage = NULL;
+    }
+    hb_run_view_fini(&v);
+    return rc;
 }

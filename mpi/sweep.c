@@ -326,7 +326,7 @@ static int report_load(const char *dir, sweep_report *rep, hb_error *err)
         hb_run_view v;
         hb_error verr;
         hb_error_clear(&verr);
-        if (hb_run_view_load(path, &v, &verr) != HB_OK) {
+        if (hb_run_view_load(path, &v, 0, &verr) != HB_OK) {
             row->state = "unreadable";
             hb_cli_print_error(&verr);
             continue;

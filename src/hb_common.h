@@ -34,7 +34,8 @@
     X(ENOTFOUND, -7, "not found")                                                                  \
     X(ERANGE, -8, "value out of range")                                                            \
     X(EINTR, -9, "interrupted by a signal")                                                        \
-    X(ELOST, -10, "a worker was lost")
+    X(ELOST, -10, "a worker was lost")                                                             \
+    X(EDAMAGED, -11, "damaged file")
 
 #define HB_STATUS_ENUM_(name, code, text) HB_##name = code,
 enum hb_status { HB_STATUS_MAP(HB_STATUS_ENUM_) };

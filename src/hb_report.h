@@ -32,6 +32,7 @@ typedef struct hb_report_info {
                                    file's copy); optimizer and seed still come from 'settings' */
     double wall_seconds;
     int workers;            /* evaluating workers, for utilisation */
+    const char *damaged;    /* if not NULL, printed as "damaged": what is wrong with the run file */
 } hb_report_info;
 
 /* Index of the incumbent: the lowest ok loss among trials at the largest budget that has an ok

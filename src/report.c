@@ -76,6 +76,10 @@ int hb_report_json(const hb_space *sp, const hb_report_info *info, const hb_tria
         hb_buf_puts(b, info->settings_json);
     else
         hb_report_settings_json(s, b);
+    if (info->damaged) {
+        hb_buf_puts(b, ",\n  \"damaged\": ");
+        hb_buf_json_string(b, info->damaged);
+    }
     hb_buf_puts(b, ",\n  \"trials\": [");
     double busy = 0, total_budget = 0, total_spent = 0;
     for (size_t i = 0; i < n; i++) {

@@ -218,42 +218,65 @@ void hb_record_x(const unsigned char *x, size_t dim, double *out)
 
 /* ---- trials ---- */
 
+/* The latest issue event of each job id so far, in an open-addressing table: ids are whatever
+ * the file says (a damaged one may say 2^64 - 1), so never an array indexed by id. */
+typedef struct issue_map {
+    uint64_t *id;
+    size_t *at, mask;
+} issue_map;
+
+static size_t *issue_slot(issue_map *m, uint64_t id)
+{
+    size_t h = (size_t)((id * 0x9E3779B97F4A7C15ull) >> 17) & m->mask;
+    while (m->at[h] != SIZE_MAX && m->id[h] != id) h = (h + 1) & m->mask;
+    m->id[h] = id;
+    return &m->at[h];
+}
+
 int hb_runlog_trials(const hb_runlog *log, hb_trial **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
-    uint64_t max_id = 0;
-    size_t n_res = 0;
+    size_t n_issue = 0, n_res = 0;
     for (size_t i = 0; i < log->n; i++) {
-        if (log->ev[i].kind == HB_EV_ISSUE && log->ev[i].id + 1 > max_id) max_id = log->ev[i].id + 1;
+        if (log->ev[i].kind == HB_EV_ISSUE) n_issue++;
         if (log->ev[i].kind == HB_EV_RESULT) n_res++;
     }
-    size_t *issue = hb_malloc((max_id ? max_id : 1) * sizeof *issue);
+    size_t slots = 16;
+    while (slots < 2 * n_issue) slots *= 2;
+    issue_map m = {hb_malloc(slots * sizeof *m.id), hb_malloc(slots * sizeof *m.at), slots - 1};
     hb_trial *t = hb_malloc((n_res ? n_res : 1) * sizeof *t);
-    if (issue == NULL || t == NULL) {
-        hb_free(issue);
+    if (m.id == NULL || m.at == NULL || t == NULL) {
+        hb_free(m.id);
+        hb_free(m.at);
         hb_free(t);
         return HB_ENOMEM;
     }
-    for (uint64_t k = 0; k < max_id; k++) issue[k] = SIZE_MAX;
-    size_t m = 0;
-    for (size_t i = 0; i < log->n; i++) {
+    for (size_t k = 0; k < slots; k++) m.at[k] = SIZE_MAX;
+    size_t k = 0;
+    int rc = HB_OK;
+    for (size_t i = 0; i < log->n && rc == HB_OK; i++) {
         const hb_event *e = &log->ev[i];
-        if (e->kind == HB_EV_ISSUE) issue[e->id] = i;
+        if (e->kind == HB_EV_ISSUE) *issue_slot(&m, e->id) = i;
         if (e->kind != HB_EV_RESULT) continue;
-        if (e->id >= max_id || issue[e->id] == SIZE_MAX) {
-            hb_free(issue);
-            hb_free(t);
-            return HB_EINVAL;
+        size_t at = *issue_slot(&m, e->id);
+        if (at == SIZE_MAX) {
+            rc = HB_EINVAL;
+            break;
         }
-        const hb_event *is = &log->ev[issue[e->id]];
-        t[m++] = (hb_trial){e->id,      hb_runlog_x(log, issue[e->id]), is->budget, e->loss,
+        const hb_event *is = &log->ev[at];
+        t[k++] = (hb_trial){e->id,      hb_runlog_x(log, at), is->budget, e->loss,
                             (hb_trial_status)e->status, is->bracket, is->stage, e->worker,
                             e->start,   e->end,     e->text,    e->extras,
                             is->config, is->prev,   isnan(e->spent) ? is->budget : e->spent};
     }
-    hb_free(issue);
+    hb_free(m.id);
+    hb_free(m.at);
+    if (rc != HB_OK) {
+        hb_free(t);
+        return rc;
+    }
     *out = t;
-    *n = m;
+    *n = k;
     return HB_OK;
 }

@@ -37,7 +37,7 @@ static void test_json_shape(void)
     hb_opt_settings_init(&s);
     s.seed = 5;
     s.max_budget = 81;
-    hb_report_info info = {"branin", &s, NULL, 4.0, 1};
+    hb_report_info info = {"branin", &s, NULL, 4.0, 1, NULL};
     hb_buf b = HB_BUF_INIT;
     CU_ASSERT_EQUAL(hb_report_json(sp, &info, t, 2, &b), HB_OK);
     json_error_t je;

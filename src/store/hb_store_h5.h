@@ -20,8 +20,17 @@ typedef struct hb_store hb_store;
 
 /* Read a run file: its header JSON ('*header', hb_malloc'd) and every event (the tables, then the
  * journal's valid records) into 'log', which this initialises. Works while a run writes the file.
- * HB_ENOTFOUND if there is no such file, HB_ESYNTAX if it is not a run file. */
+ * HB_ENOTFOUND if there is no such file, HB_ESYNTAX if it is not a run file, HB_EDAMAGED if it
+ * is one but not as hbmpi wrote it (the message says what is wrong): see hb_store_salvage. */
 int hb_store_read(const char *path, char **header, hb_runlog *log, hb_error *err);
+
+/* Read what can be read of a run file that hb_store_read finds damaged (HB_EDAMAGED) or cannot
+ * read (HB_ESYNTAX): HDF5 reads a zero-padded copy in a child process (it may crash or hang on a
+ * damaged file; the child is killed after a minute or so), and the events are kept up to the
+ * first that does not fit. '*damage' (hb_malloc'd) says what is wrong and how many events could
+ * be read; NULL when the file is intact (then this is hb_store_read). HB_EDAMAGED when nothing
+ * could be read (not even the header). */
+int hb_store_salvage(const char *path, char **header, hb_runlog *log, char **damage, hb_error *err);
 
 /* Create a new run file holding 'header' and the events of 'log' (usually none), atomically:
  * HB_EINVAL if 'path' exists. The file is locked against a second writer until closed. 'sp' (the

@@ -19,8 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -353,11 +356,133 @@ out:
 }
 
 /* Write a complete run file at 'tmp' with an empty journal of 'jcap' bytes at '*joff'. */
+/* ---------- the seal ----------
+ * HDF5 1.10 is not hardened against damaged files (a changed byte can crash or hang it), and a
+ * file cut short by a full disk or a copy cut off opens as "not an HDF5 file". So every file
+ * starts with a 512-byte user block (HDF5 leaves it alone; h5py and h5dump read the file as
+ * usual) that holds a seal: the file's length when written and a 64-bit check of every byte
+ * after the seal except the journal (which changes as the run goes, and whose records check
+ * themselves). A file is only handed to HDF5 when its seal holds; a damaged one is read, for
+ * `report` and `repair`, by a child process (hb_store_salvage). Files written before the seal
+ * existed start with HDF5's signature and are read as before. */
+#define SEAL_SIZE 512
+#define SEAL_MAGIC "hbmpi-run seal 1"  /* 16 bytes, no NUL */
+#define SEAL_NOTE "\nThis is an hbmpi run file: HDF5 from byte 512 on (h5py, h5dump and hbmpi report read it).\n"
+#define CHECK_BLOCK (1u << 20)
+
+static const unsigned char hdf5_signature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+
+static void put_u64(unsigned char *p, uint64_t v) { memcpy(p, &v, 8); }
+static uint64_t get_u64(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* The check of bytes [SEAL_SIZE, len) of 'fd' without [joff, joff + jcap), read a block at a
+ * time (each block's tail padded with zeros to 8 bytes). -1 on a read error. */
+static int content_check(int fd, size_t len, size_t joff, size_t jcap, uint64_t *out)
+{
+    unsigned char *buf = hb_malloc(CHECK_BLOCK + 8);
+    if (buf == NULL) return -1;
+    uint64_t h = 0x6862736561ull; /* "hbsea" */
+    size_t ranges[2][2] = {{SEAL_SIZE, joff < len ? joff : len}, {joff + jcap, len}};
+    int rc = 0;
+    for (int r = 0; r < 2 && rc == 0; r++) {
+        for (size_t at = ranges[r][0]; at < ranges[r][1] && rc == 0;) {
+            size_t n = ranges[r][1] - at > CHECK_BLOCK ? CHECK_BLOCK : ranges[r][1] - at;
+            ssize_t got = pread(fd, buf, n, (off_t)at);
+            if (got != (ssize_t)n) {
+                rc = -1;
+                break;
+            }
+            size_t padded = (n + 7) & ~(size_t)7;
+            memset(buf + n, 0, padded - n);
+            h = hb_check64(buf, padded, h ^ at);
+            at += n;
+        }
+    }
+    hb_free(buf);
+    *out = h;
+    return rc;
+}
+
+static int seal(int fd, size_t joff, size_t jcap)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0) return -1;
+    unsigned char b[SEAL_SIZE];
+    memset(b, 0, sizeof b);
+    uint64_t check = 0;
+    if (content_check(fd, (size_t)st.st_size, joff, jcap, &check) != 0) return -1;
+    memcpy(b, SEAL_MAGIC, 16);
+    put_u64(b + 16, (uint64_t)st.st_size);
+    put_u64(b + 24, joff);
+    put_u64(b + 32, jcap);
+    put_u64(b + 40, check);
+    put_u64(b + 48, hb_check64(b, 48, 0x7365616c));
+    memcpy(b + 64, SEAL_NOTE, sizeof SEAL_NOTE - 1);
+    return pwrite(fd, b, sizeof b, 0) == (ssize_t)sizeof b ? 0 : -1;
+}
+
+/* What the first bytes of a file say it is. */
+typedef struct seal_info {
+    int sealed;               /* 1: a seal that holds */
+    size_t len, joff, jcap;   /* as sealed */
+} seal_info;
+
+/* HB_OK with si->sealed = 1 (a seal that holds: the file is as hbmpi wrote it, its journal
+ * apart), HB_OK with si->sealed = 0 (an HDF5 file without a seal: from an hbmpi before the seal,
+ * or not a run file at all), HB_EDAMAGED (a seal that does not hold: what is wrong in 'err'),
+ * HB_ESYNTAX (not an HDF5 file), HB_EIO. */
+static int check_seal(int fd, const char *path, seal_info *si, hb_error *err)
+{
+    memset(si, 0, sizeof *si);
+    struct stat st;
+    if (fstat(fd, &st) != 0) return hb_error_set(err, HB_EIO, NULL, "cannot read %s: %s", path, strerror(errno));
+    size_t size = (size_t)st.st_size;
+    unsigned char b[SEAL_SIZE + 8];
+    memset(b, 0, sizeof b);
+    ssize_t got = pread(fd, b, sizeof b, 0);
+    if (got < 0) return hb_error_set(err, HB_EIO, NULL, "cannot read %s: %s", path, strerror(errno));
+    if (size == 0) return hb_error_set(err, HB_ESYNTAX, NULL, "%s: an empty file, not a run file", path);
+    if (memcmp(b, hdf5_signature, 8) == 0) return HB_OK; /* no seal */
+    if (memcmp(b, SEAL_MAGIC, 16) != 0) {
+        if (memcmp(b + SEAL_SIZE, hdf5_signature, 8) == 0)
+            return hb_error_set(err, HB_EDAMAGED, NULL, "%s: damaged: its first 512 bytes (the seal) were overwritten",
+                                path);
+        return hb_error_set(err, HB_ESYNTAX, NULL, "%s: not an HDF5 file, so not an hbmpi run file", path);
+    }
+    if (got < SEAL_SIZE)
+        return hb_error_set(err, HB_EDAMAGED, NULL, "%s: damaged: cut short at %zu bytes", path, size);
+    si->len = (size_t)get_u64(b + 16);
+    si->joff = (size_t)get_u64(b + 24);
+    si->jcap = (size_t)get_u64(b + 32);
+    if (get_u64(b + 48) != hb_check64(b, 48, 0x7365616c) || si->len < SEAL_SIZE || si->joff < SEAL_SIZE)
+        return hb_error_set(err, HB_EDAMAGED, NULL, "%s: damaged: its seal (the first 512 bytes) does not check", path);
+    if (size < si->len)
+        return hb_error_set(err, HB_EDAMAGED, NULL,
+                            "%s: damaged: cut short: %zu of its %zu bytes are there (a full disk, or a copy "
+                            "that did not finish?)", path, size, si->len);
+    uint64_t check = 0;
+    if (content_check(fd, si->len, si->joff, si->jcap, &check) != 0)
+        return hb_error_set(err, HB_EIO, NULL, "cannot read %s: %s", path, strerror(errno));
+    if (check != get_u64(b + 40))
+        return hb_error_set(err, HB_EDAMAGED, NULL,
+                            "%s: damaged: bytes changed since hbmpi wrote it (its check does not match)", path);
+    si->sealed = 1;
+    return HB_OK;
+}
+
 static int write_file(const char *tmp, const char *header, const hb_space *sp, const hb_runlog *log,
                       size_t jcap, size_t *joff, hb_error *err)
 {
     quiet_hdf5();
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    H5Pset_userblock(fcpl, SEAL_SIZE); /* HDF5 starts after it; the seal goes there */
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+    H5Pclose(fcpl);
     if (f < 0) return hb_error_set(err, HB_EIO, NULL, "cannot create %s: %s", tmp, strerror(errno));
     int rc = HB_OK;
     if (attr_str(f, "format", FORMAT_NAME) || attr_i64(f, "format_version", FORMAT_VERSION) ||
@@ -382,6 +507,11 @@ static int write_file(const char *tmp, const char *header, const hb_space *sp, c
         H5Pclose(dcpl);
     }
     if (H5Fclose(f) < 0 && rc == HB_OK) rc = HB_EIO;
+    if (rc == HB_OK) {
+        int fd = open(tmp, O_RDWR | O_CLOEXEC);
+        if (fd < 0 || seal(fd, *joff, jcap) != 0) rc = HB_EIO;
+        if (fd >= 0) close(fd);
+    }
     if (rc == HB_ENOMEM) return hb_error_set(err, rc, NULL, "out of memory writing %s", tmp);
     if (rc != HB_OK) return hb_error_set(err, rc, NULL, "cannot write %s", tmp);
     return HB_OK;
@@ -608,85 +738,128 @@ static long long read_attr_i64(hid_t f, const char *name)
     return v;
 }
 
+/* Rows a dataset may claim: no more than its storage and the file hold ('size' bytes a row). */
+static int rows_fit(hid_t d, hsize_t rows, size_t size, size_t file_size)
+{
+    if (rows == 0) return 1;
+    if (size == 0 || rows > (hsize_t)(file_size / size)) return 0;
+    hsize_t stored = H5Dget_storage_size(d);
+    return stored >= rows * size;
+}
+
 /* Read the 1-D string dataset 'name' ('*n' strings, each hb_malloc'd... in one array). */
-static int read_strings(hid_t f, const char *name, char ***out, hsize_t *n)
+static int read_strings(hid_t f, const char *name, size_t file_size, char ***out, hsize_t *n)
 {
     *out = NULL;
     *n = 0;
     hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
     if (d < 0) return HB_ESYNTAX;
     hid_t s = H5Dget_space(d), t = vlen_str();
-    H5Sget_simple_extent_dims(s, n, NULL);
-    char **v = hb_calloc(*n ? *n : 1, sizeof *v);
-    int rc = v ? HB_OK : HB_ENOMEM;
-    if (rc == HB_OK && *n && H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) rc = HB_ESYNTAX;
+    if (H5Sget_simple_extent_ndims(s) != 1) *n = 0, H5Sclose(s), s = -1;
+    else H5Sget_simple_extent_dims(s, n, NULL);
+    int rc = s >= 0 && rows_fit(d, *n, 16, file_size) ? HB_OK : HB_EDAMAGED; /* a vlen reference is 16 bytes */
+    char **v = rc == HB_OK ? hb_calloc(*n ? *n : 1, sizeof *v) : NULL;
+    if (rc == HB_OK && v == NULL) rc = HB_ENOMEM;
+    if (rc == HB_OK && *n && H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) rc = HB_EDAMAGED;
     for (hsize_t i = 0; rc == HB_OK && i < *n; i++) { /* HDF5's strings into ours */
         char *c = v[i] ? hb_strdup(v[i]) : NULL;
         if (v[i]) H5free_memory(v[i]);
         v[i] = c;
     }
     H5Tclose(t);
-    H5Sclose(s);
+    if (s >= 0) H5Sclose(s);
     H5Dclose(d);
     if (rc != HB_OK) {
         hb_free(v);
+        *n = 0;
         return rc;
     }
     *out = v;
     return HB_OK;
 }
 
-static int read_events(hid_t f, hb_runlog *log)
+/* The events table into 'log'. Strict: any inconsistency is HB_EDAMAGED. Lenient (salvage):
+ * the rows up to the first that does not fit, texts that cannot be read as none; '*whole' says
+ * whether every row was taken. */
+static int read_events(hid_t f, size_t file_size, int lenient, hb_runlog *log, int *whole)
 {
+    *whole = 0;
     hid_t d = H5Dopen2(f, "events", H5P_DEFAULT), dx = H5Dopen2(f, "event_x", H5P_DEFAULT);
     if (d < 0 || dx < 0) {
         if (d >= 0) H5Dclose(d);
         if (dx >= 0) H5Dclose(dx);
-        return HB_ESYNTAX;
+        return HB_EDAMAGED;
     }
     hid_t s = H5Dget_space(d), sx = H5Dget_space(dx);
     hsize_t n = 0, dims[2] = {0, 0}, nt = 0;
-    H5Sget_simple_extent_dims(s, &n, NULL);
-    int rx = H5Sget_simple_extent_ndims(sx);
+    int r = H5Sget_simple_extent_ndims(s), rx = H5Sget_simple_extent_ndims(sx);
+    if (r == 1) H5Sget_simple_extent_dims(s, &n, NULL);
     if (rx == 2) H5Sget_simple_extent_dims(sx, dims, NULL);
-    int rc = rx == 2 && dims[1] == log->dim ? HB_OK : HB_ESYNTAX;
-    char **texts = NULL;
-    if (rc == HB_OK) rc = read_strings(f, "event_text", &texts, &nt);
-    ev_row *rows = hb_calloc(n ? n : 1, sizeof *rows);
-    hsize_t nxs = dims[0] * dims[1];
-    double *xs = hb_malloc((nxs > 0 ? nxs : 1) * sizeof(double));
-    if (rc == HB_OK && (rows == NULL || xs == NULL)) rc = HB_ENOMEM;
     hid_t ft = H5Dget_type(d);
     int identity = ft >= 0 && H5Tget_member_index(ft, "spent") >= 0;
+    size_t row_size = ft >= 0 ? H5Tget_size(ft) : 0;
     if (ft >= 0) H5Tclose(ft);
+    int rc = r == 1 && rx == 2 && dims[1] == log->dim ? HB_OK : HB_EDAMAGED;
+    /* a table that claims more rows than its storage (or the file) holds is damaged: never
+     * allocate what a damaged file claims */
+    if (rc == HB_OK && !rows_fit(d, n, row_size, file_size)) {
+        if (!lenient) rc = HB_EDAMAGED;
+        n = row_size && H5Dget_storage_size(d) / row_size < n ? H5Dget_storage_size(d) / row_size : n;
+        if (n > file_size / (row_size ? row_size : 1)) n = 0;
+    }
+    if (rc == HB_OK && dims[1] && !rows_fit(dx, dims[0], dims[1] * 8, file_size)) {
+        if (!lenient) rc = HB_EDAMAGED;
+        dims[0] = 0;
+    }
+    char **texts = NULL;
+    if (rc == HB_OK && read_strings(f, "event_text", file_size, &texts, &nt) != HB_OK && !lenient) rc = HB_EDAMAGED;
+    ev_row *rows = rc == HB_OK ? hb_calloc(n ? n : 1, sizeof *rows) : NULL;
+    hsize_t nxs = dims[0] * dims[1];
+    double *xs = rc == HB_OK ? hb_malloc((nxs > 0 ? nxs : 1) * sizeof(double)) : NULL;
+    if (rc == HB_OK && (rows == NULL || xs == NULL)) rc = HB_ENOMEM;
     hid_t t = event_type(identity);
-    if (rc == HB_OK && n && H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0) rc = HB_ESYNTAX;
-    if (rc == HB_OK && nxs > 0 && H5Dread(dx, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, xs) < 0)
-        rc = HB_ESYNTAX;
+    hid_t mem = H5S_ALL, file = H5S_ALL;
+    if (rc == HB_OK && n) { /* the rows that fit (all of them, unless salvaging) */
+        file = H5Scopy(s);
+        hsize_t zero = 0;
+        H5Sselect_hyperslab(file, H5S_SELECT_SET, &zero, NULL, &n, NULL);
+        mem = H5Screate_simple(1, &n, NULL);
+        if (H5Dread(d, t, mem, file, H5P_DEFAULT, rows) < 0) rc = lenient ? (n = 0, HB_OK) : HB_EDAMAGED;
+    }
+    if (rc == HB_OK && nxs > 0 && H5Dread(dx, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, xs) < 0) {
+        if (!lenient) rc = HB_EDAMAGED;
+        dims[0] = 0;
+    }
     size_t k = 0;
-    for (hsize_t i = 0; rc == HB_OK && i < n; i++) {
-        const ev_row *r = &rows[i];
-        if (r->text >= (int32_t)nt || r->extras >= (int32_t)nt || r->seq != i) {
-            rc = HB_ESYNTAX;
+    hsize_t i = 0;
+    for (; rc == HB_OK && i < n; i++) {
+        const ev_row *w = &rows[i];
+        int bad = w->seq != i || w->kind < HB_EV_ISSUE || w->kind > HB_EV_HELD || w->text < -1 || w->extras < -1 ||
+                  (texts && (w->text >= (int32_t)nt || w->extras >= (int32_t)nt)) ||
+                  (!texts && !lenient && (w->text >= 0 || w->extras >= 0));
+        int with_x = w->kind == HB_EV_ISSUE || w->kind == HB_EV_WARM;
+        if (bad || (with_x && k >= dims[0])) {
+            if (!lenient) rc = HB_EDAMAGED;
             break;
         }
-        hb_event e = {r->seq,  r->kind,   r->session, r->id,    r->budget, r->bracket, r->stage, r->loss,
-                      r->status, r->worker, r->start,   r->end,
-                      r->text >= 0 ? texts[r->text] : NULL, r->extras >= 0 ? texts[r->extras] : NULL, NULL,
-                      identity ? r->config : r->id, identity && r->prev >= 0 ? (uint64_t)r->prev : HB_NO_JOB,
-                      identity ? r->spent : NAN};
-        if (e.kind == HB_EV_ISSUE || e.kind == HB_EV_WARM) {
-            if (k >= dims[0]) {
-                rc = HB_ESYNTAX;
-                break;
-            }
-            e.x = xs + k++ * log->dim;
-        }
+        hb_event e = {w->seq,  w->kind,   w->session, w->id,    w->budget, w->bracket, w->stage, w->loss,
+                      w->status, w->worker, w->start,   w->end,
+                      texts && w->text >= 0 ? texts[w->text] : NULL, texts && w->extras >= 0 ? texts[w->extras] : NULL,
+                      NULL, identity ? w->config : w->id, identity && w->prev >= 0 ? (uint64_t)w->prev : HB_NO_JOB,
+                      identity ? w->spent : NAN};
+        if (with_x) e.x = xs + k++ * log->dim;
         rc = hb_runlog_add(log, &e);
     }
-    for (hsize_t i = 0; texts && i < nt; i++) hb_free(texts[i]);
+    if (rc == HB_OK) {
+        hsize_t claimed = 0;
+        if (r == 1) H5Sget_simple_extent_dims(s, &claimed, NULL);
+        *whole = i == claimed;
+    }
+    for (hsize_t j = 0; texts && j < nt; j++) hb_free(texts[j]);
     hb_free(texts);
     H5Tclose(t);
+    if (mem != H5S_ALL) H5Sclose(mem);
+    if (file != H5S_ALL) H5Sclose(file);
     hb_free(rows);
     hb_free(xs);
     H5Sclose(s);
@@ -696,20 +869,17 @@ static int read_events(hid_t f, hb_runlog *log)
     return rc;
 }
 
-/* Append the journal's valid records (read through a private read-only mapping) to 'log'. */
-static int read_journal(int fd, size_t joff, size_t jcap, hb_runlog *log, size_t *used)
+/* The largest record the journal of a 'dim'-parameter run can hold. */
+static size_t max_record(size_t dim) { return HB_REC_FIXED + dim * 8 + 2 * 65536 + 8 + HB_REC_TRAILER; }
+
+/* Append the valid records of the journal at 'p' ('jcap' bytes) to 'log'. A journal ends at the
+ * first record that does not check. A kill can leave one record half written there (its magic,
+ * written last, missing) but nothing after it: a record whose magic is there but which does not
+ * check, or any byte written beyond the longest record, means damage ('*damaged' = 1). */
+static int read_journal(const unsigned char *p, size_t jcap, hb_runlog *log, size_t *used, int *damaged)
 {
     *used = 0;
-    if (jcap == 0) return HB_OK;
-    struct stat st;
-    if (fstat(fd, &st) != 0) return HB_EIO;
-    if ((size_t)st.st_size < joff + jcap) jcap = (size_t)st.st_size > joff ? (size_t)st.st_size - joff : 0;
-    long pg = sysconf(_SC_PAGESIZE);
-    size_t base = joff / (size_t)pg * (size_t)pg;
-    if (jcap == 0) return HB_OK;
-    unsigned char *m = mmap(NULL, joff - base + jcap, PROT_READ, MAP_SHARED, fd, (off_t)base);
-    if (m == MAP_FAILED) return HB_EIO;
-    const unsigned char *p = m + (joff - base);
+    *damaged = 0;
     double *x = hb_malloc((log->dim ? log->dim : 1) * sizeof(double));
     int rc = x ? HB_OK : HB_ENOMEM;
     size_t at = 0;
@@ -726,64 +896,110 @@ static int read_journal(int fd, size_t joff, size_t jcap, hb_runlog *log, size_t
         at += sz;
     }
     hb_free(x);
-    munmap(m, joff - base + jcap);
     *used = at;
+    if (rc == HB_OK && at < jcap) {
+        uint32_t magic = 0;
+        if (jcap - at >= 4) memcpy(&magic, p + at, 4);
+        size_t from = at + max_record(log->dim);
+        if (magic == HB_REC_MAGIC) *damaged = 1;
+        for (size_t i = (from + 7) & ~(size_t)7; !*damaged && i + 8 <= jcap; i += 8) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            if (w) *damaged = 1;
+        }
+    }
     return rc;
 }
 
-/* Read the file open at 'fd' (named 'path' in messages). */
-static int read_fd(int fd, const char *path, char **header, hb_runlog *log, hb_error *err)
+/* Read an open HDF5 run file: the header, the events table, and where its journal is. */
+static int read_hdf5(hid_t f, const char *path, size_t file_size, int lenient, char **header, hb_runlog *log,
+                     size_t *joff, size_t *jcap, int *whole, hb_error *err)
 {
-    quiet_hdf5();
-    char proc[64];
-    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd); /* the very file 'fd' holds, even if renamed */
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    hid_t f = H5Fopen(proc, H5F_ACC_RDONLY, fapl);
-    H5Pclose(fapl);
-    if (f < 0) return hb_error_set(err, HB_ESYNTAX, NULL, "%s: not an HDF5 file", path);
+    *joff = *jcap = 0;
+    *whole = 0;
     char *format = NULL;
     int rc = read_attr_str(f, "format", &format);
     if (rc == HB_OK && strcmp(format, FORMAT_NAME) != 0) rc = HB_ESYNTAX;
     hb_free(format);
     long long version = read_attr_i64(f, "format_version"), dim = read_attr_i64(f, "dim");
-    if (rc != HB_OK || dim < 0) {
-        H5Fclose(f);
+    if (rc != HB_OK || dim < 0 || dim > (1 << 20))
         return hb_error_set(err, HB_ESYNTAX, NULL, "%s: an HDF5 file, but not an hbmpi run file", path);
-    }
-    if (version != FORMAT_VERSION) {
-        H5Fclose(f);
+    if (version != FORMAT_VERSION)
         return hb_error_set(err, HB_ESYNTAX, NULL, "%s: run-file format %lld; this hbmpi reads format %d", path,
                             version, FORMAT_VERSION);
-    }
     hb_runlog_init(log, (size_t)dim);
     rc = read_attr_str(f, "header", header);
-    if (rc == HB_OK) rc = read_events(f, log);
-    size_t joff = 0, jcap = 0;
+    if (rc == HB_ESYNTAX) return hb_error_set(err, HB_EDAMAGED, NULL, "%s: damaged: its header cannot be read", path);
+    if (rc == HB_OK) rc = read_events(f, file_size, lenient, log, whole);
     if (rc == HB_OK) {
         hid_t d = H5Dopen2(f, "journal", H5P_DEFAULT);
         haddr_t a = d >= 0 ? H5Dget_offset(d) : HADDR_UNDEF;
         hsize_t n = 0;
         if (d >= 0) {
             hid_t s = H5Dget_space(d);
-            H5Sget_simple_extent_dims(s, &n, NULL);
+            if (H5Sget_simple_extent_ndims(s) == 1) H5Sget_simple_extent_dims(s, &n, NULL);
             H5Sclose(s);
             H5Dclose(d);
         }
-        if (a == HADDR_UNDEF) rc = HB_ESYNTAX;
-        joff = (size_t)a;
-        jcap = (size_t)n;
+        if (a == HADDR_UNDEF && !lenient) rc = HB_EDAMAGED;
+        *joff = a == HADDR_UNDEF ? 0 : (size_t)a;
+        *jcap = a == HADDR_UNDEF ? 0 : (size_t)n;
     }
+    if (rc == HB_ENOMEM) return hb_error_set(err, rc, NULL, "out of memory reading %s", path);
+    if (rc != HB_OK) return hb_error_set(err, HB_EDAMAGED, NULL, "%s: damaged: its event table cannot be read", path);
+    return HB_OK;
+}
+
+/* Read the file open at 'fd' (named 'path' in messages), strictly: a file that is not exactly
+ * as hbmpi wrote it (its journal's tail apart) is HB_EDAMAGED, and HDF5 never sees a sealed
+ * file whose seal does not hold. */
+static int read_fd(int fd, const char *path, char **header, hb_runlog *log, hb_error *err)
+{
+    quiet_hdf5();
+    seal_info si;
+    int rc = check_seal(fd, path, &si, err);
+    if (rc != HB_OK) return rc;
+    struct stat st;
+    if (fstat(fd, &st) != 0) return hb_error_set(err, HB_EIO, NULL, "cannot read %s: %s", path, strerror(errno));
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd); /* the very file 'fd' holds, even if renamed */
+    hid_t f = H5Fopen(proc, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+        return si.sealed ? hb_error_set(err, HB_EDAMAGED, NULL, "%s: damaged: HDF5 cannot open it", path)
+                         : hb_error_set(err, HB_ESYNTAX, NULL, "%s: not an HDF5 file, or one cut short or damaged", path);
+    size_t joff = 0, jcap = 0;
+    int whole = 0;
+    rc = read_hdf5(f, path, (size_t)st.st_size, 0, header, log, &joff, &jcap, &whole, err);
     H5Fclose(f);
-    size_t used = 0;
-    if (rc == HB_OK) rc = read_journal(fd, joff, jcap, log, &used);
+    if (rc == HB_OK && si.sealed && (joff != si.joff || jcap != si.jcap))
+        rc = hb_error_set(err, HB_EDAMAGED, NULL, "%s: damaged: its journal is not where its seal says", path);
+    /* the journal, through a private read-only mapping, up to the end of the file */
+    if (rc == HB_OK && jcap > 0 && (size_t)st.st_size > joff) {
+        if ((size_t)st.st_size < joff + jcap) jcap = (size_t)st.st_size - joff;
+        long pg = sysconf(_SC_PAGESIZE);
+        size_t base = joff / (size_t)pg * (size_t)pg;
+        unsigned char *m = mmap(NULL, joff - base + jcap, PROT_READ, MAP_SHARED, fd, (off_t)base);
+        if (m == MAP_FAILED) {
+            rc = hb_error_set(err, HB_EIO, NULL, "cannot map %s: %s", path, strerror(errno));
+        } else {
+            size_t used = 0;
+            int damaged = 0;
+            rc = read_journal(m + (joff - base), jcap, log, &used, &damaged);
+            munmap(m, joff - base + jcap);
+            if (rc == HB_ENOMEM) rc = hb_error_set(err, rc, NULL, "out of memory reading %s", path);
+            else if (damaged)
+                rc = hb_error_set(err, HB_EDAMAGED, NULL,
+                                  "%s: damaged: its journal does not end cleanly after event %zu (bytes were "
+                                  "written beyond its last record that checks, which no kill leaves)",
+                                  path, log->n);
+        }
+    }
     if (rc != HB_OK) {
         hb_free(*header);
         *header = NULL;
         hb_runlog_fini(log);
-        return rc == HB_ENOMEM ? hb_error_set(err, rc, NULL, "out of memory reading %s", path)
-                               : hb_error_set(err, rc, NULL, "%s: damaged run file (%s)", path, hb_strerror(rc));
     }
-    return HB_OK;
+    return rc;
 }
 
 int hb_store_read(const char *path, char **header, hb_runlog *log, hb_error *err)
@@ -878,3 +1094,272 @@ int hb_store_close(hb_store *s, const hb_runlog *log, hb_error *err)
 }
 
 void hb_store_get_stats(const hb_store *s, hb_store_stats *st) { *st = s->stats; }
+
+/* ---------- salvage: what can be read of a damaged file ---------- */
+
+/* The length HDF5 expects the file to have: its seal's, or the end-of-file address of a version 0
+ * superblock; 'size' when neither says. */
+static size_t expected_length(const unsigned char *b, size_t size)
+{
+    size_t want = size;
+    if (size >= 64 && memcmp(b, SEAL_MAGIC, 16) == 0 && get_u64(b + 48) == hb_check64(b, 48, 0x7365616c))
+        want = (size_t)get_u64(b + 16);
+    for (size_t at = 0; at <= SEAL_SIZE; at += SEAL_SIZE) /* superblock at 0 or after the seal */
+        if (size >= at + 48 && memcmp(b + at, hdf5_signature, 8) == 0 && b[at + 8] == 0 && b[at + 13] == 8) {
+            size_t eof = (size_t)get_u64(b + at + 40) + at;
+            if (eof > want) want = eof;
+        }
+    /* never more than a bounded amount of zeros on top of what is there */
+    return want > size && want - size > ((size_t)1 << 30) + size ? size : want;
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n > 0) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* The child: read 'path' leniently from a zero-padded copy in memory and write to 'out' either
+ * 'E' and a message, or 'K', the header, the dimension and the events as journal records. */
+static int salvage_child(const char *path, int out)
+{
+    quiet_hdf5();
+    hb_error err;
+    hb_error_clear(&err);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) return 1;
+    size_t size = (size_t)st.st_size;
+    unsigned char first[SEAL_SIZE + 64];
+    memset(first, 0, sizeof first);
+    if (pread(fd, first, sizeof first, 0) < 0) return 1;
+    size_t len = expected_length(first, size);
+    unsigned char *img = hb_calloc(len ? len : 1, 1);
+    if (img == NULL) return 1;
+    for (size_t at = 0; at < size && at < len;) {
+        ssize_t got = pread(fd, img + at, len - at, (off_t)at);
+        if (got <= 0) break;
+        at += (size_t)got;
+    }
+    close(fd);
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_core(fapl, 1 << 20, 0);
+    H5Pset_file_image(fapl, img, len);
+    hid_t f = H5Fopen("salvage.h5", H5F_ACC_RDONLY, fapl);
+    H5Pclose(fapl);
+    char *header = NULL;
+    hb_runlog log;
+    memset(&log, 0, sizeof log);
+    size_t joff = 0, jcap = 0;
+    int whole = 0, rc = f < 0 ? hb_error_set(&err, HB_EDAMAGED, NULL, "HDF5 cannot open what is left of it")
+                              : read_hdf5(f, path, len, 1, &header, &log, &joff, &jcap, &whole, &err);
+    if (f >= 0) H5Fclose(f);
+    if (rc == HB_OK && whole && joff < len) { /* the journal continues a whole table */
+        size_t used = 0;
+        int damaged = 0;
+        rc = read_journal(img + joff, len - joff < jcap ? len - joff : jcap, &log, &used, &damaged);
+    }
+    hb_free(img);
+    hb_buf b = HB_BUF_INIT;
+    if (rc != HB_OK) {
+        hb_buf_printf(&b, "E%s", err.msg);
+    } else {
+        uint64_t hl = strlen(header), dim = log.dim, n = log.n;
+        hb_buf_append(&b, "K", 1);
+        hb_buf_append(&b, (const char *)&hl, 8);
+        hb_buf_append(&b, header, hl);
+        hb_buf_append(&b, (const char *)&dim, 8);
+        hb_buf_append(&b, (const char *)&n, 8);
+        for (size_t i = 0; i < log.n && !b.failed; i++) {
+            hb_event e = log.ev[i];
+            e.x = hb_runlog_x(&log, i);
+            size_t sz = hb_record_size(&e, log.dim);
+            unsigned char *rec = hb_malloc(sz);
+            if (rec == NULL) return 1;
+            hb_record_encode(&e, log.dim, rec);
+            hb_buf_append(&b, (const char *)rec, sz);
+            hb_free(rec);
+        }
+    }
+    int ok = !b.failed && write_all(out, b.data, b.len) == 0;
+    hb_buf_fini(&b);
+    hb_free(header);
+    hb_runlog_fini(&log);
+    return ok ? 0 : 1;
+}
+
+/* Run salvage_child in a child process (HDF5 may crash or hang on a damaged file) and collect
+ * what it sends, within 'seconds'. */
+static int salvage_collect(const char *path, double seconds, hb_buf *got, hb_error *err)
+{
+    int p[2];
+    if (pipe(p) != 0) return hb_error_set(err, HB_EIO, NULL, "pipe: %s", strerror(errno));
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return hb_error_set(err, HB_EIO, NULL, "fork: %s", strerror(errno));
+    }
+    if (pid == 0) {
+        close(p[0]);
+        _exit(salvage_child(path, p[1]));
+    }
+    close(p[1]);
+    double end = mono() + seconds;
+    char chunk[65536];
+    int timed_out = 0;
+    for (;;) {
+        struct pollfd pf = {p[0], POLLIN, 0};
+        double left = end - mono();
+        if (left <= 0) {
+            timed_out = 1;
+            break;
+        }
+        int r = poll(&pf, 1, (int)(left * 1000) + 1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) continue;
+        ssize_t n = read(p[0], chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        hb_buf_append(got, chunk, (size_t)n);
+    }
+    close(p[0]);
+    if (timed_out) kill(pid, SIGKILL);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (timed_out)
+        return hb_error_set(err, HB_EDAMAGED, NULL, "%s: reading what is left of it took more than %.0f s", path,
+                            seconds);
+    if (WIFSIGNALED(status))
+        return hb_error_set(err, HB_EDAMAGED, NULL, "%s: HDF5 crashed reading what is left of it (signal %d)", path,
+                            WTERMSIG(status));
+    if (got->failed) return hb_error_set(err, HB_ENOMEM, NULL, "out of memory reading %s", path);
+    if (got->len == 0 || (got->data[0] != 'K' && got->data[0] != 'E'))
+        return hb_error_set(err, HB_EDAMAGED, NULL, "%s: nothing could be read from it", path);
+    if (got->data[0] == 'E') return hb_error_set(err, HB_EDAMAGED, NULL, "%.*s", (int)got->len - 1, got->data + 1);
+    return HB_OK;
+}
+
+/* The longest prefix of 'log' whose results all name an issued job (a prefix that does not
+ * check cannot be extended into one that does). */
+static size_t consistent_prefix(hb_runlog *log)
+{
+    size_t n = log->n, lo = 0, hi = n;
+    hb_trial *t = NULL;
+    size_t k = 0;
+    if (hb_runlog_trials(log, &t, &k) == HB_OK) {
+        hb_free(t);
+        return n;
+    }
+    while (lo < hi) { /* lo checks, hi + 1 does not */
+        size_t mid = lo + (hi - lo + 1) / 2;
+        log->n = mid;
+        int ok = hb_runlog_trials(log, &t, &k) == HB_OK;
+        hb_free(t);
+        t = NULL;
+        if (ok) lo = mid;
+        else hi = mid - 1;
+    }
+    log->n = n;
+    return lo;
+}
+
+int hb_store_salvage(const char *path, char **header, hb_runlog *log, char **damage, hb_error *err)
+{
+    *damage = NULL;
+    hb_error why;
+    int rc = hb_store_read(path, header, log, &why);
+    unsigned char sig[8] = {0};
+    int fd = rc == HB_ESYNTAX ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd >= 0) { /* an HDF5 file without a seal that HDF5 cannot open may be one cut short */
+        if (pread(fd, sig, 8, 0) != 8) memset(sig, 0, 8);
+        close(fd);
+    }
+    if (rc == HB_OK || (rc != HB_EDAMAGED && !(rc == HB_ESYNTAX && memcmp(sig, hdf5_signature, 8) == 0))) {
+        if (rc != HB_OK && err) *err = why;
+        return rc;
+    }
+    struct stat st;
+    double seconds = 60 + (stat(path, &st) == 0 ? (double)st.st_size / 20e6 : 0);
+    hb_buf got = HB_BUF_INIT;
+    rc = salvage_collect(path, seconds, &got, err);
+    if (rc != HB_OK) {
+        hb_buf_fini(&got);
+        if (rc == HB_EDAMAGED && err) { /* say first what is wrong with the file */
+            char msg[sizeof err->msg];
+            snprintf(msg, sizeof msg, "%s", err->msg);
+            hb_error_set(err, HB_EDAMAGED, NULL, "%s; nothing could be read from it (%s)", why.msg, msg);
+        }
+        return rc;
+    }
+    const unsigned char *p = (const unsigned char *)got.data + 1, *end = (const unsigned char *)got.data + got.len;
+    uint64_t hl = 0, dim = 0, n = 0;
+    if (end - p >= 8) memcpy(&hl, p, 8);
+    p += 8;
+    rc = (size_t)(end - p) >= hl + 16 ? HB_OK : HB_EDAMAGED;
+    if (rc == HB_OK) {
+        *header = hb_malloc(hl + 1);
+        if (*header) {
+            memcpy(*header, p, hl);
+            (*header)[hl] = '\0';
+        }
+        p += hl;
+        memcpy(&dim, p, 8);
+        memcpy(&n, p + 8, 8);
+        p += 16;
+        rc = *header ? HB_OK : HB_ENOMEM;
+    }
+    hb_runlog_init(log, (size_t)dim);
+    double *x = hb_malloc((dim ? dim : 1) * sizeof *x);
+    if (x == NULL) rc = HB_ENOMEM;
+    while (rc == HB_OK && p < end) {
+        hb_event e;
+        const unsigned char *xr = NULL;
+        size_t sz = hb_record_decode(p, (size_t)(end - p), log->n, log->dim, &e, &xr);
+        if (sz == 0) break;
+        if (xr) {
+            hb_record_x(xr, log->dim, x);
+            e.x = x;
+        }
+        rc = hb_runlog_add(log, &e);
+        p += sz;
+    }
+    hb_free(x);
+    hb_buf_fini(&got);
+    size_t keep = rc == HB_OK ? consistent_prefix(log) : 0;
+    if (rc == HB_OK && keep < log->n) { /* drop the events after the first that does not fit */
+        hb_runlog cut;
+        hb_runlog_init(&cut, log->dim);
+        for (size_t i = 0; i < keep && rc == HB_OK; i++) {
+            hb_event e = log->ev[i];
+            e.x = hb_runlog_x(log, i);
+            rc = hb_runlog_add(&cut, &e);
+        }
+        hb_runlog_fini(log);
+        *log = cut;
+    }
+    if (rc == HB_OK) {
+        size_t m = strlen(why.msg) + 128;
+        *damage = hb_malloc(m);
+        if (*damage)
+            snprintf(*damage, m, "%s; %zu event%s could be read", why.msg, log->n, log->n == 1 ? "" : "s");
+        else rc = HB_ENOMEM;
+    }
+    if (rc != HB_OK) {
+        hb_free(*header);
+        *header = NULL;
+        hb_runlog_fini(log);
+        return rc == HB_ENOMEM ? hb_error_set(err, rc, NULL, "out of memory reading %s", path)
+                               : hb_error_set(err, rc, NULL, "%s; nothing could be read from it", why.msg);
+    }
+    return HB_OK;
+}
