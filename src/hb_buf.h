@@ -20,7 +20,7 @@ HB_API void hb_buf_reset(hb_buf *b);
 HB_API int hb_buf_append(hb_buf *b, const char *s, size_t n);
 HB_API int hb_buf_puts(hb_buf *b, const char *s);
 HB_API int hb_buf_printf(hb_buf *b, const char *fmt, ...) HB_PRINTF(2, 3);
-/* A JSON string literal with quotes and escapes. */
+/* A JSON string literal with quotes and escapes; bytes that are not UTF-8 become U+FFFD. */
 HB_API int hb_buf_json_string(hb_buf *b, const char *s);
 /* A JSON number: shortest text that reads back as the same double; non-finite -> null. */
 HB_API int hb_buf_json_number(hb_buf *b, double v);

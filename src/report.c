@@ -1,6 +1,7 @@
 /* report.c — the report JSON (CLI.md) from trial records. */
 #include "hb_report.h"
 
+#include <jansson.h>
 #include <math.h>
 
 long hb_report_best(const hb_trial *t, size_t n)
@@ -113,8 +114,15 @@ int hb_report_json(const hb_space *sp, const hb_report_info *info, const hb_tria
             hb_buf_json_string(b, r->reason);
         }
         if (r->extras && r->extras[0] == '{') {
+            /* the objective's JSON object as it came, unless it is not one (a damaged or
+             * hand-made run file): then as a string, so the report stays JSON */
+            json_t *o = json_loads(r->extras, 0, NULL);
             hb_buf_puts(b, ", \"extras\": ");
-            hb_buf_puts(b, r->extras);
+            if (json_is_object(o))
+                hb_buf_puts(b, r->extras);
+            else
+                hb_buf_json_string(b, r->extras);
+            json_decref(o);
         }
         hb_buf_puts(b, "}");
         busy += r->end - r->start;

@@ -54,6 +54,11 @@ foreach(t basic mismatch finished locked warm cmd_signal)
   add_test(NAME runfile_${t} COMMAND ${HB_RUNFILE_TEST} ${t})
   set_tests_properties(runfile_${t} PROPERTIES TIMEOUT 300 LABELS runfile ENVIRONMENT "${HB_CLI_ENV}")
 endforeach()
+# Damaged run files (cut short, bytes changed, a damaged journal, a zeroed seal, foreign files, a claim
+# of 10^12 events, a file from before the seal): refused untouched, reported, repaired.
+add_test(NAME runfile_damaged COMMAND ${HB_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/runfile/test_damaged.py
+         --hbmpi $<TARGET_FILE:hbmpi>)
+set_tests_properties(runfile_damaged PROPERTIES TIMEOUT 300 LABELS runfile ENVIRONMENT "${HB_CLI_ENV}")
 # Real mpirun -n 3, killed with SIGKILL at random moments; signals to rank 0, to every rank, to a worker;
 # a library objective that ignores the stop (rank 0 saves and ends the MPI job).
 list(APPEND HB_RUNFILE_TEST --objlib ${CMAKE_CURRENT_BINARY_DIR}/objectives/libobj.so)

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <jansson.h>
 #include <string.h>
 
 #include "hb_buf.h"
@@ -68,6 +69,27 @@ static void test_json_string_escapes(void)
     hb_buf_fini(&b);
 }
 
+/* Found by tests/fuzz/fuzz_runfile.c: a reason with a byte that is not UTF-8 (0x91, Windows-1252's
+ * left quote) made report JSON that no JSON reader takes. UTF-8 stays as it is; anything else,
+ * overlong forms, surrogates and beyond U+10FFFF included, becomes U+FFFD. */
+static void test_json_string_utf8(void)
+{
+    hb_buf b = HB_BUF_INIT;
+    hb_buf_json_string(&b, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+    CU_ASSERT_STRING_EQUAL(b.data, "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
+    const char *bad[] = {"\x91quoted\x92", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82", "\xff"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        hb_buf_reset(&b);
+        hb_buf_json_string(&b, bad[i]);
+        CU_ASSERT_PTR_NOT_NULL(strstr(b.data, "\xef\xbf\xbd"));
+        CU_ASSERT_PTR_NULL(strstr(b.data, "\xc0"));
+        json_t *v = json_loads(b.data, JSON_DECODE_ANY, NULL);
+        CU_ASSERT_PTR_NOT_NULL(v);
+        json_decref(v);
+    }
+    hb_buf_fini(&b);
+}
+
 static void test_alloc_failure(void)
 {
     hb_buf b = HB_BUF_INIT;
@@ -89,6 +111,7 @@ int hb_test_add_buf(void)
     CU_add_test(s, "shortest round-trip numbers", test_shortest_numbers);
     CU_add_test(s, "shortest form = linear search", test_shortest_matches_linear_search);
     CU_add_test(s, "string escapes", test_json_string_escapes);
+    CU_add_test(s, "strings that are not UTF-8", test_json_string_utf8);
     CU_add_test(s, "allocation failure", test_alloc_failure);
     return 0;
 }

@@ -70,11 +70,42 @@ static void test_json_shape(void)
     hb_space_free(sp);
 }
 
+/* Extras that are an object go in as they came; a run file can hold anything else in their place
+ * (a damaged journal, a hand-made file: tests/fuzz/fuzz_runfile.c), which must still give JSON. */
+static void test_json_extras(void)
+{
+    hb_space *sp = NULL;
+    hb_space_create(&sp);
+    hb_space_add_float(sp, "x", 0, 1, HB_SCALE_LINEAR, NAN, NULL);
+    hb_space_finalize(sp, NULL, NULL);
+    double x[] = {0.5};
+    const char *extras[] = {"{\"acc\": 0.9}", "{not json", "{\"a\": \"\x91\"}", "{} {}"};
+    hb_trial t[4];
+    for (int i = 0; i < 4; i++)
+        t[i] = (hb_trial){(uint64_t)i, x, 1, 0.5, HB_TRIAL_OK, -1, -1, 0, 0.0, 1.0, "r\xff", extras[i], (uint64_t)i,
+                          HB_NO_JOB, 1};
+    hb_opt_settings s;
+    hb_opt_settings_init(&s);
+    hb_report_info info = {NULL, &s, NULL, 1.0, 1, "damaged: \xc3"};
+    hb_buf b = HB_BUF_INIT;
+    CU_ASSERT_EQUAL(hb_report_json(sp, &info, t, 4, &b), HB_OK);
+    json_t *r = json_loads(b.data, 0, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    json_t *tr = json_object_get(r, "trials");
+    CU_ASSERT_EQUAL(json_real_value(json_object_get(json_object_get(json_array_get(tr, 0), "extras"), "acc")), 0.9);
+    for (int i = 1; i < 4; i++) CU_ASSERT(json_is_string(json_object_get(json_array_get(tr, i), "extras")));
+    CU_ASSERT(json_is_string(json_object_get(r, "damaged")));
+    json_decref(r);
+    hb_buf_fini(&b);
+    hb_space_free(sp);
+}
+
 int hb_test_add_report(void)
 {
     CU_pSuite s = CU_add_suite("report", NULL, NULL);
     if (!s) return -1;
     CU_add_test(s, "incumbent rule", test_best_rule);
     CU_add_test(s, "JSON shape", test_json_shape);
+    CU_add_test(s, "JSON from odd extras and bytes", test_json_extras);
     return 0;
 }

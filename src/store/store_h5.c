@@ -1336,6 +1336,7 @@ int hb_store_salvage(const char *path, char **header, hb_runlog *log, char **dam
     hb_free(x);
     hb_buf_fini(&got);
     size_t keep = rc == HB_OK ? consistent_prefix(log) : 0;
+    if (rc == HB_OK && keep == 0) rc = HB_EDAMAGED; /* a header alone: nothing to report or resume */
     if (rc == HB_OK && keep < log->n) { /* drop the events after the first that does not fit */
         hb_runlog cut;
         hb_runlog_init(&cut, log->dim);
