@@ -402,9 +402,14 @@ static void print_events(const hb_run_view *v)
             hb_buf_puts(&b, e->kind == HB_EV_RESULT || e->kind == HB_EV_HELD ? ", \"reason\": " : ", \"text\": ");
             hb_buf_json_string(&b, e->text);
         }
-        if (e->kind == HB_EV_SESSION && e->text) hb_buf_printf(&b, ", \"info\": %s", e->text);
-        if (e->kind == HB_EV_SESSION && e->extras) hb_buf_printf(&b, ", \"settings\": %s", e->extras);
-        if (e->kind != HB_EV_SESSION && e->extras) hb_buf_printf(&b, ", \"extras\": %s", e->extras);
+        if (e->kind == HB_EV_SESSION && e->text) {
+            hb_buf_puts(&b, ", \"info\": ");
+            hb_buf_json_object(&b, e->text);
+        }
+        if (e->extras) {
+            hb_buf_puts(&b, e->kind == HB_EV_SESSION ? ", \"settings\": " : ", \"extras\": ");
+            hb_buf_json_object(&b, e->extras);
+        }
         hb_buf_puts(&b, "}\n");
         if (b.data) fputs(b.data, stdout);
     }

@@ -1,6 +1,7 @@
 /* buf.c — growable buffer and JSON writing helpers. */
 #include "hb_buf.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -105,6 +106,14 @@ int hb_buf_json_string(hb_buf *b, const char *s)
         }
     }
     if (rc == HB_OK) rc = hb_buf_append(b, "\"", 1);
+    return rc;
+}
+
+int hb_buf_json_object(hb_buf *b, const char *json)
+{
+    json_t *o = json_loads(json, 0, NULL);
+    int rc = json_is_object(o) ? hb_buf_puts(b, json) : hb_buf_json_string(b, json);
+    json_decref(o);
     return rc;
 }
 

@@ -22,6 +22,9 @@ HB_API int hb_buf_puts(hb_buf *b, const char *s);
 HB_API int hb_buf_printf(hb_buf *b, const char *fmt, ...) HB_PRINTF(2, 3);
 /* A JSON string literal with quotes and escapes; bytes that are not UTF-8 become U+FFFD. */
 HB_API int hb_buf_json_string(hb_buf *b, const char *s);
+/* 'json' as it is when it is one JSON object, else as a JSON string: text that a run file holds
+ * as JSON (settings, extras, session information) may be damaged, and the output stays JSON. */
+HB_API int hb_buf_json_object(hb_buf *b, const char *json);
 /* A JSON number: shortest text that reads back as the same double; non-finite -> null. */
 HB_API int hb_buf_json_number(hb_buf *b, double v);
 /* Write the shortest round-trip text of 'v' into 'out' (at least 32 bytes). */

@@ -1,8 +1,8 @@
 /* report.c — the report JSON (CLI.md) from trial records. */
 #include "hb_report.h"
 
-#include <jansson.h>
 #include <math.h>
+#include <string.h>
 
 long hb_report_best(const hb_trial *t, size_t n)
 {
@@ -73,8 +73,10 @@ int hb_report_json(const hb_space *sp, const hb_report_info *info, const hb_tria
     hb_buf_puts(b, ",\n  \"optimizer\": ");
     hb_buf_json_string(b, s->optimizer);
     hb_buf_printf(b, ",\n  \"seed\": %llu,\n  \"settings\": ", (unsigned long long)s->seed);
-    if (info->settings_json)
-        hb_buf_puts(b, info->settings_json);
+    if (info->settings_json && !strcmp(info->settings_json, "null"))
+        hb_buf_puts(b, "null");
+    else if (info->settings_json)
+        hb_buf_json_object(b, info->settings_json);
     else
         hb_report_settings_json(s, b);
     if (info->damaged) {
@@ -114,15 +116,8 @@ int hb_report_json(const hb_space *sp, const hb_report_info *info, const hb_tria
             hb_buf_json_string(b, r->reason);
         }
         if (r->extras && r->extras[0] == '{') {
-            /* the objective's JSON object as it came, unless it is not one (a damaged or
-             * hand-made run file): then as a string, so the report stays JSON */
-            json_t *o = json_loads(r->extras, 0, NULL);
             hb_buf_puts(b, ", \"extras\": ");
-            if (json_is_object(o))
-                hb_buf_puts(b, r->extras);
-            else
-                hb_buf_json_string(b, r->extras);
-            json_decref(o);
+            hb_buf_json_object(b, r->extras);
         }
         hb_buf_puts(b, "}");
         busy += r->end - r->start;

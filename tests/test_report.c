@@ -70,8 +70,9 @@ static void test_json_shape(void)
     hb_space_free(sp);
 }
 
-/* Extras that are an object go in as they came; a run file can hold anything else in their place
- * (a damaged journal, a hand-made file: tests/fuzz/fuzz_runfile.c), which must still give JSON. */
+/* Extras and settings that are an object go in as they came; a run file can hold anything else in
+ * their place (what `report` salvages of a damaged file, a hand-made one: tests/fuzz/), which
+ * must still give JSON. */
 static void test_json_extras(void)
 {
     hb_space *sp = NULL;
@@ -86,7 +87,8 @@ static void test_json_extras(void)
                           HB_NO_JOB, 1};
     hb_opt_settings s;
     hb_opt_settings_init(&s);
-    hb_report_info info = {NULL, &s, NULL, 1.0, 1, "damaged: \xc3"};
+    /* settings as a damaged run file held them (found by changing bytes of a real one) */
+    hb_report_info info = {NULL, &s, "{\"min_budg\xeft\": 1.0, \"eta\": 3", 1.0, 1, "damaged: \xc3"};
     hb_buf b = HB_BUF_INIT;
     CU_ASSERT_EQUAL(hb_report_json(sp, &info, t, 4, &b), HB_OK);
     json_t *r = json_loads(b.data, 0, NULL);
@@ -95,6 +97,7 @@ static void test_json_extras(void)
     CU_ASSERT_EQUAL(json_real_value(json_object_get(json_object_get(json_array_get(tr, 0), "extras"), "acc")), 0.9);
     for (int i = 1; i < 4; i++) CU_ASSERT(json_is_string(json_object_get(json_array_get(tr, i), "extras")));
     CU_ASSERT(json_is_string(json_object_get(r, "damaged")));
+    CU_ASSERT(json_is_string(json_object_get(r, "settings")));
     json_decref(r);
     hb_buf_fini(&b);
     hb_space_free(sp);
