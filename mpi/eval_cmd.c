@@ -322,13 +322,12 @@ static void extras_json(json_t *obj, char *out, size_t cap)
     hb_buf_fini(&one);
 }
 
-/* The loss from the last line of stdout of a program that exited with status 0. */
-static void read_loss(const hb_buf *so, const hb_buf *se, hb_eval_result *out)
+void hb__eval_cmd_read_loss(const char *so, size_t so_len, const char *se, size_t se_len, hb_eval_result *out)
 {
     const char *line, *eline;
     size_t len, elen;
-    last_line(so->data ? so->data : "", so->len, &line, &len);
-    last_line(se->data ? se->data : "", se->len, &eline, &elen);
+    last_line(so, so_len, &line, &len);
+    last_line(se, se_len, &eline, &elen);
     double v;
     if (len > 0 && line[0] == '{') {
         json_error_t je;
@@ -728,7 +727,7 @@ static int cmd_run(hb_evaluator *ev, const hb_eval_job *job, hb_eval_result *out
             if (len) reason_quote(out->reason, sizeof out->reason, "; stdout: ", line, len, 200);
         }
     } else {
-        read_loss(&so, &se, out);
+        hb__eval_cmd_read_loss(so.data ? so.data : "", so.len, se.data ? se.data : "", se.len, out);
     }
     hb_buf_fini(&so);
     hb_buf_fini(&se);
