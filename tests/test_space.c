@@ -187,6 +187,7 @@ static void test_config_json(void)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         hb_error_clear(&err);
         CU_ASSERT_EQUAL(hb_space_config_parse(sp, bad[i][0], x, &err), HB_EINVAL);
+        CU_ASSERT_EQUAL(err.status, HB_EINVAL); /* as returned (fuzz_config found a forbidden one HB_ERANGE) */
         CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, bad[i][1]));
     }
     hb_space_free(sp);
