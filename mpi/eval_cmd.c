@@ -166,9 +166,29 @@ static const char *signal_name(int s)
 
 /* ---- the reason text ---- */
 
+/* The length of the UTF-8 character at s[0..n) (1 to 4), or 0 if the bytes there are not one:
+ * a stray continuation byte, a truncated or overlong sequence, a surrogate, beyond U+10FFFF. */
+static size_t utf8_char(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    if (c < 0x80) return 1;
+    size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (len == 0 || n < len) return 0;
+    unsigned char lo = 0x80, hi = 0xBF; /* the range of the second byte */
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+    if (s[1] < lo || s[1] > hi) return 0;
+    for (size_t i = 2; i < len; i++)
+        if ((s[i] & 0xC0) != 0x80) return 0;
+    return len;
+}
+
 /* Append label'EXCERPT' to 'r': the last 'max' bytes at most of s[0..n) (cut at a UTF-8
- * character boundary, "..." in front when cut), control characters shown as '?'. Nothing is
- * appended when fewer than 16 bytes of room are left. */
+ * character boundary, "..." in front when cut), control characters and bytes that are not
+ * UTF-8 shown as '?', so that the reason is valid UTF-8 (the report JSON and the run file hold
+ * it as a JSON string). Nothing is appended when fewer than 16 bytes of room are left. */
 static void reason_quote(char *r, size_t cap, const char *label, const char *s, size_t n,
                          size_t max)
 {
@@ -188,9 +208,17 @@ static void reason_quote(char *r, size_t cap, const char *label, const char *s, 
     w += ll;
     *w++ = '\'';
     if (cut) memcpy(w, "...", 3), w += 3;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        *w++ = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+    for (size_t i = 0; i < n;) {
+        const unsigned char *c = (const unsigned char *)s + i;
+        size_t k = utf8_char(c, n - i);
+        if (k == 0 || (k == 1 && (*c < 0x20 || *c == 0x7f))) {
+            *w++ = '?';
+            i++;
+        } else {
+            memcpy(w, c, k);
+            w += k;
+            i += k;
+        }
     }
     *w++ = '\'';
     *w = '\0';
@@ -322,13 +350,12 @@ static void extras_json(json_t *obj, char *out, size_t cap)
     hb_buf_fini(&one);
 }
 
-/* The loss from the last line of stdout of a program that exited with status 0. */
-static void read_loss(const hb_buf *so, const hb_buf *se, hb_eval_result *out)
+void hb__eval_cmd_read_loss(const char *so, size_t so_len, const char *se, size_t se_len, hb_eval_result *out)
 {
     const char *line, *eline;
     size_t len, elen;
-    last_line(so->data ? so->data : "", so->len, &line, &len);
-    last_line(se->data ? se->data : "", se->len, &eline, &elen);
+    last_line(so, so_len, &line, &len);
+    last_line(se, se_len, &eline, &elen);
     double v;
     if (len > 0 && line[0] == '{') {
         json_error_t je;
@@ -728,7 +755,7 @@ static int cmd_run(hb_evaluator *ev, const hb_eval_job *job, hb_eval_result *out
             if (len) reason_quote(out->reason, sizeof out->reason, "; stdout: ", line, len, 200);
         }
     } else {
-        read_loss(&so, &se, out);
+        hb__eval_cmd_read_loss(so.data ? so.data : "", so.len, se.data ? se.data : "", se.len, out);
     }
     hb_buf_fini(&so);
     hb_buf_fini(&se);

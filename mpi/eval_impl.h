@@ -34,6 +34,13 @@ void hb__eval_result_loss(hb_eval_result *r, double loss);
 void hb__eval_result_fail(hb_eval_result *r, hb_trial_status st, const char *fmt, ...)
     HB_PRINTF(3, 4);
 
+/* The command evaluator's reading of what a program that exited with status 0 wrote: the loss
+ * from the last non-blank line of stdout 'so' ('so_len' bytes, any bytes): a bare number, or a
+ * JSON object with a numeric (or null) "loss", whose other members become out->extras and whose
+ * "spent" sets out->spent. Anything else fails the trial with a reason that quotes the line and
+ * the last line of stderr 'se'. 'out' must have been set by hb__eval_result_init. */
+void hb__eval_cmd_read_loss(const char *so, size_t so_len, const char *se, size_t se_len, hb_eval_result *out);
+
 /* The numeric value of parameter 'i' at native value 'v': the value of a float or int, the
  * number of a numeric choice; NaN for an inactive parameter or a string choice. */
 double hb__eval_value_number(const hb_space *sp, size_t i, double v);

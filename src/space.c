@@ -42,6 +42,8 @@ typedef struct param {
 struct hb_space {
     param *params;
     size_t n, cap;
+    size_t *slots;               /* hash index of the names: parameter index + 1, 0 empty */
+    size_t n_slots;              /* a power of two above 2 cap, or 0 */
     forbid_node *forbid;
     size_t n_forbid, cap_forbid;
     size_t *order;               /* parents before children; valid once finalized */
@@ -96,6 +98,7 @@ void hb_space_free(hb_space *sp)
     if (sp == NULL) return;
     for (size_t i = 0; i < sp->n; i++) param_fini(&sp->params[i]);
     hb_free(sp->params);
+    hb_free(sp->slots);
     for (size_t i = 0; i < sp->n_forbid; i++) forbid_fini(&sp->forbid[i]);
     hb_free(sp->forbid);
     hb_free(sp->order);
@@ -126,14 +129,41 @@ static int check_name(hb_space *sp, const char *name, hb_error *err, hb__fault *
     return HB_OK;
 }
 
+/* FNV-1a of a name, for the hash index. */
+static size_t name_hash(const char *name)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (const unsigned char *c = (const unsigned char *)name; *c; c++) h = (h ^ *c) * 1099511628211ull;
+    return (size_t)h;
+}
+
+/* Enter parameter 'i' into the hash index (which has room: grow_params made it). */
+static void index_put(hb_space *sp, size_t i)
+{
+    size_t mask = sp->n_slots - 1, k = name_hash(sp->params[i].name) & mask;
+    while (sp->slots[k] != 0) k = (k + 1) & mask;
+    sp->slots[k] = i + 1;
+}
+
+/* Room for one more parameter, in the array and in the hash index (finding a name by comparing
+ * it with every other made a space of n parameters take n^2 / 2 comparisons to build). */
 static int grow_params(hb_space *sp)
 {
     if (sp->n < sp->cap) return HB_OK;
     size_t cap = sp->cap ? 2 * sp->cap : 16;
+    size_t *slots = hb_calloc(4 * cap, sizeof *slots);
+    if (slots == NULL) return HB_ENOMEM;
     param *p = hb_realloc(sp->params, cap * sizeof *p);
-    if (p == NULL) return HB_ENOMEM;
+    if (p == NULL) {
+        hb_free(slots);
+        return HB_ENOMEM;
+    }
     sp->params = p;
     sp->cap = cap;
+    hb_free(sp->slots);
+    sp->slots = slots;
+    sp->n_slots = 4 * cap;
+    for (size_t i = 0; i < sp->n; i++) index_put(sp, i);
     return HB_OK;
 }
 
@@ -225,6 +255,7 @@ int hb__space_add_numeric(hb_space *sp, hb_param_type type, const char *name, do
     p.has_default = has_def;
     p.def = def;
     sp->params[sp->n++] = p;
+    index_put(sp, sp->n - 1);
     sp->finalized = 0;
     return HB_OK;
 }
@@ -329,6 +360,7 @@ int hb__space_add_choices(hb_space *sp, hb_param_type type, const char *name,
         p.cum_weights[n - 1] = 1.0;
     }
     sp->params[sp->n++] = p;
+    index_put(sp, sp->n - 1);
     sp->finalized = 0;
     return HB_OK;
 nomem:
@@ -624,8 +656,10 @@ size_t hb_space_dim(const hb_space *sp) { return sp->n; }
 
 int hb_space_find(const hb_space *sp, const char *name)
 {
-    for (size_t i = 0; i < sp->n; i++)
-        if (strcmp(sp->params[i].name, name) == 0) return (int)i;
+    if (sp->n_slots == 0) return -1;
+    size_t mask = sp->n_slots - 1;
+    for (size_t k = name_hash(name) & mask; sp->slots[k] != 0; k = (k + 1) & mask)
+        if (strcmp(sp->params[sp->slots[k] - 1].name, name) == 0) return (int)(sp->slots[k] - 1);
     return -1;
 }
 

@@ -651,7 +651,10 @@ int hb_space_config_parse(const hb_space *sp, const char *json, double *x, hb_er
             goto done;
         }
     rc = hb_space_validate(sp, x, err);
-    if (rc != HB_OK) rc = HB_EINVAL;
+    if (rc != HB_OK) { /* HB_ERANGE from validate: the configuration, not a range, is wrong */
+        rc = HB_EINVAL;
+        if (err) err->status = HB_EINVAL;
+    }
 done:
     hb_free(given);
     json_decref(root);

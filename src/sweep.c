@@ -12,6 +12,7 @@
 #include "jsonloc.h"
 
 #define MAX_STUDIES 1000000
+#define MAX_NAMES 1000 /* kernels, optimizers: each kernel's options build a space (2048 parameters at most) */
 
 struct hb_sweep {
     char **kernels;
@@ -63,56 +64,95 @@ static size_t at_elem(parser *p, const json_t *arr, size_t i) { return hb__jsonl
 
 static int oom(parser *p) { return hb_error_set(p->err, HB_ENOMEM, NULL, "out of memory"); }
 
-/* A non-empty array of distinct strings, each accepted by 'check'. */
+/* Finding repeats in O(n log n), not by comparing every pair: a list of a few hundred thousand
+ * names or seeds (a megabyte) must not take minutes to refuse. Entries sort by value, then by
+ * position; the first repeat is the earliest second entry of a run of equal values. */
+typedef struct entry {
+    const char *str;   /* the name, or NULL for a seed */
+    uint64_t num;      /* the seed */
+    size_t i;          /* position in the list */
+} entry;
+
+static int entry_cmp(const void *pa, const void *pb)
+{
+    const entry *a = pa, *b = pb;
+    int c = a->str ? strcmp(a->str, b->str) : (a->num > b->num) - (a->num < b->num);
+    return c ? c : (a->i > b->i) - (a->i < b->i);
+}
+
+/* The position of the first of e[0..n) (in list order) that repeats an earlier one, or n. */
+static size_t first_repeat(entry *e, size_t n)
+{
+    qsort(e, n, sizeof *e, entry_cmp);
+    size_t first = n;
+    for (size_t k = 1; k < n; k++) {
+        int same = e[k].str ? strcmp(e[k - 1].str, e[k].str) == 0 : e[k - 1].num == e[k].num;
+        if (same && e[k].i < first) first = e[k].i;
+    }
+    return first;
+}
+
+/* A non-empty array of distinct strings, each accepted by 'check' (given the array and the index,
+ * for the position of its error). The first thing wrong in the array's order is the error. */
 static int string_list(parser *p, const json_t *root, const char *key, char ***out, size_t *n,
-                       int (*check)(parser *, const char *, size_t))
+                       int (*check)(parser *, const char *, const json_t *, size_t))
 {
     const json_t *a = json_object_get(root, key);
     if (a == NULL) return fail_at(p, at(p, root), "missing \"%s\"", key);
     if (!json_is_array(a) || json_array_size(a) == 0)
         return fail_at(p, at_member(p, root, key), "\"%s\" must be a non-empty array of names", key);
-    size_t m = json_array_size(a);
+    size_t m = json_array_size(a), strings = 0;
+    if (m > MAX_NAMES) return fail_at(p, at_elem(p, a, MAX_NAMES), "\"%s\" names more than %d", key, MAX_NAMES);
     if ((*out = hb_calloc(m, sizeof **out)) == NULL) return oom(p);
-    for (size_t i = 0; i < m; i++) {
-        const json_t *v = json_array_get(a, i);
-        if (!json_is_string(v)) return fail_at(p, at_elem(p, a, i), "\"%s\" holds names (strings)", key);
-        const char *s = json_string_value(v);
-        for (size_t j = 0; j < i; j++)
-            if (!strcmp((*out)[j], s)) return fail_at(p, at_elem(p, a, i), "\"%s\" names '%s' twice", key, s);
-        int rc = check(p, s, at_elem(p, a, i));
+    entry *e = hb_malloc(m * sizeof *e);
+    if (e == NULL) return oom(p);
+    while (strings < m && json_is_string(json_array_get(a, strings))) {
+        e[strings] = (entry){json_string_value(json_array_get(a, strings)), 0, strings};
+        strings++;
+    }
+    size_t twice = first_repeat(e, strings), good = twice < strings ? twice : strings;
+    hb_free(e);
+    for (size_t i = 0; i < good; i++) {
+        const char *s = json_string_value(json_array_get(a, i));
+        int rc = check(p, s, a, i);
         if (rc != HB_OK) return rc;
         if (((*out)[i] = hb_strdup(s)) == NULL) return oom(p);
         *n = i + 1;
     }
+    if (twice < strings)
+        return fail_at(p, at_elem(p, a, twice), "\"%s\" names '%s' twice", key,
+                       json_string_value(json_array_get(a, twice)));
+    if (strings < m) return fail_at(p, at_elem(p, a, strings), "\"%s\" holds names (strings)", key);
     return HB_OK;
 }
 
-static int check_kernel(parser *p, const char *label, size_t where)
+/* Its position is looked up only for an error: each lookup walks every position of the file. */
+static int check_kernel(parser *p, const char *label, const json_t *arr, size_t i)
 {
     char name[128];
     const char *colon = strchr(label, ':');
     size_t n = colon ? (size_t)(colon - label) : strlen(label);
-    if (n >= sizeof name) return fail_at(p, where, "unknown kernel '%s'", label);
+    if (n >= sizeof name) return fail_at(p, at_elem(p, arr, i), "unknown kernel '%s'", label);
     memcpy(name, label, n);
     name[n] = '\0';
     const hb_kernel *k = p->find(name);
-    if (k == NULL) return fail_at(p, where, "unknown kernel '%s' (`hbmpi kernels` lists them)", name);
+    if (k == NULL) return fail_at(p, at_elem(p, arr, i), "unknown kernel '%s' (`hbmpi kernels` lists them)", name);
     hb_space *sp = NULL;
     hb_error e;
     hb_error_clear(&e);
     int rc = k->space(colon ? colon + 1 : NULL, &sp, &e);
     hb_space_free(sp);
     if (rc == HB_ENOMEM) return oom(p);
-    if (rc != HB_OK) return fail_at(p, where, "kernel '%s': %s", label, e.msg);
+    if (rc != HB_OK) return fail_at(p, at_elem(p, arr, i), "kernel '%s': %s", label, e.msg);
     if (isnan(k->optimum))
-        return fail_at(p, where, "kernel '%s' has no known optimum, so its regret is undefined", name);
+        return fail_at(p, at_elem(p, arr, i), "kernel '%s' has no known optimum, so its regret is undefined", name);
     return HB_OK;
 }
 
-static int check_optimizer(parser *p, const char *name, size_t where)
+static int check_optimizer(parser *p, const char *name, const json_t *arr, size_t i)
 {
     if (hb_opt_known(name, NULL)) return HB_OK;
-    return fail_at(p, where, "unknown optimizer '%s' (known: random, grid, sh, hyperband, bohb, tpe, gp, asha)",
+    return fail_at(p, at_elem(p, arr, i), "unknown optimizer '%s' (known: random, grid, sh, hyperband, bohb, tpe, gp, asha)",
                    name);
 }
 
@@ -151,16 +191,20 @@ static int parse_seeds(parser *p, const json_t *root)
     size_t m = json_array_size(s);
     if (m > MAX_STUDIES) return fail_at(p, at_member(p, root, "seeds"), "more than %d seeds", MAX_STUDIES);
     if ((sw->seeds = hb_malloc(m * sizeof *sw->seeds)) == NULL) return oom(p);
-    for (size_t i = 0; i < m; i++) {
-        const json_t *v = json_array_get(s, i);
-        if (!is_count(v, 0, 9e15)) return fail_at(p, at_elem(p, s, i), "a seed is an integer >= 0");
-        uint64_t seed = (uint64_t)json_integer_value(v);
-        for (size_t j = 0; j < i; j++)
-            if (sw->seeds[j] == seed)
-                return fail_at(p, at_elem(p, s, i), "seed %llu is given twice", (unsigned long long)seed);
-        sw->seeds[i] = seed;
-        sw->n_seeds = i + 1;
+    entry *e = hb_malloc(m * sizeof *e);
+    if (e == NULL) return oom(p);
+    size_t good = 0; /* seeds before the first that is not one */
+    while (good < m && is_count(json_array_get(s, good), 0, 9e15)) {
+        sw->seeds[good] = (uint64_t)json_integer_value(json_array_get(s, good));
+        e[good] = (entry){NULL, sw->seeds[good], good};
+        good++;
     }
+    size_t twice = first_repeat(e, good);
+    hb_free(e);
+    if (twice < good)
+        return fail_at(p, at_elem(p, s, twice), "seed %llu is given twice", (unsigned long long)sw->seeds[twice]);
+    if (good < m) return fail_at(p, at_elem(p, s, good), "a seed is an integer >= 0");
+    sw->n_seeds = m;
     return HB_OK;
 }
 

@@ -5,7 +5,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
+#include "hb_buf.h"
 #include "hb_kernels.h"
 #include "hb_sweep.h"
 #include "hb_test.h"
@@ -167,6 +169,63 @@ static void test_errors(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "NUL byte"));
 }
 
+/* CPU seconds since an arbitrary start. */
+static double cpu_seconds(void) { return (double)clock() / CLOCKS_PER_SEC; }
+
+/* Long lists in time linear in their length (issue 19; fuzz_sweep's linear-time check found
+ * both): every seed was compared with every earlier one, so 130,000 seeds (800 KB) with one given
+ * twice at the end took 250 s under ASan; and each kernel's options build its space, whose
+ * parameter names were compared pairwise, so 200 "counting_ones:1024+1024" took 110 s. The inputs are made here: they are a megabyte of the same few bytes. */
+static void test_long_lists(void)
+{
+    size_t n = 130000;
+    hb_buf b = HB_BUF_INIT;
+    hb_buf_puts(&b, "{\"kernels\": [\"branin\"], \"optimizers\": [\"bohb\"],\n\"seeds\": [");
+    for (size_t i = 0; i < n; i++) hb_buf_printf(&b, "%zu, ", i);
+    size_t col = b.len - strlen("{\"kernels\": [\"branin\"], \"optimizers\": [\"bohb\"],\n") + 1;
+    hb_buf_puts(&b, "77]}");
+    CU_ASSERT_FATAL(!b.failed);
+    hb_error err;
+    double t0 = cpu_seconds();
+    hb_sweep *sw = parse(b.data, &err);
+    double t = cpu_seconds() - t0;
+    CU_ASSERT_PTR_NULL(sw);
+    char where[64];
+    snprintf(where, sizeof where, "S.json:2:%zu", col);
+    CU_ASSERT_STRING_EQUAL(err.where, where);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "seed 77 is given twice"));
+    if (t > 1) fprintf(stderr, "130000 seeds took %.1f s\n", t);
+    CU_ASSERT(t < 1); /* 0.08 s, and 3.1 s before (gcc -O2) */
+    /* all distinct: the studies are read */
+    b.len -= strlen("77]}");
+    hb_buf_puts(&b, "130000]}");
+    t0 = cpu_seconds();
+    sw = parse(b.data, &err);
+    t = cpu_seconds() - t0;
+    CU_ASSERT_PTR_NOT_NULL(sw);
+    if (sw) CU_ASSERT_EQUAL(hb_sweep_count(sw), n + 1);
+    hb_sweep_free(sw);
+    CU_ASSERT(t < 1);
+
+    /* a thousand kernels of 2048 parameters each are read (0.4 s, and 7.4 s before: test_space's
+     * "names found in constant time" times that part); one more is refused */
+    hb_buf_reset(&b);
+    hb_buf_puts(&b, "{\"optimizers\": [\"bohb\"], \"seeds\": [1], \"kernels\": [");
+    for (size_t i = 0; i < 1000; i++) hb_buf_printf(&b, "\"counting_ones:%0*d+1024\", ", (int)(4 + i), 1024);
+    b.len -= 2;
+    hb_buf_puts(&b, "]}");
+    sw = parse(b.data, &err);
+    if (sw == NULL) fprintf(stderr, "%s: %s\n", err.where, err.msg);
+    CU_ASSERT_PTR_NOT_NULL(sw);
+    hb_sweep_free(sw);
+    b.len -= 2;
+    hb_buf_puts(&b, ", \"branin\"]}");
+    sw = parse(b.data, &err);
+    CU_ASSERT_PTR_NULL(sw);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "\"kernels\" names more than 1000"));
+    hb_buf_fini(&b);
+}
+
 /* A kernel with optimum 1 and no exact loss, for trajectories made by hand. */
 static int no_space(const char *args, hb_space **out, hb_error *err)
 {
@@ -238,7 +297,7 @@ int hb_test_add_sweep(void)
     CU_pSuite s = CU_add_suite("sweep", NULL, NULL);
     if (s == NULL) return -1;
     if (!CU_add_test(s, "studies, names, settings", test_studies) || !CU_add_test(s, "canonical text", test_canonical) ||
-        !CU_add_test(s, "errors at line:col", test_errors) || !CU_add_test(s, "regret trajectory", test_regret) ||
+        !CU_add_test(s, "errors at line:col", test_errors) || !CU_add_test(s, "long lists in linear time", test_long_lists) || !CU_add_test(s, "regret trajectory", test_regret) ||
         !CU_add_test(s, "quantiles", test_quantile))
         return -1;
     return 0;

@@ -733,6 +733,44 @@ static void test_cmd_output(void)
     hb_space_free(sp);
 }
 
+/* The reading of stdout without a process (hb__eval_cmd_read_loss): a reason that quotes bytes
+ * which are not UTF-8 must still be valid UTF-8, since the report JSON holds it as a string.
+ * fuzz_output found the report unreadable with tests/data/fuzz/output/found_invalid_utf8.txt. */
+static void test_cmd_output_bytes(void)
+{
+    char path[1024], buf[4096];
+    snprintf(path, sizeof path, "%s/fuzz/output/found_invalid_utf8.txt", HB_TEST_DATA_DIR);
+    FILE *f = fopen(path, "rb");
+    CHECK(f != NULL);
+    if (f == NULL) return;
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    hb_eval_result r;
+    hb__eval_result_init(&r);
+    hb__eval_cmd_read_loss(buf, n, buf, n, &r);
+    CHECK(r.status == HB_TRIAL_FAILED);
+    CHECK_STREQ(r.reason, "cannot read a loss from the last line of stdout: 'ValueError: ?? bad ? bytes'; "
+                          "stderr: 'ValueError: ?? bad ? bytes'");
+    /* valid UTF-8 stays; overlong forms, surrogates, code points beyond U+10FFFF, stray and
+     * missing continuation bytes do not */
+    static const char *const lines[][2] = {
+        {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"},
+        {"\xc0\xaf \xe0\x80\xaf \xed\xa0\x80 \xf4\x90\x80\x80", "?? ??? ??? ????"},
+        {"\x80x\xc3", "?x?"},
+        {"\xe2\x82x", "??x"},
+    };
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        hb__eval_result_init(&r);
+        hb__eval_cmd_read_loss(lines[i][0], strlen(lines[i][0]), "", 0, &r);
+        char want[256];
+        snprintf(want, sizeof want, "cannot read a loss from the last line of stdout: '%s'", lines[i][1]);
+        CHECK_STREQ(r.reason, want);
+        json_t *j = json_string(r.reason); /* NULL if not UTF-8 */
+        CHECK(j != NULL);
+        json_decref(j);
+    }
+}
+
 static void test_cmd_orphan(void)
 {
     hb_space *sp = cmd_space();
@@ -1043,6 +1081,7 @@ static const struct {
     {"cmd_crash", test_cmd_crash},
     {"cmd_hang", test_cmd_hang},
     {"cmd_output", test_cmd_output},
+    {"cmd_output_bytes", test_cmd_output_bytes},
     {"cmd_orphan", test_cmd_orphan},
     {"cmd_env", test_cmd_env},
     {"cmd_injection", test_cmd_injection},

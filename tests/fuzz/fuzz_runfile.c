@@ -26,8 +26,8 @@
 #include "hb_space.h"
 #include "hb_store_h5.h"
 
-#ifndef HB_FUZZ_DATA
-#define HB_FUZZ_DATA "tests/data"
+#ifndef HB_TEST_DATA_DIR
+#define HB_TEST_DATA_DIR "tests/data"
 #endif
 
 #define FAIL(what)                                                                                 \
@@ -47,8 +47,8 @@ static char path[64];
 static void load_base(void)
 {
     if (base) return;
-    FILE *f = fopen(HB_FUZZ_DATA "/runs/small.h5", "rb");
-    if (f == NULL) FAIL("cannot open " HB_FUZZ_DATA "/runs/small.h5");
+    FILE *f = fopen(HB_TEST_DATA_DIR "/runs/small.h5", "rb");
+    if (f == NULL) FAIL("cannot open " HB_TEST_DATA_DIR "/runs/small.h5");
     fseek(f, 0, SEEK_END);
     base_len = (size_t)ftell(f);
     rewind(f);
