@@ -166,25 +166,6 @@ static const char *signal_name(int s)
 
 /* ---- the reason text ---- */
 
-/* The length of the UTF-8 character at s[0..n) (1 to 4), or 0 if the bytes there are not one:
- * a stray continuation byte, a truncated or overlong sequence, a surrogate, beyond U+10FFFF. */
-static size_t utf8_char(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    if (c < 0x80) return 1;
-    size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-    if (len == 0 || n < len) return 0;
-    unsigned char lo = 0x80, hi = 0xBF; /* the range of the second byte */
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
-    if (s[1] < lo || s[1] > hi) return 0;
-    for (size_t i = 2; i < len; i++)
-        if ((s[i] & 0xC0) != 0x80) return 0;
-    return len;
-}
-
 /* Append label'EXCERPT' to 'r': the last 'max' bytes at most of s[0..n) (cut at a UTF-8
  * character boundary, "..." in front when cut), control characters and bytes that are not
  * UTF-8 shown as '?', so that the reason is valid UTF-8 (the report JSON and the run file hold
@@ -210,7 +191,7 @@ static void reason_quote(char *r, size_t cap, const char *label, const char *s, 
     if (cut) memcpy(w, "...", 3), w += 3;
     for (size_t i = 0; i < n;) {
         const unsigned char *c = (const unsigned char *)s + i;
-        size_t k = utf8_char(c, n - i);
+        size_t k = hb_utf8_len(c, n - i);
         if (k == 0 || (k == 1 && (*c < 0x20 || *c == 0x7f))) {
             *w++ = '?';
             i++;

@@ -65,19 +65,21 @@ int hb_buf_printf(hb_buf *b, const char *fmt, ...)
     return HB_OK;
 }
 
-/* Bytes in the UTF-8 sequence at 'p' (1 to 4), or 0 if none starts there: no overlong forms,
- * surrogates or code points beyond U+10FFFF (RFC 3629). */
-static size_t utf8_len(const unsigned char *p)
+size_t hb_utf8_len(const unsigned char *s, size_t n)
 {
-    unsigned c = p[0];
+    unsigned char c = s[0];
     if (c < 0x80) return 1;
-    size_t n = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-    if (n == 0) return 0;
-    unsigned lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80, hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
-    if (p[1] < lo || p[1] > hi) return 0;
-    for (size_t i = 2; i < n; i++)
-        if ((p[i] & 0xC0) != 0x80) return 0;
-    return n;
+    size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (len == 0 || n < len) return 0;
+    unsigned char lo = 0x80, hi = 0xBF; /* the range of the second byte */
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+    if (s[1] < lo || s[1] > hi) return 0;
+    for (size_t i = 2; i < len; i++)
+        if ((s[i] & 0xC0) != 0x80) return 0;
+    return len;
 }
 
 int hb_buf_json_string(hb_buf *b, const char *s)
@@ -85,7 +87,8 @@ int hb_buf_json_string(hb_buf *b, const char *s)
     int rc = hb_buf_append(b, "\"", 1);
     for (const unsigned char *p = (const unsigned char *)s; *p && rc == HB_OK; p++) {
         if (*p >= 0x80) { /* UTF-8 as it is; a byte that is not UTF-8 becomes U+FFFD */
-            size_t n = utf8_len(p);
+            size_t avail = !p[1] ? 1 : !p[2] ? 2 : !p[3] ? 3 : 4; /* never past the NUL */
+            size_t n = hb_utf8_len(p, avail);
             rc = n ? hb_buf_append(b, (const char *)p, n) : hb_buf_append(b, "\xEF\xBF\xBD", 3);
             p += n ? n - 1 : 0;
             continue;

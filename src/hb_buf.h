@@ -20,6 +20,9 @@ HB_API void hb_buf_reset(hb_buf *b);
 HB_API int hb_buf_append(hb_buf *b, const char *s, size_t n);
 HB_API int hb_buf_puts(hb_buf *b, const char *s);
 HB_API int hb_buf_printf(hb_buf *b, const char *fmt, ...) HB_PRINTF(2, 3);
+/* The length of the UTF-8 character at s[0..n) (1 to 4), or 0 if the bytes there are not one:
+ * a stray continuation byte, a truncated or overlong sequence, a surrogate, beyond U+10FFFF. */
+HB_API size_t hb_utf8_len(const unsigned char *s, size_t n);
 /* A JSON string literal with quotes and escapes; bytes that are not UTF-8 become U+FFFD. */
 HB_API int hb_buf_json_string(hb_buf *b, const char *s);
 /* 'json' as it is when it is one JSON object, else as a JSON string: text that a run file holds
