@@ -62,9 +62,7 @@ typedef struct cmd_eval {
     size_t noffs, offs_cap;
     char **vec;            /* argv pointers, NULL, envp pointers, NULL */
     size_t vec_cap;
-    cpu_set_t *saved_cpus; /* scratch for widening the affinity; NULL if unsupported */
-    cpu_set_t *all_cpus;
-    size_t cpus_size;
+    hb__cpus cpus;         /* for widening the child's CPU affinity */
 } cmd_eval;
 
 /* ---- small helpers ---- */
@@ -80,8 +78,7 @@ static void cmd_fini(hb_evaluator *ev)
     hb_buf_fini(&ce->path);
     hb_free(ce->offs);
     hb_free(ce->vec);
-    hb_free(ce->saved_cpus);
-    hb_free(ce->all_cpus);
+    hb__cpus_fini(&ce->cpus);
 }
 
 /* mkdir -p: create 'path' and its missing parents (0777 minus the umask). */
@@ -94,11 +91,11 @@ static int is_program(const char *p)
 
 /* Check that 'prog' can be run: a path as given, or a name found in $PATH as posix_spawnp
  * will look for it. */
-static int check_program(const char *prog, hb_error *err)
+int hb__eval_check_program(const char *opt, const char *prog, hb_error *err)
 {
     if (strchr(prog, '/') != NULL) {
         if (is_program(prog)) return HB_OK;
-        return hb_error_set(err, HB_EINVAL, NULL, "--eval-cmd: cannot run '%s': %s", prog,
+        return hb_error_set(err, HB_EINVAL, NULL, "%s: cannot run '%s': %s", opt, prog,
                             access(prog, F_OK) != 0 ? strerror(errno) : "not an executable file");
     }
     const char *path = getenv("PATH");
@@ -126,11 +123,11 @@ static int check_program(const char *prog, hb_error *err)
     if (failed) return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
     if (found) return HB_OK;
     return hb_error_set(err, HB_EINVAL, NULL,
-                        "--eval-cmd: cannot run '%s': no executable of that name in $PATH", prog);
+                        "%s: cannot run '%s': no executable of that name in $PATH", opt, prog);
 }
 
 /* The name of signal 's' ("SIGSEGV"), or NULL. */
-static const char *signal_name(int s)
+const char *hb__eval_signal_name(int s)
 {
     switch (s) {
     case SIGHUP: return "SIGHUP";
@@ -170,8 +167,7 @@ static const char *signal_name(int s)
  * character boundary, "..." in front when cut), control characters and bytes that are not
  * UTF-8 shown as '?', so that the reason is valid UTF-8 (the report JSON and the run file hold
  * it as a JSON string). Nothing is appended when fewer than 16 bytes of room are left. */
-static void reason_quote(char *r, size_t cap, const char *label, const char *s, size_t n,
-                         size_t max)
+void hb__eval_reason_quote(char *r, size_t cap, const char *label, const char *s, size_t n, size_t max)
 {
     size_t len = strlen(r), ll = strlen(label);
     if (len + ll + 16 >= cap) return;
@@ -235,7 +231,7 @@ static int is_space(char c)
 }
 
 /* The last line of s[0..n) that is not blank, without surrounding white space. */
-static void last_line(const char *s, size_t n, const char **line, size_t *len)
+void hb__eval_last_line(const char *s, size_t n, const char **line, size_t *len)
 {
     while (n > 0 && is_space(s[n - 1])) n--;
     size_t start = n;
@@ -335,8 +331,8 @@ void hb__eval_cmd_read_loss(const char *so, size_t so_len, const char *se, size_
 {
     const char *line, *eline;
     size_t len, elen;
-    last_line(so, so_len, &line, &len);
-    last_line(se, se_len, &eline, &elen);
+    hb__eval_last_line(so, so_len, &line, &len);
+    hb__eval_last_line(se, se_len, &eline, &elen);
     double v;
     if (len > 0 && line[0] == '{') {
         json_error_t je;
@@ -363,28 +359,27 @@ void hb__eval_cmd_read_loss(const char *so, size_t so_len, const char *se, size_
         hb__eval_result_fail(out, HB_TRIAL_FAILED,
                              "cannot read a loss from the last line of stdout: ");
     }
-    reason_quote(out->reason, sizeof out->reason, "", line, len, 120);
-    if (elen) reason_quote(out->reason, sizeof out->reason, "; stderr: ", eline, elen, 200);
+    hb__eval_reason_quote(out->reason, sizeof out->reason, "", line, len, 120);
+    if (elen) hb__eval_reason_quote(out->reason, sizeof out->reason, "; stderr: ", eline, elen, 200);
 }
 
 /* ---- CPU affinity (ENVIRONMENT.md §4) ---- */
 
-/* Find the affinity mask size the kernel accepts and allocate scratch masks. A failure only
- * means the child keeps the parent's binding. */
-static void affinity_setup(cmd_eval *ce)
+void hb__cpus_setup(hb__cpus *c)
 {
+    memset(c, 0, sizeof *c);
     for (size_t ncpu = 1024; ncpu <= ((size_t)1 << 20); ncpu *= 2) {
         size_t size = CPU_ALLOC_SIZE(ncpu);
         cpu_set_t *s = hb_calloc(1, size);
         if (s == NULL) return;
         if (sched_getaffinity(0, size, s) == 0) {
-            ce->saved_cpus = s;
-            ce->cpus_size = size;
-            if ((ce->all_cpus = hb_malloc(size)) != NULL) {
-                memset(ce->all_cpus, 0xff, size); /* every CPU; the kernel keeps the allowed */
+            c->saved = s;
+            c->size = size;
+            if ((c->all = hb_malloc(size)) != NULL) {
+                memset(c->all, 0xff, size); /* every CPU; the kernel keeps the allowed */
             } else {
-                hb_free(ce->saved_cpus);
-                ce->saved_cpus = NULL;
+                hb_free(c->saved);
+                c->saved = NULL;
             }
             return;
         }
@@ -393,19 +388,20 @@ static void affinity_setup(cmd_eval *ce)
     }
 }
 
-/* Widen the CALLING THREAD's affinity to every CPU the kernel lets this process use (its
- * cpuset or cgroup limits still apply), so that the child, which inherits it, starts unbound
- * even when mpirun bound this rank to one core. Returns 1 if restore_affinity must follow. */
-static int widen_affinity(cmd_eval *ce)
+int hb__cpus_widen(hb__cpus *c)
 {
-    if (ce->saved_cpus == NULL) return 0;
-    if (sched_getaffinity(0, ce->cpus_size, ce->saved_cpus) != 0) return 0;
-    return sched_setaffinity(0, ce->cpus_size, ce->all_cpus) == 0;
+    if (c->saved == NULL) return 0;
+    if (sched_getaffinity(0, c->size, (cpu_set_t *)c->saved) != 0) return 0;
+    return sched_setaffinity(0, c->size, (cpu_set_t *)c->all) == 0;
 }
 
-static void restore_affinity(cmd_eval *ce)
+void hb__cpus_restore(hb__cpus *c) { sched_setaffinity(0, c->size, (cpu_set_t *)c->saved); }
+
+void hb__cpus_fini(hb__cpus *c)
 {
-    sched_setaffinity(0, ce->cpus_size, ce->saved_cpus);
+    hb_free(c->saved);
+    hb_free(c->all);
+    memset(c, 0, sizeof *c);
 }
 
 /* ---- one trial ---- */
@@ -573,12 +569,12 @@ static int spawn_child(cmd_eval *ce, char **envp, int fo, int fe, pid_t *pid)
     if (e == 0) e = posix_spawnattr_setsigmask(&at, &none);
     if (e == 0) e = posix_spawnattr_setsigdefault(&at, &dflt);
     if (e == 0) {
-        int widened = widen_affinity(ce);
+        int widened = hb__cpus_widen(&ce->cpus);
         if (ce->search_path)
             e = posix_spawnp(pid, ce->vec[0], &fa, &at, ce->vec, envp);
         else
             e = posix_spawn(pid, ce->vec[0], &fa, &at, ce->vec, envp);
-        if (widened) restore_affinity(ce);
+        if (widened) hb__cpus_restore(&ce->cpus);
     }
     posix_spawnattr_destroy(&at);
     posix_spawn_file_actions_destroy(&fa);
@@ -713,7 +709,7 @@ static int cmd_run(hb_evaluator *ev, const hb_eval_job *job, hb_eval_result *out
     read_tail(p->data + err_off, &se);
     const char *line;
     size_t len;
-    last_line(se.data ? se.data : "", se.len, &line, &len);
+    hb__eval_last_line(se.data ? se.data : "", se.len, &line, &len);
     if (how == END_TIMEOUT) {
         hb__eval_result_fail(out, HB_TRIAL_TIMEOUT, "timed out after %g s", ce->timeout);
     } else if (how == END_INTERRUPTED) {
@@ -723,17 +719,17 @@ static int cmd_run(hb_evaluator *ev, const hb_eval_job *job, hb_eval_result *out
                              "lost track of process %ld (is SIGCHLD ignored in hbmpi?)", (long)pid);
     } else if (WIFSIGNALED(ws)) {
         int s = WTERMSIG(ws);
-        const char *name = signal_name(s);
+        const char *name = hb__eval_signal_name(s);
         hb__eval_result_fail(out, HB_TRIAL_CRASHED, "killed by signal %d (%s)%s", s,
                              name ? name : "unknown", WCOREDUMP(ws) ? ", core dumped" : "");
-        if (len) reason_quote(out->reason, sizeof out->reason, "; stderr: ", line, len, 200);
+        if (len) hb__eval_reason_quote(out->reason, sizeof out->reason, "; stderr: ", line, len, 200);
     } else if (WIFEXITED(ws) && WEXITSTATUS(ws) != 0) {
         hb__eval_result_fail(out, HB_TRIAL_FAILED, "exit status %d", WEXITSTATUS(ws));
         if (len) {
-            reason_quote(out->reason, sizeof out->reason, "; stderr: ", line, len, 200);
+            hb__eval_reason_quote(out->reason, sizeof out->reason, "; stderr: ", line, len, 200);
         } else {
-            last_line(so.data ? so.data : "", so.len, &line, &len);
-            if (len) reason_quote(out->reason, sizeof out->reason, "; stdout: ", line, len, 200);
+            hb__eval_last_line(so.data ? so.data : "", so.len, &line, &len);
+            if (len) hb__eval_reason_quote(out->reason, sizeof out->reason, "; stdout: ", line, len, 200);
         }
     } else {
         hb__eval_cmd_read_loss(so.data ? so.data : "", so.len, se.data ? se.data : "", se.len, out);
@@ -759,7 +755,7 @@ int hb_eval_cmd_create(int argc, char *const *argv, const hb_space *sp, const hb
         return hb_error_set(err, HB_EINVAL, NULL, "--eval-cmd: empty program name");
     if (o != NULL && (isnan(o->timeout) || isnan(o->grace)))
         return hb_error_set(err, HB_EINVAL, NULL, "--eval-cmd: the timeout is not a number");
-    int rc = check_program(argv[0], err);
+    int rc = hb__eval_check_program("--eval-cmd", argv[0], err);
     if (rc != HB_OK) return rc;
 
     cmd_eval *ce = hb_calloc(1, sizeof *ce);
@@ -779,7 +775,7 @@ int hb_eval_cmd_create(int argc, char *const *argv, const hb_space *sp, const hb
     }
     if (o && o->hosts && (ce->hosts = hb_strdup(o->hosts)) == NULL) goto nomem;
     if ((rc = hb__eval_root(o ? o->trial_root : NULL, &ce->root, err)) != HB_OK) goto fail;
-    affinity_setup(ce);
+    hb__cpus_setup(&ce->cpus);
     *out = &ce->base;
     return HB_OK;
 nomem:

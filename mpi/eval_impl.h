@@ -41,6 +41,27 @@ void hb__eval_result_fail(hb_eval_result *r, hb_trial_status st, const char *fmt
  * the last line of stderr 'se'. 'out' must have been set by hb__eval_result_init. */
 void hb__eval_cmd_read_loss(const char *so, size_t so_len, const char *se, size_t se_len, hb_eval_result *out);
 
+/* Shared by the command and server evaluators (eval_cmd.c). */
+/* Check that 'prog' can be run (a path, or a name in $PATH); errors name option 'opt'. */
+int hb__eval_check_program(const char *opt, const char *prog, hb_error *err);
+/* "SIGSEGV" for SIGSEGV..., NULL for a signal without a name here. */
+const char *hb__eval_signal_name(int s);
+/* Append label'EXCERPT' to the reason 'r' (capacity 'cap'): the last 'max' bytes at most of
+ * s[0..n), "..." in front when cut, control characters and bytes that are not UTF-8 as '?'. */
+void hb__eval_reason_quote(char *r, size_t cap, const char *label, const char *s, size_t n, size_t max);
+/* The last line of s[0..n) that is not blank, without surrounding white space. */
+void hb__eval_last_line(const char *s, size_t n, const char **line, size_t *len);
+/* Widening a child's CPU affinity to every CPU this process may use (ENVIRONMENT.md §4): the
+ * calling thread's mask is widened around the spawn and restored after. */
+typedef struct hb__cpus {
+    void *saved, *all;      /* cpu_set_t masks; NULL when unsupported */
+    size_t size;
+} hb__cpus;
+void hb__cpus_setup(hb__cpus *c);
+int hb__cpus_widen(hb__cpus *c);    /* 1: hb__cpus_restore must follow */
+void hb__cpus_restore(hb__cpus *c);
+void hb__cpus_fini(hb__cpus *c);
+
 /* The numeric value of parameter 'i' at native value 'v': the value of a float or int, the
  * number of a numeric choice; NaN for an inactive parameter or a string choice. */
 double hb__eval_value_number(const hb_space *sp, size_t i, double v);

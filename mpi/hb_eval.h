@@ -63,6 +63,10 @@ int hb_eval_lib_create(const char *spec, const hb_space *sp, const char *trial_r
  * every active parameter and --budget=B. */
 int hb_eval_cmd_create(int argc, char *const *argv, const hb_space *sp, const hb_cmd_options *o,
                        hb_evaluator **out, hb_error *err);
+/* `--eval-server`: argv[0..argc-1] is started once (and again after it fails) and serves one job
+ * at a time over its descriptors 3 (jobs) and 4 (answers), JSON lines (docs/runtime.md). */
+int hb_eval_server_create(int argc, char *const *argv, const hb_space *sp, const hb_cmd_options *o,
+                          hb_evaluator **out, hb_error *err);
 /* Give the evaluator the communicator of the ranks that evaluate together (lib objectives get
  * it; size > 1 only with --ranks-per-eval). Borrowed. */
 void hb_eval_set_comm(hb_evaluator *ev, MPI_Comm comm);

@@ -24,6 +24,7 @@ typedef struct hb_runfile_spec {
     const hb_space *space;
     const hb_opt_settings *settings; /* as given (max_open_brackets 0 when not set) */
     int reproducible;
+    int eval_server;            /* eval_argv is --eval-server's */
 } hb_runfile_spec;
 
 typedef struct hb_runfile {

@@ -28,6 +28,7 @@ typedef struct hb_run_spec {
     const char *eval_lib;       /* "PATH:SYMBOL", or NULL */
     int eval_argc;              /* > 0: the command evaluator's argv */
     char *const *eval_argv;
+    int eval_server;            /* 1: eval_argv is a server (--eval-server), started once */
     hb_cmd_options cmd;         /* command evaluator: timeout, grace, trial root */
     int reproducible;           /* W; 0: results told as they arrive */
     int simulate_workers;       /* > 0: virtual workers in virtual time */

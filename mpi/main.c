@@ -82,6 +82,7 @@ static const char *run_help =
     "usage: hbmpi run --kernel NAME [OPTIONS]\n"
     "       hbmpi run --space FILE [OPTIONS] --eval-lib PATH:SYMBOL\n"
     "       hbmpi run --space FILE [OPTIONS] --eval-cmd PROGRAM [ARGS...]\n"
+    "       hbmpi run --space FILE [OPTIONS] --eval-server PROGRAM [ARGS...]\n"
     "\n"
     "Run an optimisation. Progress goes to stderr; the best configuration (or, with\n"
     "--json, the report JSON of docs/CLI.md) to stdout. Alone it is one process; under\n"
@@ -98,7 +99,14 @@ static const char *run_help =
     "                          HB_PREVIOUS_TRIAL_DIR (where its previous rung left its\n"
     "                          checkpoint); its loss is the last line of stdout (a number or\n"
     "                          JSON with \"loss\" and, if it continued, \"spent\")\n"
-    "  --eval-timeout S        stop a program after S seconds (SIGTERM, then SIGKILL)\n"
+    "  --eval-server PROGRAM ...  a program started once per worker that serves trials one at\n"
+    "                          a time (always the last option): a JSON line per job on its\n"
+    "                          descriptor 3, a JSON line with \"loss\" back on descriptor 4;\n"
+    "                          its stdout and stderr go to the trial's logs; if it fails, the\n"
+    "                          trial does and a fresh one serves the next (docs/runtime.md;\n"
+    "                          python/hbmpi.py serves a Python function)\n"
+    "  --eval-timeout S        stop a program after S seconds (SIGTERM, then SIGKILL); with\n"
+    "                          --eval-server, S seconds per trial\n"
     "  --eval-grace S          seconds between that SIGTERM and SIGKILL (default 5)\n"
     "  --trial-dir DIR         where each trial gets its own directory (--eval-cmd, and with\n"
     "                          --continue-promoted) (default ./hbmpi-trials)\n"
@@ -576,7 +584,7 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
     double worker_timeout = 300;
     double sim_cost = 1, sim_noise = 0, stop_before_end = 0;
     long reproducible = 0, sim_workers = 0, ranks_per_eval = 1;
-    int json = 0, quiet = 0, r, eval_argc = 0, continue_promoted = 0;
+    int json = 0, quiet = 0, r, eval_argc = 0, eval_server = 0, continue_promoted = 0;
     char **eval_argv = NULL;
     hb_opt_settings set;
     hb_opt_settings_init(&set);
@@ -655,9 +663,10 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
             eval_lib = a.value;
             if (strrchr(eval_lib, ':') == NULL || strrchr(eval_lib, ':')[1] == '\0')
                 return hb_cli_usage_error(&a, "--eval-lib: expected PATH:SYMBOL, got '%s'", eval_lib);
-        } else if (!strcmp(argv[a.i], "--eval-cmd")) {
-            /* Everything after --eval-cmd is the program and its arguments. */
-            if (a.i + 1 >= argc) return hb_cli_usage_error(&a, "--eval-cmd needs a program");
+        } else if (!strcmp(argv[a.i], "--eval-cmd") || !strcmp(argv[a.i], "--eval-server")) {
+            /* Everything after --eval-cmd (--eval-server) is the program and its arguments. */
+            eval_server = !strcmp(argv[a.i], "--eval-server");
+            if (a.i + 1 >= argc) return hb_cli_usage_error(&a, "%s needs a program", argv[a.i]);
             eval_argv = argv + a.i + 1;
             eval_argc = argc - a.i - 1;
             a.i = argc;
@@ -714,7 +723,8 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
         }
     }
     int user_eval = eval_lib != NULL || eval_argc > 0;
-    if (eval_lib && eval_argc > 0) return hb_cli_usage_error(&a, "give --eval-lib or --eval-cmd, not both");
+    if (eval_lib && eval_argc > 0)
+        return hb_cli_usage_error(&a, "give --eval-lib or %s, not both", eval_server ? "--eval-server" : "--eval-cmd");
     if (!kname && !space_file)
         return hb_cli_usage_error(&a, "--kernel or --space (with --eval-cmd or --eval-lib) is required");
     if (kname && space_file) return hb_cli_usage_error(&a, "--space replaces a kernel's space: give one of them");
@@ -757,6 +767,7 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
     spec.eval_lib = eval_lib;
     spec.eval_argc = eval_argc;
     spec.eval_argv = eval_argv;
+    spec.eval_server = eval_server;
     spec.cmd.timeout = eval_timeout;
     spec.cmd.grace = grace;
     spec.cmd.trial_root = trial_dir;
@@ -779,7 +790,7 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
     int verdict = 0, rc = HB_OK;
     if (rank == 0) {
         hb_runfile_spec rs = {out,  warm, kname, eval_argc, eval_argv, eval_lib, sp, &spec.settings,
-                              spec.reproducible};
+                              spec.reproducible, eval_server};
         rc = hb_runfile_begin(&rs, &rf, &err);
         verdict = rc == HB_OK ? (rf.finished ? 10 : 0) : rc == HB_ENOMEM || rc == HB_EIO ? HB_EXIT_FAILED : HB_EXIT_USAGE;
         if (rc != HB_OK) hb_cli_print_error(&err);

@@ -341,9 +341,9 @@ static int stop(state *s, hb_opt *opt, xstore *xs, const hb_error *lost, hb_erro
     hb_event e = run_event(HB_EV_STOP, t->workers, micro(mo->time_offset + t->ops->now(t)),
                            lost ? lost->msg : hb_signal_name(hb_stop_signal(), name, sizeof name));
     if (rc == HB_OK) rc = log_event(s, &e, err);
-    if (lost) {
+    if (lost) { /* a lost worker (HB_ELOST), or one whose evaluator cannot go on */
         if (rc == HB_OK) *err = *lost;
-        return rc == HB_OK ? HB_ELOST : rc;
+        return rc == HB_OK ? lost->status : rc;
     }
     s->res->stop_signal = hb_stop_signal();
     return rc == HB_OK ? hb_error_set(err, HB_EINTR, NULL, "stopped by %s", name) : rc;
@@ -461,6 +461,12 @@ int hb_master_run(hb_opt *opt, hb_transport *t, const hb_master_opts *mo, hb_run
             if (rc == HB_ELOST) { /* end resumably: a requeued job goes on without that host */
                 hb_error lost = *err;
                 rc = stop(&s, opt, &xs, &lost, err);
+                break;
+            }
+            if (rc == HB_EKERNEL) { /* a worker's evaluator cannot go on: end resumably, exit 2 */
+                hb_error bad = *err;
+                bad.status = HB_EINVAL;
+                rc = stop(&s, opt, &xs, &bad, err);
                 break;
             }
             if (rc != HB_OK) break;

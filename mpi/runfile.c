@@ -58,7 +58,7 @@ static char *make_header(const hb_runfile_spec *rs, const char *created)
         hb_buf_json_string(&b, rs->eval_lib);
         hb_buf_puts(&b, "}");
     } else {
-        hb_buf_puts(&b, "{\"command\": [");
+        hb_buf_puts(&b, rs->eval_server ? "{\"server\": [" : "{\"command\": [");
         for (int i = 0; i < rs->eval_argc; i++) {
             if (i) hb_buf_puts(&b, ", ");
             hb_buf_json_string(&b, rs->eval_argv[i]);

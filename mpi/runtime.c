@@ -32,6 +32,8 @@ static int make_evaluator(const hb_run_spec *spec, const hb_cmd_options *cmd, hb
     const char *root = cmd->trial_root && cmd->trial_root[0] ? cmd->trial_root : HB_DEFAULT_TRIAL_ROOT;
     if (spec->eval_lib)
         return hb_eval_lib_create(spec->eval_lib, spec->space, spec->continue_promoted ? root : NULL, ev, err);
+    if (spec->eval_argc > 0 && spec->eval_server)
+        return hb_eval_server_create(spec->eval_argc, spec->eval_argv, spec->space, cmd, ev, err);
     if (spec->eval_argc > 0)
         return hb_eval_cmd_create(spec->eval_argc, spec->eval_argv, spec->space, cmd, ev, err);
     return hb_eval_kernel_create(spec->kernel, spec->space, spec->eval_delay,

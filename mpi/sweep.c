@@ -223,7 +223,7 @@ static void run_study(const hb_sweep *sw, size_t i, const char *dir, outcome *o)
     spec.reproducible = hb_sweep_reproducible(sw);
     spec.cmd.grace = 5;
     hb_runfile rf;
-    hb_runfile_spec rs = {path, NULL, st.kernel, 0, NULL, NULL, sp, &spec.settings, spec.reproducible};
+    hb_runfile_spec rs = {path, NULL, st.kernel, 0, NULL, NULL, sp, &spec.settings, spec.reproducible, 0};
     int rc = hb_runfile_begin(&rs, &rf, &err);
     if (rc != HB_OK || rf.finished) {
         hb_runfile_end(&rf, NULL);

@@ -18,6 +18,8 @@
 /* TAG_ABORT: stop the running evaluation now (a signal reached the master). */
 /* TAG_BEAT: a busy leader is alive (no payload that matters). */
 enum { TAG_JOB = 11, TAG_STOP = 12, TAG_RESULT = 13, TAG_ABORT = 14, TAG_BEAT = 15 };
+/* A result's status that is no trial status: the worker's evaluator cannot go on. */
+#define RES_FATAL (-1)
 
 /* A job on the wire: header then 'dim' doubles. */
 typedef struct wire_job {
@@ -285,6 +287,11 @@ static int p_next(hb_transport *t, hb_done *d, hb_error *err)
     if (L->res.id != L->id)
         return hb_error_set(err, HB_EMPI, NULL, "rank %d answered job %llu, expected %llu", L->rank,
                             (unsigned long long)L->res.id, (unsigned long long)L->id);
+    if (L->res.status == RES_FATAL) { /* the master stops the run with this error */
+        L->busy = 0;
+        m->n_busy--;
+        return hb_error_set(err, HB_EKERNEL, NULL, "%s", d->r.reason);
+    }
     L->busy = 0;
     m->n_busy--;
     return dispatch(m, err); /* its next job goes out before the optimiser even hears */
@@ -471,7 +478,9 @@ int hb_worker_loop(MPI_Comm comm, MPI_Comm group, int members_evaluate, double b
         hb_eval_result out;
         memset(&out, 0, sizeof out);
         if (hb_eval_run(ev, &job, &out, err) != HB_OK) {
-            out.status = HB_TRIAL_FAILED;
+            /* an evaluator that cannot go on (a server that never starts) ends the run; any
+             * other error is this trial's */
+            out.status = err->status == HB_EINVAL ? RES_FATAL : HB_TRIAL_FAILED;
             snprintf(out.reason, sizeof out.reason, "evaluator error on rank %d: %.200s", rank, err->msg);
         }
         if (!lead) continue;
