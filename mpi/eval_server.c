@@ -1,10 +1,10 @@
 /* eval_server.c — the server evaluator (`--eval-server PROGRAM ARGS...`, docs/runtime.md): the
- * program is started once (posix_spawn, never a shell, its own process group) and serves one
+ * program is started once (fork and exec, never a shell, its own process group) and serves one
  * job at a time: a JSON line on its descriptor 3 (HB_JOBS_FD), one JSON line back on its
  * descriptor 4 (HB_ANSWERS_FD). Its stdout and stderr are read through pipes into the current
  * trial's log files, so a stray print never reaches the protocol. Whatever goes wrong with the
  * program (it exits, crashes, hangs past --eval-timeout, answers garbage) is that trial's status;
- * the next job starts a fresh program. A program that dies before its first answer
+ * the next job starts a fresh program, which dies with the rank that started it (even by SIGKILL). A program that dies before its first answer
  * SERVER_START_TRIES times in a row is an error of the evaluator: the run ends. Knows nothing of
  * MPI, optimisers or the run file. */
 #define _GNU_SOURCE
@@ -15,10 +15,11 @@
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -27,12 +28,6 @@
 #include <unistd.h>
 
 #include "eval_impl.h"
-
-#if defined(__GLIBC__) && defined(__GLIBC_MINOR__)
-#if __GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34)
-#define HAVE_ADDCLOSEFROM 1
-#endif
-#endif
 
 #define DEFAULT_GRACE 5.0
 #define SERVER_START_TRIES 3       /* deaths before a first answer, in a row, that end the run */
@@ -72,6 +67,8 @@ typedef struct server_eval {
 } server_eval;
 
 /* ---- the program ---- */
+
+extern char **environ;
 
 static int is_own_var(const char *entry)
 {
@@ -139,70 +136,90 @@ static void stop_program(server_eval *se, double seconds, int *ws)
     hb_buf_reset(&se->line);
 }
 
-/* Start the program: 0, or an errno value. */
+/* In the child, between fork and exec: only async-signal-safe calls. Never returns. */
+static void child(server_eval *se, char **envp, const int *fds, pid_t parent, int report)
+{
+    /* Die with the rank that started it: a SIGKILL of hbmpi (or of the whole job) must not leave
+     * a server running a long job. The flag survives exec. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127); /* the parent died before prctl */
+    setpgid(0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    for (int s = 1; s < NSIG; s++)
+        if (s != SIGKILL && s != SIGSTOP) signal(s, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (se->cpus.all) sched_setaffinity(0, se->cpus.size, (cpu_set_t *)se->cpus.all);
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(fds[5], 1) < 0 || dup2(fds[7], 2) < 0 ||
+        dup2(fds[1], JOBS_FD) < 0 || dup2(fds[3], ANSWERS_FD) < 0)
+        goto fail;
+    /* nothing else of hbmpi's (MPI's sockets, the run file) goes to the program, but 'report' */
+    for (int fd = ANSWERS_FD + 1; fd < 1024; fd++)
+        if (fd != report) close(fd);
+    if (se->search_path)
+        execvpe(se->argv[0], se->argv, envp);
+    else
+        execve(se->argv[0], se->argv, envp);
+fail:;
+    int e = errno;
+    if (write(report, &e, sizeof e) < 0) { /* the parent then sees EOF: a generic failure */
+    }
+    _exit(127);
+}
+
+/* Start the program: 0, or an errno value. fork, not posix_spawn: the child must ask to die
+ * with its parent (prctl) before it execs, which posix_spawn cannot do; the server starts once
+ * per worker, so fork's cost does not matter. */
 static int start_program(server_eval *se)
 {
-    int sv[2] = {-1, -1}, ans[2] = {-1, -1}, po[2] = {-1, -1}, pe[2] = {-1, -1};
+    int sv[2] = {-1, -1}, ans[2] = {-1, -1}, po[2] = {-1, -1}, pe[2] = {-1, -1}, rep[2] = {-1, -1};
     /* jobs: a socket, so that writing to a program that died is EPIPE (MSG_NOSIGNAL), not SIGPIPE */
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0 || pipe2(ans, O_CLOEXEC) != 0 ||
-        pipe2(po, O_CLOEXEC) != 0 || pipe2(pe, O_CLOEXEC) != 0) {
+        pipe2(po, O_CLOEXEC) != 0 || pipe2(pe, O_CLOEXEC) != 0 || pipe2(rep, O_CLOEXEC) != 0) {
         int e = errno;
-        int all[] = {sv[0], sv[1], ans[0], ans[1], po[0], po[1], pe[0], pe[1]};
-        for (int i = 0; i < 8; i++)
+        int all[] = {sv[0], sv[1], ans[0], ans[1], po[0], po[1], pe[0], pe[1], rep[0], rep[1]};
+        for (int i = 0; i < 10; i++)
             if (all[i] >= 0) close(all[i]);
         return e;
     }
-    int fds[8] = {sv[0], sv[1], ans[0], ans[1], po[0], po[1], pe[0], pe[1]};
-    for (int i = 0; i < 8; i++) fds[i] = high_fd(fds[i]);
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    sigset_t none, dflt;
-    int e = posix_spawn_file_actions_init(&fa);
-    if (e == 0 && (e = posix_spawnattr_init(&at)) != 0) posix_spawn_file_actions_destroy(&fa);
-    if (e != 0) {
-        for (int i = 0; i < 8; i++) close(fds[i]);
-        return e;
-    }
-    sigemptyset(&none);
-    sigfillset(&dflt);
-    sigdelset(&dflt, SIGKILL);
-    sigdelset(&dflt, SIGSTOP);
-    e = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    if (e == 0) e = posix_spawn_file_actions_adddup2(&fa, fds[5], 1);
-    if (e == 0) e = posix_spawn_file_actions_adddup2(&fa, fds[7], 2);
-    if (e == 0) e = posix_spawn_file_actions_adddup2(&fa, fds[1], JOBS_FD);
-    if (e == 0) e = posix_spawn_file_actions_adddup2(&fa, fds[3], ANSWERS_FD);
-#ifdef HAVE_ADDCLOSEFROM
-    if (e == 0) e = posix_spawn_file_actions_addclosefrom_np(&fa, ANSWERS_FD + 1);
-#endif
-    if (e == 0)
-        e = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    if (e == 0) e = posix_spawnattr_setpgroup(&at, 0);
-    if (e == 0) e = posix_spawnattr_setsigmask(&at, &none);
-    if (e == 0) e = posix_spawnattr_setsigdefault(&at, &dflt);
+    int fds[10] = {sv[0], sv[1], ans[0], ans[1], po[0], po[1], pe[0], pe[1], rep[0], rep[1]};
+    for (int i = 0; i < 10; i++) fds[i] = high_fd(fds[i]);
     /* the environment: ours as it is now, without the protocol's names, then the protocol's */
     size_t nenv = 0, w = 0;
     for (char **v = environ; v && *v; v++) nenv++;
-    char **envp = e == 0 ? hb_calloc(nenv + (size_t)se->nenvs + 1, sizeof *envp) : NULL;
-    if (e == 0 && envp == NULL) e = ENOMEM;
+    char **envp = hb_calloc(nenv + (size_t)se->nenvs + 1, sizeof *envp);
+    int e = envp ? 0 : ENOMEM;
     pid_t pid = -1;
     if (e == 0) {
         for (char **v = environ; v && *v; v++)
             if (!is_own_var(*v)) envp[w++] = *v;
         const char *s = se->envs.data;
         for (int i = 0; i < se->nenvs; i++, s += strlen(s) + 1) envp[w++] = (char *)s;
-        int widened = hb__cpus_widen(&se->cpus);
-        e = se->search_path ? posix_spawnp(&pid, se->argv[0], &fa, &at, se->argv, envp)
-                            : posix_spawn(&pid, se->argv[0], &fa, &at, se->argv, envp);
-        if (widened) hb__cpus_restore(&se->cpus);
+        pid_t parent = getpid();
+        fflush(NULL);
+        pid = fork();
+        if (pid == 0) child(se, envp, fds, parent, fds[9]);
+        if (pid < 0) e = errno;
     }
     hb_free(envp);
-    posix_spawnattr_destroy(&at);
-    posix_spawn_file_actions_destroy(&fa);
     close(fds[1]); /* the child's ends */
     close(fds[3]);
     close(fds[5]);
     close(fds[7]);
+    close(fds[9]);
+    if (e == 0) { /* exec worked when the report pipe closes without a word */
+        int ce = 0;
+        ssize_t n;
+        while ((n = read(fds[8], &ce, sizeof ce)) < 0 && errno == EINTR) {
+        }
+        if (n == (ssize_t)sizeof ce) {
+            e = ce ? ce : ENOEXEC;
+            while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+            }
+        }
+    }
+    close(fds[8]);
     if (e != 0) {
         close(fds[0]);
         close(fds[2]);
@@ -326,15 +343,17 @@ static int take_answer(server_eval *se, uint64_t id, hb_eval_result *out)
         return -1;
     }
     char *why = reason && json_is_string(reason) ? hb_strdup(json_string_value(reason)) : NULL;
+    char said[16] = ""; /* the status the objective gave (the object's copy goes with "status") */
+    if (status) snprintf(said, sizeof said, "%s", status);
     json_object_del(o, "id");
     json_object_del(o, "status");
     json_object_del(o, "reason");
     char *rest = json_dumps(o, JSON_COMPACT);
     if (rest) hb__eval_cmd_read_loss(rest, strlen(rest), "", 0, out); /* loss, extras, spent */
     free(rest);
-    if (status && strcmp(status, "ok") != 0) { /* the objective says it failed */
-        hb_trial_status s = !strcmp(status, "nan") ? HB_TRIAL_NAN : HB_TRIAL_FAILED;
-        hb__eval_result_fail(out, s, "%s", why ? why : status);
+    if (said[0] && strcmp(said, "ok") != 0) { /* the objective says it failed */
+        hb_trial_status s = !strcmp(said, "nan") ? HB_TRIAL_NAN : HB_TRIAL_FAILED;
+        hb__eval_result_fail(out, s, "%s", why ? why : s == HB_TRIAL_NAN ? "the loss is NaN" : said);
     } else if (why && out->status != HB_TRIAL_OK && out->status != HB_TRIAL_NAN) {
         hb__eval_result_fail(out, out->status, "%s", why);
     }

@@ -54,6 +54,20 @@ foreach(t basic mismatch finished locked warm cmd_signal)
   add_test(NAME runfile_${t} COMMAND ${HB_RUNFILE_TEST} ${t})
   set_tests_properties(runfile_${t} PROPERTIES TIMEOUT 300 LABELS runfile ENVIRONMENT "${HB_CLI_ENV}")
 endforeach()
+# --eval-server (tests/server/): failure modes, stray output, start-up failures, promoted trials,
+# signals and SIGKILL (no server left), and 1000 trials served = the same under --eval-cmd.
+set(HB_SERVER_TEST ${HB_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/server/test_server.py --hbmpi $<TARGET_FILE:hbmpi>
+    --mpirun ${MPIEXEC_EXECUTABLE})
+foreach(t modes stray promoted)
+  add_test(NAME server_${t} COMMAND ${HB_SERVER_TEST} ${t})
+  set_tests_properties(server_${t} PROPERTIES TIMEOUT 300 LABELS eval ENVIRONMENT "${HB_CLI_ENV}")
+endforeach()
+foreach(t startfail signals same)
+  add_test(NAME server_${t} COMMAND ${HB_SERVER_TEST} ${t})
+  set_tests_properties(server_${t} PROPERTIES TIMEOUT 600 LABELS "eval;mpi" ENVIRONMENT "${HB_MPI_ENV}"
+                       PROCESSORS 2)
+endforeach()
+
 # Damaged run files (cut short, bytes changed, a damaged journal, a zeroed seal, foreign files, a claim
 # of 10^12 events, a file from before the seal): refused untouched, reported, repaired.
 add_test(NAME runfile_damaged COMMAND ${HB_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/runfile/test_damaged.py
