@@ -12,6 +12,7 @@
 #include "jsonloc.h"
 
 #define MAX_STUDIES 1000000
+#define MAX_NAMES 10000 /* kernels or optimizers in a list (each checked against the others) */
 
 struct hb_sweep {
     char **kernels;
@@ -72,6 +73,7 @@ static int string_list(parser *p, const json_t *root, const char *key, char ***o
     if (!json_is_array(a) || json_array_size(a) == 0)
         return fail_at(p, at_member(p, root, key), "\"%s\" must be a non-empty array of names", key);
     size_t m = json_array_size(a);
+    if (m > MAX_NAMES) return fail_at(p, at_member(p, root, key), "\"%s\": more than %d names", key, MAX_NAMES);
     if ((*out = hb_calloc(m, sizeof **out)) == NULL) return oom(p);
     for (size_t i = 0; i < m; i++) {
         const json_t *v = json_array_get(a, i);
@@ -121,6 +123,18 @@ static int is_count(const json_t *v, double lo, double hi)
     return json_is_integer(v) && json_integer_value(v) >= lo && json_integer_value(v) <= hi;
 }
 
+typedef struct seed_at {
+    uint64_t seed;
+    size_t at; /* its place in "seeds" */
+} seed_at;
+
+static int cmp_seed_at(const void *pa, const void *pb)
+{
+    const seed_at *a = pa, *b = pb;
+    if (a->seed != b->seed) return a->seed < b->seed ? -1 : 1;
+    return a->at < b->at ? -1 : a->at > b->at;
+}
+
 static int parse_seeds(parser *p, const json_t *root)
 {
     hb_sweep *sw = p->sw;
@@ -154,13 +168,21 @@ static int parse_seeds(parser *p, const json_t *root)
     for (size_t i = 0; i < m; i++) {
         const json_t *v = json_array_get(s, i);
         if (!is_count(v, 0, 9e15)) return fail_at(p, at_elem(p, s, i), "a seed is an integer >= 0");
-        uint64_t seed = (uint64_t)json_integer_value(v);
-        for (size_t j = 0; j < i; j++)
-            if (sw->seeds[j] == seed)
-                return fail_at(p, at_elem(p, s, i), "seed %llu is given twice", (unsigned long long)seed);
-        sw->seeds[i] = seed;
+        sw->seeds[i] = (uint64_t)json_integer_value(v);
         sw->n_seeds = i + 1;
     }
+    /* Repeats, found by sorting (a million seeds compared pairwise took minutes): the error names
+     * the earliest second occurrence, as a scan in order would. */
+    seed_at *by = hb_malloc(m * sizeof *by);
+    if (by == NULL) return oom(p);
+    for (size_t i = 0; i < m; i++) by[i] = (seed_at){sw->seeds[i], i};
+    qsort(by, m, sizeof *by, cmp_seed_at);
+    size_t dup = m;
+    for (size_t k = 1; k < m; k++)
+        if (by[k].seed == by[k - 1].seed && by[k].at < dup) dup = by[k].at;
+    hb_free(by);
+    if (dup < m)
+        return fail_at(p, at_elem(p, s, dup), "seed %llu is given twice", (unsigned long long)sw->seeds[dup]);
     return HB_OK;
 }
 
