@@ -747,7 +747,9 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
     if (space_file) {
         hb_error serr;
         hb_error_clear(&serr);
-        if (hb_space_load(space_file, &sp, &serr) != HB_OK) {
+        int lrc = hb_space_load(space_file, &sp, &serr);
+        if (lrc != HB_OK) hb_signals_obey_early(); /* a stop while parsing comes first */
+        if (lrc != HB_OK) {
             if (rank == 0) hb_cli_print_error(&serr);
             return serr.status == HB_ENOMEM ? HB_EXIT_FAILED : HB_EXIT_USAGE;
         }
@@ -782,6 +784,8 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
         return hb_cli_usage_error(&a, "--max-budget %g is below --min-budget %g", spec.settings.max_budget,
                                   spec.settings.min_budget);
     }
+    /* Nothing is written yet: a stop that came while parsing ends hbmpi by its signal. */
+    hb_signals_obey_early();
     /* The run file (rank 0): create it, or take it up again; every rank learns the outcome. */
     hb_error err;
     hb_error_clear(&err);

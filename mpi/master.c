@@ -227,6 +227,14 @@ static int replay(state *s, hb_opt *opt, xstore *xs, hb_error *err)
     size_t n_issue = 0, k_issue = 0;
     for (size_t i = 0; i < log->n; i++) n_issue += log->ev[i].kind == HB_EV_ISSUE;
     for (size_t i = 0; i < log->n && rc == HB_OK; i++) {
+        /* A stop while replaying: nothing of this session is in the file yet, so it stays as it
+         * was and resumes as before (a model-based ask can take a while, so every event). */
+        if (hb_stop_signal()) {
+            s->res->stop_signal = hb_stop_signal();
+            char name[32];
+            return hb_error_set(err, HB_EINTR, NULL, "stopped by %s while replaying the run file",
+                                hb_signal_name(hb_stop_signal(), name, sizeof name));
+        }
         const hb_event *e = &log->ev[i];
         const double *x = hb_runlog_x(log, i);
         if (e->kind == HB_EV_WARM) {

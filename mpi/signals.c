@@ -31,6 +31,19 @@ void hb_signals_install(void)
 
 int hb_stop_signal(void) { return stop_sig; }
 
+void hb_signals_obey_early(void)
+{
+    int sig = stop_sig;
+    if (sig == 0) return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    sigaction(sig, &sa, NULL);
+    fflush(NULL);
+    raise(sig);
+}
+
 void hb_stop_request(int sig)
 {
     if (stop_sig == 0) stop_sig = sig;

@@ -754,6 +754,7 @@ int hb_cmd_sweep(int argc, char **argv, int rank, MPI_Comm comm)
     hb_error err;
     hb_error_clear(&err);
     int rc = load_sweep(file, &sw, &err), lock = -1;
+    hb_signals_obey_early(); /* a stop while parsing: nothing written yet, end by the signal */
     if (rc == HB_OK && rank == 0) rc = prepare_dir(dir, sw, &err);
     if (rc == HB_OK && rank == 0 && (lock = lock_dir(dir, &err)) < 0) rc = err.status;
     int verdict = rc == HB_OK ? 0 : rc == HB_ENOMEM || rc == HB_EIO ? HB_EXIT_FAILED : HB_EXIT_USAGE;

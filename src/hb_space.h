@@ -72,6 +72,12 @@ HB_API void hb_space_free(hb_space *sp);
 /* The largest magnitude an integer parameter's bounds may have: 2^53, beyond which a double does
  * not hold every integer. */
 #define HB_SPACE_MAX_INT 9007199254740992.0
+/* At most this many parameters in a space, and choices (or sequence values) in one parameter:
+ * beyond them adding one fails with HB_EINVAL. They bound what every sampler allocates per
+ * configuration (the GP one-hot encodes categoricals) and the checks for repeated names and
+ * choices, which compare each with those before it. */
+#define HB_SPACE_MAX_PARAMS 10000
+#define HB_SPACE_MAX_CHOICES 10000
 
 /* Add parameters. Names must be unique and non-empty. 'def' is the default value, or NaN for
  * none (then the middle of the range in the unit cube is used). Log scale needs lower > 0.

@@ -126,6 +126,11 @@ static int check_name(hb_space *sp, const char *name, hb_error *err, hb__fault *
         fault(f, HB__FIELD_NAME, NULL);
         return hb_error_set(err, HB_EINVAL, NULL, "duplicate parameter name '%s'", name);
     }
+    if (sp->n >= HB_SPACE_MAX_PARAMS) {
+        fault(f, HB__FIELD_NAME, NULL);
+        return hb_error_set(err, HB_EINVAL, NULL, "too many parameters: '%s' would be number %zu, at most %d",
+                            name, sp->n + 1, HB_SPACE_MAX_PARAMS);
+    }
     return HB_OK;
 }
 
@@ -300,6 +305,11 @@ int hb__space_add_choices(hb_space *sp, hb_param_type type, const char *name,
     if (n == 0 || choices == NULL) {
         fault(f, HB__FIELD_CHOICES, NULL);
         return hb_error_set(err, HB_EINVAL, NULL, "%s '%s' has no choices", kind, name);
+    }
+    if (n > HB_SPACE_MAX_CHOICES) {
+        fault(f, HB__FIELD_CHOICES, NULL);
+        return hb_error_set(err, HB_EINVAL, NULL, "%s '%s' has %zu choices, at most %d", kind, name, n,
+                            HB_SPACE_MAX_CHOICES);
     }
     for (size_t k = 0; k < n; k++) {
         if (choices[k].is_string ? choices[k].str == NULL : !isfinite(choices[k].num)) {

@@ -112,7 +112,10 @@ static int get_values(parser *p, const json_t *arr, hb_value **out, size_t *n)
     hb_value *v = hb_calloc(*n, sizeof *v);
     if (v == NULL) return hb_error_set(p->err, HB_ENOMEM, NULL, "out of memory");
     for (size_t i = 0; i < *n; i++) {
-        int rc = get_value(p, json_array_get(arr, i), at_elem(p, arr, i), &v[i]);
+        const json_t *e = json_array_get(arr, i);
+        /* where it is only for an error: finding it costs a search of the whole text */
+        int ok = json_is_string(e) || json_is_number(e);
+        int rc = get_value(p, e, ok ? 0 : at_elem(p, arr, i), &v[i]);
         if (rc != HB_OK) {
             hb_free(v);
             return rc;
@@ -202,6 +205,9 @@ static int parse_choices(parser *p, const json_t *obj, const char *name, hb_para
     if (arr == NULL) return fail_at(p, at(p, obj), "'%s' needs \"%s\"", name, key);
     if (!json_is_array(arr))
         return fail_at(p, at_member(p, obj, key), "\"%s\" must be an array, not %s", key, json_kind(arr));
+    if (json_array_size(arr) > HB_SPACE_MAX_CHOICES)
+        return fail_at(p, at_member(p, obj, key), "'%s' has %zu %s, at most %d", name, json_array_size(arr),
+                       key, HB_SPACE_MAX_CHOICES);
     if ((rc = get_values(p, arr, &vals, &n)) != HB_OK) return rc;
     const char *wkey = json_object_get(obj, "weights") ? "weights" : "probabilities";
     const json_t *w = json_object_get(obj, wkey);

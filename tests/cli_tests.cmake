@@ -122,6 +122,15 @@ add_test(NAME sweep_signals COMMAND ${HB_SWEEP_TEST} signals)
 set_tests_properties(sweep_signals PROPERTIES TIMEOUT 600 LABELS mpi ENVIRONMENT "${HB_MPI_ENV}" PROCESSORS 2
                      RUN_SERIAL TRUE)
 
+# A stop is always obeyed and hostile input is bounded (tests/stop/): a signal while parsing, while
+# replaying a long run file, while the GP fits, while a report is written; 2 GB of objective
+# output, a million choices, a million studies. About 45 s in all.
+set(HB_STOP_TEST ${HB_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/stop/test_stop.py --hbmpi $<TARGET_FILE:hbmpi>)
+foreach(t parse replay fit report bounds)
+  add_test(NAME stop_${t} COMMAND ${HB_STOP_TEST} ${t})
+  set_tests_properties(stop_${t} PROPERTIES TIMEOUT 300 LABELS cli ENVIRONMENT "${HB_CLI_ENV}")
+endforeach()
+
 # A worker rank lost under a local mpirun (tests/lost/): one SIGSTOPped (rank 0 notices the
 # silence, records the rank, host and pid, exits 4), one SIGKILLed (mpirun ends the job); both
 # resume to the trials of an uninterrupted run. The hosts of the ranks in the run file.
