@@ -350,7 +350,7 @@ static int take_answer(server_eval *se, uint64_t id, hb_eval_result *out)
     json_object_del(o, "reason");
     char *rest = json_dumps(o, JSON_COMPACT);
     if (rest) hb__eval_cmd_read_loss(rest, strlen(rest), "", 0, out); /* loss, extras, spent */
-    free(rest);
+    hb_free(rest); /* jansson allocates through hb_malloc_counted in hbmpi */
     if (said[0] && strcmp(said, "ok") != 0) { /* the objective says it failed */
         hb_trial_status s = !strcmp(said, "nan") ? HB_TRIAL_NAN : HB_TRIAL_FAILED;
         hb__eval_result_fail(out, s, "%s", why ? why : s == HB_TRIAL_NAN ? "the loss is NaN" : said);

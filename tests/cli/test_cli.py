@@ -73,6 +73,11 @@ def group_help():
                    "--trial-dir": ["--space", os.path.join(ARGS.data, "good", "native_all.json"), "--max-evals",
                                    "2", "--quiet", "--trial-dir", os.path.join(ARGS.tmp, "hb-help-trials"), "--eval-cmd",
                                    ARGS.python, "-c", "print(1)"],
+                   "--eval-server": ["--space", os.path.join(ARGS.data, "good", "native_all.json"), "--max-evals",
+                                     "2", "--quiet", "--trial-dir", os.path.join(ARGS.tmp, "hb-help-trials"),
+                                     "--eval-server", ARGS.python, "-c",
+                                     "import os\nfor job in os.fdopen(int(os.environ['HB_JOBS_FD'])):\n"
+                                     "    os.write(int(os.environ['HB_ANSWERS_FD']), b'{\"loss\": 0.5}\\n')"],
                    "--sim-cost": base + ["--simulate-workers", "4", "--sim-cost", "budget*2"],
                    "--out": base + ["--out", help_out],
                    "--warm-start": base + ["--optimizer", "bohb", "--warm-start", help_out],
