@@ -26,8 +26,8 @@ The same file works under both ways hbmpi starts a command objective:
 float, ``trial`` a Trial (id, seed, config_id, config_seed, trial_dir, previous_budget,
 previous_trial_dir; None when hbmpi did not give them). It returns the loss (a number), or a dict
 with "loss" and any other members, which become the trial's extras ("spent": the budget actually
-trained when the trial continued from its previous rung's checkpoint). A dict may instead report a
-failure: ``{"loss": None, "status": "failed", "reason": "diverged"}``. A loss that is NaN or
+trained when the trial continued from its previous rung's checkpoint; "id" is hbmpi's and is
+dropped). A dict may instead report a failure: ``{"status": "failed", "reason": "diverged"}``. A loss that is NaN or
 infinite is reported with status "nan". Extras that JSON cannot hold (NumPy scalars and arrays,
 other objects) are converted with float(), tolist() or str().
 
@@ -132,10 +132,10 @@ def _answer(result):
     for a failure or a non-finite loss, then the extras."""
     if isinstance(result, dict):
         extras = {str(k): v for k, v in result.items() if k not in ("id", "loss", "status", "reason")}
-        if "loss" not in result:
-            raise _Failed(f"the objective returned a dict without \"loss\": {_short(result)}")
         status, reason = result.get("status"), result.get("reason")
-        loss = result["loss"]
+        if "loss" not in result and status in (None, "ok"):
+            raise _Failed(f"the objective returned a dict without \"loss\": {_short(result)}")
+        loss = result.get("loss")
     else:
         extras, status, reason, loss = {}, None, None, result
     ans = {}

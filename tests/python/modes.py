@@ -26,7 +26,7 @@ def objective(config, budget, trial):
     if mode == "inf":
         return {"loss": -math.inf, "note": "diverged"}
     if mode == "failed":
-        return {"loss": None, "status": "failed", "reason": "the objective says no"}
+        return {"status": "failed", "reason": "the objective says no", "epochs": 3}
     if mode == "notnumber":
         return "abc"
     if mode == "noloss":

@@ -178,7 +178,7 @@ def group_serve():
     check(a == {"id": 5, "loss": None, "status": "nan", "reason": "loss is -inf", "note": "diverged"},
           f"-inf, with its extras: {a}")
     a = s.ask({"id": 6, "config": {"mode": "failed"}, "budget": 1})
-    check(a == {"id": 6, "loss": None, "status": "failed", "reason": "the objective says no"},
+    check(a == {"id": 6, "loss": None, "status": "failed", "reason": "the objective says no", "epochs": 3},
           f"a failure the objective reports: {a}")
     a = s.ask({"id": 7, "config": {"mode": "notnumber"}, "budget": 1})
     check(a is not None and a["status"] == "failed" and a["loss"] is None
