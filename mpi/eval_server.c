@@ -331,8 +331,10 @@ static int take_answer(server_eval *se, uint64_t id, hb_eval_result *out)
     json_t *jid = json_object_get(o, "id"), *st = json_object_get(o, "status");
     json_t *loss = json_object_get(o, "loss"), *reason = json_object_get(o, "reason");
     const char *status = json_string_value(st);
+    /* a failure the objective reports needs no loss */
+    int failed = status && strcmp(status, "ok") != 0;
     int ok = json_is_object(o) && (jid == NULL || (json_is_integer(jid) && (uint64_t)json_integer_value(jid) == id)) &&
-             (json_is_number(loss) || json_is_null(loss)) && (st == NULL || status != NULL);
+             (json_is_number(loss) || json_is_null(loss) || (loss == NULL && failed)) && (st == NULL || status != NULL);
     if (!ok) {
         hb__eval_result_fail(out, HB_TRIAL_FAILED, "%s", jid && json_is_integer(jid) && json_is_object(o)
                                                               ? "the server answered another job: "
@@ -348,6 +350,7 @@ static int take_answer(server_eval *se, uint64_t id, hb_eval_result *out)
     json_object_del(o, "id");
     json_object_del(o, "status");
     json_object_del(o, "reason");
+    if (loss == NULL) json_object_set_new(o, "loss", json_null());
     char *rest = json_dumps(o, JSON_COMPACT);
     if (rest) hb__eval_cmd_read_loss(rest, strlen(rest), "", 0, out); /* loss, extras, spent */
     hb_free(rest); /* jansson allocates through hb_malloc_counted in hbmpi */

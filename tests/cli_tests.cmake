@@ -29,6 +29,19 @@ foreach(np 1 2 4)
   set_tests_properties(mpi_run_np${np} PROPERTIES TIMEOUT 300 LABELS mpi
                        ENVIRONMENT "${HB_MPI_ENV}" PROCESSORS 2)
 endforeach()
+# The Python helper python/hbmpi.py (tests/python/): its --eval-server loop through real pipes
+# on fds 3 and 4, its --eval-cmd mode alone and under hbmpi, read_trials on real run files.
+foreach(t serve fds cmd hbmpi read_trials)
+  add_test(NAME python_${t}
+           COMMAND ${HB_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/python/test_hbmpi_py.py --hbmpi $<TARGET_FILE:hbmpi> ${t})
+  set_tests_properties(python_${t} PROPERTIES TIMEOUT 300 LABELS cli ENVIRONMENT "${HB_CLI_ENV}")
+endforeach()
+# cmake --install into a temporary prefix (tests/install/): the files, a C objective built with
+# pkg-config's flags run by the installed hbmpi, the installed Python helper.
+add_test(NAME install_prefix
+         COMMAND ${HB_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/install/test_install.py --cmake ${CMAKE_COMMAND}
+                 --build ${CMAKE_BINARY_DIR} --version ${PROJECT_VERSION} --pythondir ${HB_INSTALL_PYTHONDIR})
+set_tests_properties(install_prefix PROPERTIES TIMEOUT 300 LABELS cli ENVIRONMENT "${HB_CLI_ENV}")
 # The ConfigSpace virtual environments are made once and shared by every build directory.
 set(HB_VENV_DIR ${PROJECT_SOURCE_DIR}/.venvs CACHE PATH "Where tests keep their Python venvs")
 add_test(NAME configspace_roundtrip
