@@ -71,7 +71,7 @@ endforeach()
 # signals and SIGKILL (no server left), and 1000 trials served = the same under --eval-cmd.
 set(HB_SERVER_TEST ${HB_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/server/test_server.py --hbmpi $<TARGET_FILE:hbmpi>
     --mpirun ${MPIEXEC_EXECUTABLE})
-foreach(t modes stray promoted)
+foreach(t modes stray promoted resume)
   add_test(NAME server_${t} COMMAND ${HB_SERVER_TEST} ${t})
   set_tests_properties(server_${t} PROPERTIES TIMEOUT 300 LABELS eval ENVIRONMENT "${HB_CLI_ENV}")
 endforeach()

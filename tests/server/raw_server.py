@@ -3,7 +3,7 @@
 python/hbmpi.py, so the C side is tested on its own. MODE (argv[1]) picks how job ids whose id %
 5 == 3 go wrong: ok, crash (SIGABRT), exit (status 7), hang, garbage (a line that is no JSON),
 nan, fail (status failed with a reason), other (answers another job's id), huge (an answer line
-of 2 MiB). Every job prints a line to stdout and one to stderr (stray output). With 'startfail'
+of 2 MiB); 'slow' takes 50 ms a job and never goes wrong. Every job prints a line to stdout and one to stderr (stray output). With 'startfail'
 it exits at once, before any job; with 'pidfile' it appends its pid to $HB_TEST_PIDS."""
 import json
 import math
@@ -48,6 +48,8 @@ for line in jobs:
         answer["id"] = jid + 1000
     elif bad and mode == "huge":
         answer["pad"] = "x" * (2 << 20)
+    if mode == "slow":
+        time.sleep(0.05)
     if "previous_trial_dir" in job:
         answer["prev_dir_exists"] = os.path.isdir(job["previous_trial_dir"])
     answers.write(json.dumps(answer) + "\n")

@@ -4,7 +4,7 @@
 python/hbmpi.py), real signals.
 
 usage: test_server.py --hbmpi PATH --mpirun PATH [--tmp DIR] GROUP
-GROUP: modes stray startfail promoted signals same
+GROUP: modes stray startfail promoted signals resume same
 Ends with a line 'N passed, M failed'; exits 1 if anything failed.
 """
 import argparse
@@ -198,6 +198,32 @@ def group_signals():
             os.kill(q, signal.SIGKILL)
 
 
+def group_resume():
+    """A served run stopped by SIGTERM exits 3; the same command resumes it to the trials of a run
+    that was never stopped."""
+    d = workdir("resume")
+    f = os.path.join(d, "run.h5")
+    argv = ["run", "--space", SPACE, "--optimizer", "bohb", "--min-budget", "1", "--max-budget", "9",
+            "--max-evals", "60", "--seed", "3", "--reproducible", "1", "--json", "--quiet",
+            "--trial-dir", os.path.join(d, "trials")]
+    server = ["--eval-server", *RAW, "slow"]
+    rc, ref, err = hbmpi(*argv, *server, cwd=d)
+    check(rc == 0, f"the uninterrupted run: rc={rc} {err[-300:]}")
+    p = subprocess.Popen([ARGS.hbmpi, *argv, "--out", f, *server], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=d, text=True)
+    time.sleep(1.5)
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=60)
+    check(p.returncode == 3, f"SIGTERM: exit 3 (got {p.returncode}) {err[-300:]}")
+    rc, out, err = hbmpi(*argv, "--out", f, *server, cwd=d)
+    check(rc == 0, f"the same command resumes: rc={rc} {err[-300:]}")
+    if rc == 0 and ref:
+        key = lambda t: (t["id"], json.dumps(t["config"], sort_keys=True), t["budget"], t["loss"], t["status"])
+        a, b = json.loads(out)["trials"], json.loads(ref)["trials"]
+        check(len(a) == 60 and [key(t) for t in a] == [key(t) for t in b],
+              "and ends with the trials of the run that was never stopped")
+
+
 def group_same():
     """A Python objective (python/hbmpi.py) served for 1,000 trials under mpirun -n 3 gives the
     trials of the same objective under --eval-cmd, with --reproducible."""
@@ -224,7 +250,7 @@ def group_same():
 
 
 GROUPS = {"modes": group_modes, "stray": group_stray, "startfail": group_startfail, "promoted": group_promoted,
-          "signals": group_signals, "same": group_same}
+          "signals": group_signals, "resume": group_resume, "same": group_same}
 
 
 def main():
