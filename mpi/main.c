@@ -796,7 +796,10 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
         hb_runfile_spec rs = {out,  warm, kname, eval_argc, eval_argv, eval_lib, sp, &spec.settings,
                               spec.reproducible, eval_server};
         rc = hb_runfile_begin(&rs, &rf, &err);
-        verdict = rc == HB_OK ? (rf.finished ? 10 : 0) : rc == HB_ENOMEM || rc == HB_EIO ? HB_EXIT_FAILED : HB_EXIT_USAGE;
+        verdict = rc == HB_OK                       ? (rf.finished ? 10 : 0)
+                  : rc == HB_EINTR                  ? HB_EXIT_INTERRUPTED
+                  : rc == HB_ENOMEM || rc == HB_EIO ? HB_EXIT_FAILED
+                                                    : HB_EXIT_USAGE;
         if (rc != HB_OK) hb_cli_print_error(&err);
     }
     if (comm != MPI_COMM_NULL) {

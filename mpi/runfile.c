@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "hb_runtime.h"
+#include "hb_signals.h"
 #include "hb_slurm.h"
 #include "hb_store_h5.h"
 
@@ -381,6 +382,9 @@ int hb_runfile_begin(const hb_runfile_spec *rs, hb_runfile *rf, hb_error *err)
     } else {
         rc = add_warm(rs, rf, header, err);
     }
+    /* a stop that came while the file was read: leave it as it was (no checkpoint), exit 3 */
+    if (rc == HB_OK && rf->resumed && !rf->finished && hb_stop_signal())
+        rc = hb_error_set(err, HB_EINTR, NULL, "%s: stopped while it was read; it was not changed", rs->out);
     if (rc == HB_OK && rf->resumed && !rf->finished) rc = hb_store_restart(rf->store, header, rs->space, &rf->log, err);
     rf->header = header;
     if (rc != HB_OK) {
