@@ -439,11 +439,11 @@ static int push_str(cmd_eval *ce, const char *fmt, ...)
     return ce->strs.failed ? HB_ENOMEM : push_off(ce, off);
 }
 
-static int is_own_var(const char *entry)
+int hb__eval_env_named(const char *entry, const char *const *names, size_t n)
 {
-    for (size_t i = 0; i < N_OWN_VARS; i++) {
-        size_t n = strlen(own_vars[i]);
-        if (strncmp(entry, own_vars[i], n) == 0 && entry[n] == '=') return 1;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(names[i]);
+        if (strncmp(entry, names[i], len) == 0 && entry[len] == '=') return 1;
     }
     return 0;
 }
@@ -522,14 +522,14 @@ static int build_vectors(cmd_eval *ce, const hb_eval_job *job, const char *dir, 
     ce->vec[w++] = NULL;
     *envp = ce->vec + w;
     for (char **e = environ; e && *e; e++)
-        if (!is_own_var(*e)) ce->vec[w++] = *e;
+        if (!hb__eval_env_named(*e, own_vars, N_OWN_VARS)) ce->vec[w++] = *e;
     for (size_t i = nargs; i < ce->noffs; i++) ce->vec[w++] = ce->strs.data + ce->offs[i];
     ce->vec[w] = NULL;
     return HB_OK;
 }
 
 /* Open a log file for the child, as a descriptor >= 3 with close-on-exec. */
-static int open_log(const char *path)
+int hb__eval_open_log(const char *path)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd >= 0 && fd < 3) {
@@ -680,11 +680,11 @@ static int cmd_run(hb_evaluator *ev, const hb_eval_job *job, hb_eval_result *out
         HB_OK)
         return rc;
 
-    int fo = open_log(p->data + out_off);
+    int fo = hb__eval_open_log(p->data + out_off);
     if (fo < 0)
         return hb_error_set(err, HB_EIO, NULL, "cannot create %s: %s", p->data + out_off,
                             strerror(errno));
-    int fe = open_log(p->data + err_off);
+    int fe = hb__eval_open_log(p->data + err_off);
     if (fe < 0) {
         e = errno;
         close(fo);

@@ -49,6 +49,10 @@ const char *hb__eval_signal_name(int s);
 /* Append label'EXCERPT' to the reason 'r' (capacity 'cap'): the last 'max' bytes at most of
  * s[0..n), "..." in front when cut, control characters and bytes that are not UTF-8 as '?'. */
 void hb__eval_reason_quote(char *r, size_t cap, const char *label, const char *s, size_t n, size_t max);
+/* Is environment entry "NAME=..." one of names[0..n)? */
+int hb__eval_env_named(const char *entry, const char *const *names, size_t n);
+/* Create (truncate) a trial's log file for a child: close-on-exec, never descriptor 0, 1 or 2. */
+int hb__eval_open_log(const char *path);
 /* The last line of s[0..n) that is not blank, without surrounding white space. */
 void hb__eval_last_line(const char *s, size_t n, const char **line, size_t *len);
 /* Widening a child's CPU affinity to every CPU this process may use (ENVIRONMENT.md §4): the

@@ -70,15 +70,6 @@ typedef struct server_eval {
 
 extern char **environ;
 
-static int is_own_var(const char *entry)
-{
-    for (size_t i = 0; i < N_OWN_VARS; i++) {
-        size_t n = strlen(own_vars[i]);
-        if (strncmp(entry, own_vars[i], n) == 0 && entry[n] == '=') return 1;
-    }
-    return 0;
-}
-
 /* A descriptor moved to 10 or above (the child's 0..4 are set by dup2 from these), close-on-exec. */
 static int high_fd(int fd)
 {
@@ -193,7 +184,7 @@ static int start_program(server_eval *se)
     pid_t pid = -1;
     if (e == 0) {
         for (char **v = environ; v && *v; v++)
-            if (!is_own_var(*v)) envp[w++] = *v;
+            if (!hb__eval_env_named(*v, own_vars, N_OWN_VARS)) envp[w++] = *v;
         const char *s = se->envs.data;
         for (int i = 0; i < se->nenvs; i++, s += strlen(s) + 1) envp[w++] = (char *)s;
         pid_t parent = getpid();
@@ -365,11 +356,6 @@ static int take_answer(server_eval *se, uint64_t id, hb_eval_result *out)
     return 0;
 }
 
-static int open_log(const char *path)
-{
-    return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-}
-
 /* The program ended while it had our job: say how in 'out'. */
 static void ended(server_eval *se, int ws, hb_eval_result *out)
 {
@@ -446,7 +432,7 @@ static int server_run(hb_evaluator *ev, const hb_eval_job *job, hb_eval_result *
         hb_buf_fini(&p);
         return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
     }
-    int lo = open_log(p.data + out_off), le = open_log(p.data + err_off);
+    int lo = hb__eval_open_log(p.data + out_off), le = hb__eval_open_log(p.data + err_off);
     hb_buf_fini(&p);
     hb_buf_reset(&se->tail);
     int rc = HB_OK;
