@@ -879,11 +879,13 @@ int hb_space_validate(const hb_space *sp, const double *x, hb_error *err)
 
 /* ---------- JSON writing ---------- */
 
-/* Numbers that are whole print as JSON integers, as ConfigSpace writes them. */
+/* Numbers that are whole print as JSON integers, as ConfigSpace writes them; but -0.0 as itself:
+ * "-0" reads back as the integer 0 (fuzz_space found it). */
 static int value_json(hb_value v, hb_buf *out)
 {
     if (v.is_string) return hb_buf_json_string(out, v.str);
-    if (is_integral(v.num) && fabs(v.num) < 9e15) return hb_buf_printf(out, "%.0f", v.num);
+    if (is_integral(v.num) && fabs(v.num) < 9e15 && !(v.num == 0 && signbit(v.num)))
+        return hb_buf_printf(out, "%.0f", v.num);
     return hb_buf_json_number(out, v.num);
 }
 

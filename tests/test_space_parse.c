@@ -149,7 +149,8 @@ static void test_configspace_styles_agree(void)
 static void test_native_round_trip(void)
 {
     const char *files[] = {"good/cs1_mixed.json", "spaces/yahpo-rbv2_super.json",
-                           "spaces/yahpo-iaml_xgboost.json", "good/native_all.json"};
+                           "spaces/yahpo-iaml_xgboost.json", "good/native_all.json",
+                           "fuzz/space/found_negative_zero.json"}; /* a choice -0.0 came back as 0 */
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char *once = space_text(files[i]);
         CU_ASSERT_PTR_NOT_NULL_FATAL(once);
