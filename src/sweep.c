@@ -137,6 +137,10 @@ static int check_kernel(parser *p, const char *label, const json_t *arr, size_t 
     name[n] = '\0';
     const hb_kernel *k = p->find(name);
     if (k == NULL) return fail_at(p, at_elem(p, arr, i), "unknown kernel '%s' (`hbmpi kernels` lists them)", name);
+    /* first what costs nothing: a training kernel's space checks its data set (fmnist_mlp reads
+     * and checks 30 MB: 13 s under the fuzzer's sanitizers), and it has no known optimum anyway */
+    if (isnan(k->optimum))
+        return fail_at(p, at_elem(p, arr, i), "kernel '%s' has no known optimum, so its regret is undefined", name);
     hb_space *sp = NULL;
     hb_error e;
     hb_error_clear(&e);
@@ -144,8 +148,6 @@ static int check_kernel(parser *p, const char *label, const json_t *arr, size_t 
     hb_space_free(sp);
     if (rc == HB_ENOMEM) return oom(p);
     if (rc != HB_OK) return fail_at(p, at_elem(p, arr, i), "kernel '%s': %s", label, e.msg);
-    if (isnan(k->optimum))
-        return fail_at(p, at_elem(p, arr, i), "kernel '%s' has no known optimum, so its regret is undefined", name);
     return HB_OK;
 }
 
