@@ -1319,21 +1319,11 @@ int hb_store_salvage(const char *path, char **header, hb_runlog *log, char **dam
         rc = *header ? HB_OK : HB_ENOMEM;
     }
     hb_runlog_init(log, (size_t)dim);
-    double *x = hb_malloc((dim ? dim : 1) * sizeof *x);
-    if (x == NULL) rc = HB_ENOMEM;
-    while (rc == HB_OK && p < end) {
-        hb_event e;
-        const unsigned char *xr = NULL;
-        size_t sz = hb_record_decode(p, (size_t)(end - p), log->n, log->dim, &e, &xr);
-        if (sz == 0) break;
-        if (xr) {
-            hb_record_x(xr, log->dim, x);
-            e.x = x;
-        }
-        rc = hb_runlog_add(log, &e);
-        p += sz;
+    if (rc == HB_OK) { /* the child sent the events as journal records */
+        size_t used = 0;
+        int damaged = 0;
+        rc = read_journal(p, (size_t)(end - p), log, &used, &damaged);
     }
-    hb_free(x);
     hb_buf_fini(&got);
     size_t keep = rc == HB_OK ? consistent_prefix(log) : 0;
     if (rc == HB_OK && keep == 0) rc = HB_EDAMAGED; /* a header alone: nothing to report or resume */
