@@ -491,8 +491,11 @@ static int cmd_space(int argc, char **argv)
                 first = 0;
             }
         size_t nc = hb_space_n_conditions(sp), nf = hb_space_n_forbiddens(sp);
-        hb_buf_printf(&b, "), %zu condition%s, %zu forbidden clause%s\n", nc, nc == 1 ? "" : "s", nf,
+        hb_buf_printf(&b, "), %zu condition%s, %zu forbidden clause%s", nc, nc == 1 ? "" : "s", nf,
                       nf == 1 ? "" : "s");
+        size_t nm = hb_space_n_mutable(sp); /* named only where there are some (pbt, pb2) */
+        if (nm) hb_buf_printf(&b, ", %zu mutable", nm);
+        hb_buf_puts(&b, "\n");
     } else {
         hb_rng rng;
         hb_rng_init(&rng, seed, 0);

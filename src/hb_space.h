@@ -102,9 +102,15 @@ HB_API int hb_space_add_condition(hb_space *sp, const char *child, const hb_cond
 /* Forbid every configuration that matches 'f'. */
 HB_API int hb_space_add_forbidden(hb_space *sp, const hb_forbid_spec *f, hb_error *err);
 
+/* Mark parameter 'name' as mutable (on = 1) or fixed (0, the default): a mutable parameter may
+ * change between the steps of one model's training (population-based training, pbt and pb2);
+ * the others stay fixed for a model's life. Constants cannot be mutable, and a mutable parameter
+ * may take no part in a condition (finalize refuses it). Call before hb_space_finalize. */
+HB_API int hb_space_set_mutable(hb_space *sp, const char *name, int on, hb_error *err);
 /* Check the whole space after the last add: no cyclic conditions, and at least one allowed
  * default. Sampling and encoding need a finalized space. On a cycle 'cycle_child' (may be
- * NULL) receives the index of a parameter on it. */
+ * NULL) receives the index of a parameter on it; for a mutable parameter in a condition, the
+ * index of the parameter whose condition it is. */
 HB_API int hb_space_finalize(hb_space *sp, int *cycle_child, hb_error *err);
 
 /* Queries. Indices are in declaration order. */
@@ -121,6 +127,8 @@ HB_API const double *hb_space_weights(const hb_space *sp, size_t i); /* NULL if 
 HB_API int hb_space_has_default(const hb_space *sp, size_t i);
 HB_API double hb_space_default_value(const hb_space *sp, size_t i); /* native encoding */
 HB_API int hb_space_has_condition(const hb_space *sp, size_t i);
+HB_API int hb_space_is_mutable(const hb_space *sp, size_t i);
+HB_API size_t hb_space_n_mutable(const hb_space *sp);
 HB_API size_t hb_space_n_conditions(const hb_space *sp);
 HB_API size_t hb_space_n_forbiddens(const hb_space *sp);
 

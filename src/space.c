@@ -37,6 +37,7 @@ typedef struct param {
     int has_default;
     double def;                  /* native */
     cond_node *cond;             /* NULL: always active */
+    int is_mutable;              /* may change during training (pbt, pb2) */
 } param;
 
 struct hb_space {
@@ -640,6 +641,27 @@ int hb_space_finalize(hb_space *sp, int *cycle_child, hb_error *err)
         }
         if (placed == before) break;
     }
+    /* A mutable parameter changes between steps of one model: it may not decide, or depend on,
+     * which parameters are active (the active set of a model would change mid-training). */
+    for (size_t i = 0; i < n && placed == n; i++) {
+        if (!sp->params[i].is_mutable) continue;
+        const char *why = sp->params[i].cond ? "has a condition" : NULL;
+        size_t where = i; /* the parameter whose condition is at fault */
+        for (size_t j = 0; j < n && why == NULL; j++)
+            if (sp->params[j].cond && cond_uses(sp->params[j].cond, i)) {
+                why = "is the parent of a condition";
+                where = j;
+            }
+        if (why) {
+            if (cycle_child) *cycle_child = (int)where;
+            hb_free(order);
+            hb_free(done);
+            return hb_error_set(err, HB_EINVAL, NULL,
+                                "parameter '%s' is mutable and %s: a parameter that may change "
+                                "during training cannot take part in conditions",
+                                sp->params[i].name, why);
+        }
+    }
     if (placed < n) {
         size_t bad = 0;
         for (size_t i = 0; i < n; i++)
@@ -683,6 +705,26 @@ hb_value hb_space_choice(const hb_space *sp, size_t i, size_t k) { return sp->pa
 const double *hb_space_weights(const hb_space *sp, size_t i) { return sp->params[i].weights; }
 int hb_space_has_default(const hb_space *sp, size_t i) { return sp->params[i].has_default; }
 int hb_space_has_condition(const hb_space *sp, size_t i) { return sp->params[i].cond != NULL; }
+int hb_space_is_mutable(const hb_space *sp, size_t i) { return sp->params[i].is_mutable; }
+
+size_t hb_space_n_mutable(const hb_space *sp)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < sp->n; i++) c += sp->params[i].is_mutable != 0;
+    return c;
+}
+
+int hb_space_set_mutable(hb_space *sp, const char *name, int on, hb_error *err)
+{
+    int i = hb_space_find(sp, name);
+    if (i < 0) return hb_error_set(err, HB_EINVAL, NULL, "mutable: no parameter named '%s'", name);
+    if (on && sp->params[i].type == HB_PARAM_CONSTANT)
+        return hb_error_set(err, HB_EINVAL, NULL, "parameter '%s' is a constant: it cannot be mutable",
+                            name);
+    sp->params[i].is_mutable = on != 0;
+    sp->finalized = 0;
+    return HB_OK;
+}
 size_t hb_space_n_forbiddens(const hb_space *sp) { return sp->n_forbid; }
 
 size_t hb_space_n_conditions(const hb_space *sp)
@@ -1026,6 +1068,7 @@ int hb_space_json(const hb_space *sp, hb_buf *out)
             hb_buf_puts(out, ", \"default\": ");
             hb_space_value_json(sp, i, p->def, out);
         }
+        if (p->is_mutable) hb_buf_puts(out, ", \"mutable\": true");
         hb_buf_puts(out, "}");
     }
     hb_buf_puts(out, "],\n \"conditions\": [");

@@ -253,6 +253,24 @@ done:
     return rc;
 }
 
+/* "mutable": true (native), or "meta": {"mutable": true} (ConfigSpace keeps user data in a
+ * parameter's meta): the parameter may change during training (pbt, pb2). */
+static int parse_mutable(parser *p, const json_t *obj, const char *name)
+{
+    const json_t *m = json_object_get(obj, "mutable"), *owner = obj;
+    const json_t *meta = json_object_get(obj, "meta");
+    if (m == NULL && json_is_object(meta)) {
+        m = json_object_get(meta, "mutable");
+        owner = meta;
+    }
+    if (m == NULL || json_is_null(m)) return HB_OK;
+    if (!json_is_boolean(m))
+        return fail_at(p, at_member(p, owner, "mutable"), "\"mutable\" must be true or false, not %s",
+                       json_kind(m));
+    int rc = hb_space_set_mutable(p->sp, name, json_is_true(m), p->err);
+    return rc == HB_OK ? rc : refail(p, at_member(p, owner, "mutable"), rc);
+}
+
 static int parse_param(parser *p, const json_t *obj, size_t where)
 {
     if (!json_is_object(obj)) return fail_at(p, where, "a parameter must be an object, not %s", json_kind(obj));
@@ -261,16 +279,18 @@ static int parse_param(parser *p, const json_t *obj, size_t where)
     if ((rc = get_string(p, obj, "name", &name)) != HB_OK) return rc;
     if ((rc = get_string(p, obj, "type", &type)) != HB_OK) return rc;
     if (!strcmp(type, "uniform_float") || !strcmp(type, "float"))
-        return parse_numeric(p, obj, name, HB_PARAM_FLOAT);
-    if (!strcmp(type, "uniform_int") || !strcmp(type, "int") || !strcmp(type, "integer"))
-        return parse_numeric(p, obj, name, HB_PARAM_INT);
-    if (!strcmp(type, "categorical")) return parse_choices(p, obj, name, HB_PARAM_CATEGORICAL);
-    if (!strcmp(type, "ordinal")) return parse_choices(p, obj, name, HB_PARAM_ORDINAL);
-    if (!strcmp(type, "constant")) return parse_choices(p, obj, name, HB_PARAM_CONSTANT);
-    return fail_at(p, at_member(p, obj, "type"),
-                   "unsupported parameter type '%s' of '%s' (hbmpi reads float, int, categorical, "
-                   "ordinal, constant, and ConfigSpace's uniform_float and uniform_int)",
-                   type, name);
+        rc = parse_numeric(p, obj, name, HB_PARAM_FLOAT);
+    else if (!strcmp(type, "uniform_int") || !strcmp(type, "int") || !strcmp(type, "integer"))
+        rc = parse_numeric(p, obj, name, HB_PARAM_INT);
+    else if (!strcmp(type, "categorical")) rc = parse_choices(p, obj, name, HB_PARAM_CATEGORICAL);
+    else if (!strcmp(type, "ordinal")) rc = parse_choices(p, obj, name, HB_PARAM_ORDINAL);
+    else if (!strcmp(type, "constant")) rc = parse_choices(p, obj, name, HB_PARAM_CONSTANT);
+    else
+        return fail_at(p, at_member(p, obj, "type"),
+                       "unsupported parameter type '%s' of '%s' (hbmpi reads float, int, categorical, "
+                       "ordinal, constant, and ConfigSpace's uniform_float and uniform_int)",
+                       type, name);
+    return rc == HB_OK ? parse_mutable(p, obj, name) : rc;
 }
 
 /* ---------- condition and forbidden trees ---------- */
