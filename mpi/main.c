@@ -142,12 +142,19 @@ static const char *run_help =
     "  --optimizer NAME        random (default), grid, tpe, gp: every configuration at the\n"
     "                          max budget; sh, hyperband, bohb: successive-halving brackets\n"
     "                          (bohb proposes from its KDE model); asha: asynchronous\n"
-    "                          successive halving\n"
+    "                          successive halving; pbt, pb2: population-based training of\n"
+    "                          the space's mutable parameters (docs/optimizers.md)\n"
     "  --min-budget r          smallest budget (default: the kernel's)\n"
     "  --max-budget R          largest budget (default: the kernel's)\n"
     "  --eta ETA               reduction factor of the bracket optimisers (default 3)\n"
     "  --bracket-rule RULE     paper (default) or hpbandster: first-rung sizes (`hbmpi plan`)\n"
     "  --max-open-brackets N   brackets running at once (default: one iteration's worth)\n"
+    "  --pbt-population P      pbt, pb2: members (default 8 for pbt, 4 for pb2)\n"
+    "  --pbt-interval B        pbt, pb2: budget of one step of a member (default: min budget)\n"
+    "  --pbt-quantile Q        pbt, pb2: the worst Q of the members copy one of the best Q\n"
+    "                          (default 0.25)\n"
+    "  --pbt-resample P        pbt: chance of drawing a value afresh instead of scaling it\n"
+    "                          by 0.8 or 1.2 (default 0.25)\n"
     "  --seed S                seed (default 0); same seed, same trials\n"
     "\n"
     "stop rules (the first one reached ends the run; with none, sh, hyperband and bohb run\n"
@@ -603,7 +610,7 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
             set.optimizer = a.value;
             if (!hb_opt_known(set.optimizer, NULL))
                 return hb_cli_usage_error(&a, "--optimizer: unknown optimizer '%s' (known: random, grid, "
-                                              "sh, hyperband, bohb, tpe, gp, asha)", set.optimizer);
+                                              "sh, hyperband, bohb, tpe, gp, asha, pbt, pb2)", set.optimizer);
         } else if ((r = hb_cli_take(&a, "--bracket-rule")) != 0) {
             if (r < 0) return HB_EXIT_USAGE;
             int rule = hb_bracket_rule_parse(a.value);
@@ -629,6 +636,20 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
         } else if ((r = hb_cli_take(&a, "--max-open-brackets")) != 0) {
             if (r < 0 || hb_cli_long(&a, "--max-open-brackets", &lv, 1)) return HB_EXIT_USAGE;
             set.max_open_brackets = lv > 100000 ? 100000 : (int)lv;
+        } else if ((r = hb_cli_take(&a, "--pbt-population")) != 0) {
+            if (r < 0 || hb_cli_long(&a, "--pbt-population", &lv, 2)) return HB_EXIT_USAGE;
+            if (lv > 100000) return hb_cli_usage_error(&a, "--pbt-population: at most 100000");
+            set.pbt_population = (int)lv;
+        } else if ((r = hb_cli_take(&a, "--pbt-interval")) != 0) {
+            if (r < 0 || hb_cli_double(&a, "--pbt-interval", &set.pbt_interval, 0.0)) return HB_EXIT_USAGE;
+        } else if ((r = hb_cli_take(&a, "--pbt-quantile")) != 0) {
+            if (r < 0 || hb_cli_double(&a, "--pbt-quantile", &set.pbt_quantile, 0.0)) return HB_EXIT_USAGE;
+            if (set.pbt_quantile > 0.5)
+                return hb_cli_usage_error(&a, "--pbt-quantile: must be in (0, 0.5], got '%s'", a.value);
+        } else if ((r = hb_cli_take(&a, "--pbt-resample")) != 0) {
+            if (r < 0 || hb_cli_double(&a, "--pbt-resample", &set.pbt_resample, -1e-300)) return HB_EXIT_USAGE;
+            if (set.pbt_resample > 1)
+                return hb_cli_usage_error(&a, "--pbt-resample: must be in [0, 1], got '%s'", a.value);
         } else if ((r = hb_cli_take(&a, "--random-fraction")) != 0) {
             if (r < 0 || hb_cli_double(&a, "--random-fraction", &so->random_fraction, -1e-300)) return HB_EXIT_USAGE;
             if (so->random_fraction > 1)
@@ -742,6 +763,10 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
     const hb_kernel *k = NULL;
     hb_space *sp = NULL;
     if (kname && (r = find_kernel(&a, kname, &k, &sp)) != HB_EXIT_OK) return r;
+    /* pbt and pb2 are made of continued steps: a kernel that trains, or a library, keeps its
+     * state between them without being asked (commands always get their previous directory) */
+    if (!strcmp(set.optimizer, "pbt") || !strcmp(set.optimizer, "pb2"))
+        continue_promoted = continue_promoted || (k ? k->train != NULL : user_eval);
     if (continue_promoted && k && !user_eval && k->train == NULL) {
         hb_space_free(sp);
         return hb_cli_usage_error(&a, "--continue-promoted: kernel '%s' does not train (fmnist_mlp and cartpole do)",

@@ -14,9 +14,11 @@ typedef struct hb_opt hb_opt;
 
 /* Optimisers: random, grid, tpe and gp evaluate every configuration at max_budget; sh,
  * hyperband and bohb run successive-halving brackets (bohb samples from its KDE); asha promotes
- * asynchronously. */
+ * asynchronously; pbt and pb2 train a population step by step, the worst members copying the
+ * best ones' checkpoints and changing their mutable hyperparameters (pbt at random, pb2 with a
+ * GP bandit). */
 typedef struct hb_opt_settings {
-    const char *optimizer;      /* "random" grid sh hyperband bohb tpe gp asha */
+    const char *optimizer;      /* "random" grid sh hyperband bohb tpe gp asha pbt pb2 */
     uint64_t seed;
     double min_budget;          /* > 0 */
     double max_budget;          /* >= min_budget */
@@ -30,6 +32,14 @@ typedef struct hb_opt_settings {
     double max_total_budget;    /* sum of the budgets of the jobs issued */
     int max_open_brackets;      /* brackets running at once; 0: s_max + 1 */
     hb_sampler_opts sampler;
+    /* pbt, pb2 (0 for the defaults): members in the population (8 for pbt, 4 for pb2), the
+     * budget each step of a member trains (min_budget), the share of members in the bottom
+     * that copy one of the top (0.25), and pbt's chance of drawing a mutable value afresh
+     * instead of perturbing it by 0.8 or 1.2 (0.25). */
+    int pbt_population;
+    double pbt_interval;
+    double pbt_quantile;
+    double pbt_resample;
 } hb_opt_settings;
 
 /* Defaults: optimizer "random", seed 0, budgets 1..1, eta 3, paper rule, no stop rule set. */
@@ -49,7 +59,10 @@ typedef struct hb_job {
     /* The configuration's identity, which survives promotion: the id of the job that evaluated
      * it first. A promoted job also names the job of the same configuration one rung lower (its
      * checkpoint is where training continues from) and that job's budget; HB_NO_JOB and 0 for a
-     * first evaluation. */
+     * first evaluation. pbt, pb2: 'bracket' is the member, 'stage' the step (0, 1, ...), 'prev'
+     * the job whose checkpoint the step continues (the member's own last step, or after an
+     * exploit another member's), and 'config' the first job of that checkpoint's lineage (the
+     * model's identity: its seed and initial weights), which an exploit carries over. */
     uint64_t config;
     uint64_t prev;
     double prev_budget;

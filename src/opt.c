@@ -4,95 +4,12 @@
  *     interleaved so that when every open bracket waits at a barrier the next one opens;
  *   asha: asynchronous promotion, a rung's top 1/eta moves up as soon as it is known.
  * No clock, no I/O: the same settings and the same order of tells give the same jobs. */
-#include "hb_opt.h"
+#include "opt_impl.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-enum mode { MODE_SINGLE, MODE_BRACKETS, MODE_ASHA };
-
-enum { E_WAITING = 0, E_ISSUED, E_DONE };
-
-typedef struct entry {
-    size_t cfg;               /* index into the optimiser's configuration store */
-    int state;                /* E_WAITING, E_ISSUED, E_DONE */
-    int promoted;             /* asha: already sent to the next rung */
-    double loss;              /* +inf unless the job ended ok */
-    uint64_t job;             /* id of the job that ran it */
-} entry;
-
-/* A finished ok result as ASHA ranks it. */
-typedef struct ranked {
-    double loss;
-    uint64_t job;
-    size_t entry;
-} ranked;
-
-typedef struct rung {
-    long target;              /* configurations this rung runs; -1: no limit (asha) */
-    double budget;
-    entry *e;
-    size_t n, cap;
-    size_t issued, done;
-    /* asha: the ok results not promoted yet (a heap, best on top), and the promoted ones in
-     * rank order, so that the rank of the best candidate is one binary search away. */
-    ranked *heap;
-    size_t n_heap, cap_heap;
-    ranked *up;
-    size_t n_up, cap_up;
-} rung;
-
-typedef struct bracket {
-    int s;                    /* HyperBand's s (reported as "bracket") */
-    int n_rungs;
-    rung rungs[HB_MAX_RUNGS];
-    int cur;                  /* rung now running */
-    int closed;
-} bracket;
-
-/* The jobs of one configuration: its identity (the first) and the latest, whose checkpoint a
- * promotion continues from. */
-typedef struct cfg_jobs {
-    uint64_t first, last;
-    double last_budget;
-} cfg_jobs;
-
-typedef struct pending {
-    uint64_t id;
-    size_t cfg;
-    double budget;
-    int bracket, rung;        /* -1 for single fidelity */
-    size_t entry;
-} pending;
-
-struct hb_opt {
-    hb_opt_settings set;
-    char optimizer[32];
-    enum mode mode;
-    const hb_space *space;
-    size_t dim;
-    hb_schedule sch;
-    hb_sampler *sampler;
-    hb_history *history;
-    uint64_t next_id;
-    int stopped;              /* a stop rule was hit, or hb_opt_stop */
-    double issued_budget;
-    double *xs;               /* configuration store: n_cfg * dim */
-    size_t n_cfg, cap_cfg;
-    cfg_jobs *cj;             /* per stored configuration: its first and latest job (cap_cfg) */
-    bracket *br;              /* brackets opened so far (asha: exactly one) */
-    size_t n_br, cap_br;
-    size_t n_open;            /* brackets opened and not closed */
-    size_t first_open;        /* no bracket before this one is open */
-    long max_brackets;        /* brackets allowed by --iterations; -1: no limit */
-    pending *pend;            /* jobs asked, not yet told, in issue order */
-    size_t n_pend, cap_pend;
-    hb_pending *pview;        /* scratch: the pending jobs as the sampler sees them */
-    size_t cap_pview;
-    const double *replay_x;   /* hb_opt_ask_replay: the logged configuration, or NULL */
-};
 
 static const struct {
     const char *name;
@@ -103,6 +20,7 @@ static const struct {
     {"tpe", MODE_SINGLE, "tpe"},        {"gp", MODE_SINGLE, "gp"},
     {"sh", MODE_BRACKETS, "random"},    {"hyperband", MODE_BRACKETS, "random"},
     {"bohb", MODE_BRACKETS, "kde"},     {"asha", MODE_ASHA, "random"},
+    {"pbt", MODE_PBT, "random"},        {"pb2", MODE_PBT, "random"},
 };
 #define N_OPTIMIZERS (sizeof optimizers / sizeof optimizers[0])
 
@@ -116,7 +34,7 @@ static int find_optimizer(const char *name)
 int hb_opt_known(const char *name, int *brackets)
 {
     int i = find_optimizer(name);
-    if (brackets) *brackets = i >= 0 && optimizers[i].mode != MODE_SINGLE;
+    if (brackets) *brackets = i >= 0 && optimizers[i].mode != MODE_SINGLE && optimizers[i].mode != MODE_PBT;
     return i >= 0;
 }
 
@@ -133,7 +51,7 @@ void hb_opt_settings_init(hb_opt_settings *s)
 
 /* ---------- growable arrays ---------- */
 
-static int grow(void **p, size_t *cap, size_t need, size_t size)
+int hb__opt_grow(void **p, size_t *cap, size_t need, size_t size)
 {
     if (need <= *cap) return HB_OK;
     size_t c = *cap ? *cap : 16;
@@ -147,7 +65,7 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
 
 static int rung_add(rung *r, size_t cfg)
 {
-    if (grow((void **)&r->e, &r->cap, r->n + 1, sizeof *r->e) != HB_OK) return HB_ENOMEM;
+    if (hb__opt_grow((void **)&r->e, &r->cap, r->n + 1, sizeof *r->e) != HB_OK) return HB_ENOMEM;
     r->e[r->n++] = (entry){cfg, E_WAITING, 0, INFINITY, 0};
     return HB_OK;
 }
@@ -168,7 +86,7 @@ int hb_opt_create(const hb_space *space, const hb_opt_settings *s, hb_opt **out,
     const char *name = s->optimizer ? s->optimizer : "random";
     int oi = find_optimizer(name);
     if (oi < 0) return hb_error_set(err, HB_ENOTFOUND, NULL, "unknown optimizer '%s'", name);
-    if (optimizers[oi].mode == MODE_SINGLE && s->iterations > 0)
+    if ((optimizers[oi].mode == MODE_SINGLE || optimizers[oi].mode == MODE_PBT) && s->iterations > 0)
         return hb_error_set(err, HB_EINVAL, NULL, "iterations apply to sh, hyperband, bohb and asha, not %s",
                             name);
     if (s->max_open_brackets < 0)
@@ -186,6 +104,7 @@ int hb_opt_create(const hb_space *space, const hb_opt_settings *s, hb_opt **out,
         rc = hb_sampler_create(optimizers[oi].sampler, space, s->seed, &s->sampler, &o->sampler, err);
     if (rc == HB_OK && hb_history_create(o->dim, &o->history) != HB_OK)
         rc = hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
+    if (rc == HB_OK && o->mode == MODE_PBT) rc = hb__pbt_create(o, err);
     if (rc != HB_OK) {
         hb_opt_free(o);
         return rc;
@@ -194,7 +113,8 @@ int hb_opt_create(const hb_space *space, const hb_opt_settings *s, hb_opt **out,
      * bracket optimisers (its budget for asha) and 100 evaluations for the others. */
     hb_opt_settings *t = &o->set;
     if (t->max_open_brackets == 0) t->max_open_brackets = o->sch.s_max + 1;
-    if (t->max_evals <= 0 && t->iterations <= 0 && t->max_total_budget <= 0) {
+    /* (pbt and pb2 end when every member has trained to max_budget) */
+    if (t->max_evals <= 0 && t->iterations <= 0 && t->max_total_budget <= 0 && o->mode != MODE_PBT) {
         if (o->mode == MODE_SINGLE)
             t->max_evals = 100;
         else
@@ -233,6 +153,7 @@ void hb_opt_free(hb_opt *o)
     hb_free(o->pview);
     hb_free(o->xs);
     hb_free(o->cj);
+    hb__pbt_free(o);
     hb_sampler_free(o->sampler);
     hb_history_free(o->history);
     hb_free(o);
@@ -241,7 +162,7 @@ void hb_opt_free(hb_opt *o)
 /* ---------- issuing ---------- */
 
 /* Would a job at 'budget' break a stop rule? Then stop for good. */
-static int may_issue(hb_opt *o, double budget)
+int hb__opt_may_issue(hb_opt *o, double budget)
 {
     if (o->stopped) return 0;
     const hb_opt_settings *t = &o->set;
@@ -255,7 +176,7 @@ static int may_issue(hb_opt *o, double budget)
 
 /* Ask the sampler for a new configuration; its index in the store goes to '*cfg'. Returns
  * HB_SAMPLER_EXHAUSTED when the sampler has nothing more. */
-static int new_config(hb_opt *o, double budget, size_t *cfg, hb_error *err)
+int hb__opt_store_config(hb_opt *o, size_t *cfg, hb_error *err)
 {
     size_t need = (o->n_cfg + 1) * (o->dim ? o->dim : 1);
     size_t capx = o->cap_cfg * (o->dim ? o->dim : 1);
@@ -270,29 +191,35 @@ static int new_config(hb_opt *o, double budget, size_t *cfg, hb_error *err)
         o->cap_cfg = c;
     }
     o->cj[o->n_cfg] = (cfg_jobs){HB_NO_JOB, HB_NO_JOB, 0};
-    double *x = o->xs + o->n_cfg * o->dim;
+    *cfg = o->n_cfg++;
+    return HB_OK;
+}
+
+int hb__opt_new_config(hb_opt *o, double budget, size_t *cfg, hb_error *err)
+{
+    int rc = hb__opt_store_config(o, cfg, err);
+    if (rc != HB_OK) return rc;
+    double *x = o->xs + *cfg * o->dim;
     if (o->replay_x && hb_sampler_skip(o->sampler) == HB_OK) { /* replay: the log has it */
         memcpy(x, o->replay_x, o->dim * sizeof(double));
-        *cfg = o->n_cfg++;
         return HB_OK;
     }
-    if (grow((void **)&o->pview, &o->cap_pview, o->n_pend + 1, sizeof *o->pview) != HB_OK)
+    if (hb__opt_grow((void **)&o->pview, &o->cap_pview, o->n_pend + 1, sizeof *o->pview) != HB_OK)
         return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
     for (size_t i = 0; i < o->n_pend; i++)
         o->pview[i] = (hb_pending){o->xs + o->pend[i].cfg * o->dim, o->pend[i].budget};
-    int rc = hb_sampler_propose(o->sampler, o->history, o->pview, o->n_pend, budget, x, err);
-    if (rc != HB_OK) return rc;
-    *cfg = o->n_cfg++;
-    return HB_OK;
+    rc = hb_sampler_propose(o->sampler, o->history, o->pview, o->n_pend, budget, x, err);
+    if (rc != HB_OK) o->n_cfg--; /* the slot goes back */
+    return rc;
 }
 
 static int issue(hb_opt *o, size_t cfg, double budget, int b, int r, size_t e, hb_job *job,
                  hb_error *err)
 {
-    if (grow((void **)&o->pend, &o->cap_pend, o->n_pend + 1, sizeof *o->pend) != HB_OK)
+    if (hb__opt_grow((void **)&o->pend, &o->cap_pend, o->n_pend + 1, sizeof *o->pend) != HB_OK)
         return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
     uint64_t id = o->next_id++;
-    o->pend[o->n_pend++] = (pending){id, cfg, budget, b, r, e};
+    o->pend[o->n_pend++] = (pending){id, cfg, budget, b, r, e, -1};
     o->issued_budget += budget;
     if (b >= 0) {
         rung *ru = &o->br[b].rungs[r];
@@ -324,14 +251,14 @@ static int bracket_next(hb_opt *o, size_t bi, hb_job *job, hb_error *err)
     rung *r = &b->rungs[b->cur];
     int rc;
     if (r->issued < r->n) { /* a promoted configuration waits at this rung */
-        if (!may_issue(o, r->budget)) return 0;
+        if (!hb__opt_may_issue(o, r->budget)) return 0;
         size_t e = r->issued; /* entries are issued in order */
         return (rc = issue(o, r->e[e].cfg, r->budget, (int)bi, b->cur, e, job, err)) == HB_OK ? 1 : rc;
     }
     if (b->cur == 0 && (long)r->n < r->target) { /* the first rung samples as it goes */
-        if (!may_issue(o, r->budget)) return 0;
+        if (!hb__opt_may_issue(o, r->budget)) return 0;
         size_t cfg;
-        rc = new_config(o, r->budget, &cfg, err);
+        rc = hb__opt_new_config(o, r->budget, &cfg, err);
         if (rc == HB_SAMPLER_EXHAUSTED) {
             o->stopped = 1;
             return 0;
@@ -345,7 +272,7 @@ static int bracket_next(hb_opt *o, size_t bi, hb_job *job, hb_error *err)
 
 static int open_bracket(hb_opt *o, int s, hb_error *err)
 {
-    if (grow((void **)&o->br, &o->cap_br, o->n_br + 1, sizeof *o->br) != HB_OK)
+    if (hb__opt_grow((void **)&o->br, &o->cap_br, o->n_br + 1, sizeof *o->br) != HB_OK)
         return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
     bracket *b = &o->br[o->n_br++];
     o->n_open++;
@@ -400,7 +327,7 @@ static int ranked_better(const ranked *a, const ranked *b)
 /* A finished ok result joins its rung's candidates for promotion. */
 static int asha_add(rung *r, ranked x)
 {
-    if (grow((void **)&r->heap, &r->cap_heap, r->n_heap + 1, sizeof *r->heap) != HB_OK) return HB_ENOMEM;
+    if (hb__opt_grow((void **)&r->heap, &r->cap_heap, r->n_heap + 1, sizeof *r->heap) != HB_OK) return HB_ENOMEM;
     size_t i = r->n_heap++;
     r->heap[i] = x;
     while (i > 0 && ranked_better(&r->heap[i], &r->heap[(i - 1) / 2])) {
@@ -415,7 +342,7 @@ static int asha_add(rung *r, ranked x)
 /* The best candidate leaves the heap and joins the promoted, in rank order. */
 static int asha_promote_top(rung *r)
 {
-    if (grow((void **)&r->up, &r->cap_up, r->n_up + 1, sizeof *r->up) != HB_OK) return HB_ENOMEM;
+    if (hb__opt_grow((void **)&r->up, &r->cap_up, r->n_up + 1, sizeof *r->up) != HB_OK) return HB_ENOMEM;
     ranked x = r->heap[0];
     r->heap[0] = r->heap[--r->n_heap];
     for (size_t i = 0;;) {
@@ -463,7 +390,7 @@ static int ask_asha(hb_opt *o, hb_job *job, hb_error *err)
         size_t top = (size_t)floor((double)r->done / o->set.eta + 1e-9);
         if (r->n_heap == 0 || asha_rank_of_top(r) >= top) continue;
         rung *up = &b->rungs[k + 1];
-        if (!may_issue(o, up->budget)) break;
+        if (!hb__opt_may_issue(o, up->budget)) break;
         size_t e = r->heap[0].entry;
         r->e[e].promoted = 1;
         if (asha_promote_top(r) != HB_OK || rung_add(up, r->e[e].cfg) != HB_OK)
@@ -471,9 +398,9 @@ static int ask_asha(hb_opt *o, hb_job *job, hb_error *err)
         return issue(o, r->e[e].cfg, up->budget, 0, k + 1, up->n - 1, job, err);
     }
     rung *r0 = &b->rungs[0];
-    if (may_issue(o, r0->budget)) {
+    if (hb__opt_may_issue(o, r0->budget)) {
         size_t cfg;
-        rc = new_config(o, r0->budget, &cfg, err);
+        rc = hb__opt_new_config(o, r0->budget, &cfg, err);
         if (rc == HB_SAMPLER_EXHAUSTED)
             o->stopped = 1;
         else if (rc != HB_OK)
@@ -490,9 +417,9 @@ static int ask_asha(hb_opt *o, hb_job *job, hb_error *err)
 static int ask_single(hb_opt *o, hb_job *job, hb_error *err)
 {
     double budget = o->set.max_budget;
-    if (may_issue(o, budget)) {
+    if (hb__opt_may_issue(o, budget)) {
         size_t cfg;
-        int rc = new_config(o, budget, &cfg, err);
+        int rc = hb__opt_new_config(o, budget, &cfg, err);
         if (rc == HB_SAMPLER_EXHAUSTED)
             o->stopped = 1;
         else if (rc != HB_OK)
@@ -511,6 +438,7 @@ int hb_opt_ask(hb_opt *o, hb_job *job, hb_error *err)
     switch (o->mode) {
     case MODE_BRACKETS: return ask_brackets(o, job, err);
     case MODE_ASHA: return ask_asha(o, job, err);
+    case MODE_PBT: return hb__pbt_ask(o, job, err);
     default: return ask_single(o, job, err);
     }
 }
@@ -564,6 +492,7 @@ int hb_opt_tell(hb_opt *o, uint64_t id, double loss, hb_trial_status status, hb_
     if (rc != HB_OK) return hb_error_set(err, rc, NULL, "out of memory");
     memmove(&o->pend[i], &o->pend[i + 1], (o->n_pend - i - 1) * sizeof *o->pend);
     o->n_pend--;
+    if (p.member >= 0) return hb__pbt_tell(o, &p, l, status, err);
     if (p.bracket >= 0) {
         bracket *b = &o->br[p.bracket];
         rung *r = &b->rungs[p.rung];

@@ -48,8 +48,15 @@ int hb_report_settings_json(const hb_opt_settings *s, hb_buf *b)
     hb_buf_printf(b, ", \"num_samples\": %d", o->num_samples);
     key_number(b, "bandwidth_factor", o->bandwidth_factor, 0);
     key_number(b, "min_bandwidth", o->min_bandwidth, 0);
-    hb_buf_printf(b, ", \"min_points_in_model\": %d, \"acquisition\": \"%s\", \"grid_points\": %d}",
+    hb_buf_printf(b, ", \"min_points_in_model\": %d, \"acquisition\": \"%s\", \"grid_points\": %d",
                   o->min_points_in_model, o->acquisition == HB_ACQ_PI ? "pi" : "ei", o->grid_points);
+    if (s->optimizer && (!strcmp(s->optimizer, "pbt") || !strcmp(s->optimizer, "pb2"))) {
+        hb_buf_printf(b, ", \"pbt_population\": %d", s->pbt_population);
+        key_number(b, "pbt_interval", s->pbt_interval, 0);
+        key_number(b, "pbt_quantile", s->pbt_quantile, 0);
+        key_number(b, "pbt_resample", s->pbt_resample, 0);
+    }
+    hb_buf_puts(b, "}");
     return b->failed ? HB_ENOMEM : HB_OK;
 }
 
