@@ -299,15 +299,17 @@ static int by_loss(const double *loss, int a, int b)
 /* Rank the members at one budget: the latest step that every member still in the population
  * has finished, and at most 'st' (the step 'mi' just finished), each by its loss at that step
  * or, if it skipped it by copying a checkpoint further on, at the step before. So a member that
- * is a step ahead is not better for that alone, nor one that reports first at a step safe.
+ * is a step ahead is not better for that alone, nor one that reports first at a step safe;
+ * and a member is ranked at most once per step.
  * 'mi' in the bottom quantile: the donor it copies (a top member whose latest checkpoint is
  * short of max_budget, drawn at random), or -1. */
 static int pick_donor(hb_opt *o, int mi, int st)
 {
     struct hb__pbt *p = o->pbt;
-    int at_step = st;
+    int at_step = st; /* (-1 while a member has no result yet: nobody is ranked before that) */
     for (int i = 0; i < p->n; i++)
-        if (p->m[i].has_result && !p->m[i].retired && p->m[i].last_step < at_step) at_step = p->m[i].last_step;
+        if (!p->m[i].retired && p->m[i].last_step < at_step) at_step = p->m[i].last_step;
+    if (at_step < 0) return -1;
     int n = 0;
     for (int i = 0; i < p->n; i++) {
         p->val[i] = NAN;

@@ -10,6 +10,7 @@ int hb_test_add_space(void);
 int hb_test_add_space_parse(void);
 int hb_test_add_kernels(void);
 int hb_test_add_opt(void);
+int hb_test_add_pbt(void);
 int hb_test_add_report(void);
 int hb_test_add_schedule(void);
 int hb_test_add_sampler_grid(void);

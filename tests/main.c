@@ -18,6 +18,7 @@ static const struct {
     {"space_parse", hb_test_add_space_parse},
     {"kernels", hb_test_add_kernels},
     {"opt", hb_test_add_opt},
+    {"pbt", hb_test_add_pbt},
     {"report", hb_test_add_report},
     {"schedule", hb_test_add_schedule},
     {"sampler_grid", hb_test_add_sampler_grid},
