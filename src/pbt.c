@@ -76,15 +76,15 @@ int hb__pbt_create(hb_opt *o, hb_error *err)
     if (t->pbt_quantile == 0) t->pbt_quantile = 0.25;
     if (t->pbt_resample == 0) t->pbt_resample = 0.25;
     if (t->pbt_population < 2 || t->pbt_population > 100000)
-        return hb_error_set(err, HB_EINVAL, NULL, "the population must have 2 to 100000 members, got %d",
+        return hb_error_set(err, HB_EINVAL, NULL, "pbt_population must be 2 to 100000, got %d",
                             t->pbt_population);
     if (!(t->pbt_interval > 0) || !(t->pbt_interval <= t->max_budget))
-        return hb_error_set(err, HB_EINVAL, NULL, "the interval must be > 0 and <= max_budget (%g), got %g",
+        return hb_error_set(err, HB_EINVAL, NULL, "pbt_interval must be > 0 and <= max_budget (%g), got %g",
                             t->max_budget, t->pbt_interval);
     if (!(t->pbt_quantile > 0) || !(t->pbt_quantile <= 0.5))
-        return hb_error_set(err, HB_EINVAL, NULL, "the quantile must be in (0, 0.5], got %g", t->pbt_quantile);
+        return hb_error_set(err, HB_EINVAL, NULL, "pbt_quantile must be in (0, 0.5], got %g", t->pbt_quantile);
     if (!(t->pbt_resample >= 0) || !(t->pbt_resample <= 1))
-        return hb_error_set(err, HB_EINVAL, NULL, "the resample probability must be in [0, 1], got %g",
+        return hb_error_set(err, HB_EINVAL, NULL, "pbt_resample must be in [0, 1], got %g",
                             t->pbt_resample);
     double steps = ceil(t->max_budget / t->pbt_interval - 1e-9);
     if (steps * t->pbt_population > 1e7)
