@@ -222,6 +222,13 @@ static void run_study(const hb_sweep *sw, size_t i, const char *dir, outcome *o)
     spec.eval_delay = hb_sweep_eval_delay(sw);
     spec.reproducible = hb_sweep_reproducible(sw);
     spec.cmd.grace = 5;
+    /* pbt and pb2 continue checkpoints: a training kernel keeps them beside the study's file */
+    char trials[4096 + 8];
+    if ((!strcmp(st.optimizer, "pbt") || !strcmp(st.optimizer, "pb2")) && k->train) {
+        snprintf(trials, sizeof trials, "%s.trials", path);
+        spec.continue_promoted = 1;
+        spec.cmd.trial_root = trials;
+    }
     hb_runfile rf;
     hb_runfile_spec rs = {path, NULL, st.kernel, 0, NULL, NULL, sp, &spec.settings, spec.reproducible, 0};
     int rc = hb_runfile_begin(&rs, &rf, &err);

@@ -32,10 +32,10 @@ typedef struct hb_opt_settings {
     double max_total_budget;    /* sum of the budgets of the jobs issued */
     int max_open_brackets;      /* brackets running at once; 0: s_max + 1 */
     hb_sampler_opts sampler;
-    /* pbt, pb2 (0 for the defaults): members in the population (8 for pbt, 4 for pb2), the
-     * budget each step of a member trains (min_budget), the share of members in the bottom
-     * that copy one of the top (0.25), and pbt's chance of drawing a mutable value afresh
-     * instead of perturbing it by 0.8 or 1.2 (0.25). */
+    /* pbt, pb2: members in the population (0: 8 for pbt, 4 for pb2), the budget each step of a
+     * member trains (0: min_budget), the share of members in the bottom that copy one of the
+     * top (0.25), and pbt's chance of drawing a mutable value afresh instead of perturbing it
+     * by 0.8 or 1.2 (0.25). */
     int pbt_population;
     double pbt_interval;
     double pbt_quantile;

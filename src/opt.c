@@ -47,6 +47,8 @@ void hb_opt_settings_init(hb_opt_settings *s)
     s->eta = 3;
     s->bracket_rule = HB_RULE_PAPER;
     hb_sampler_opts_init(&s->sampler);
+    s->pbt_quantile = 0.25;
+    s->pbt_resample = 0.25;
 }
 
 /* ---------- growable arrays ---------- */

@@ -73,8 +73,6 @@ int hb__pbt_create(hb_opt *o, hb_error *err)
     int pb2 = !strcmp(o->optimizer, "pb2");
     if (t->pbt_population == 0) t->pbt_population = pb2 ? 4 : 8;
     if (t->pbt_interval == 0) t->pbt_interval = t->min_budget;
-    if (t->pbt_quantile == 0) t->pbt_quantile = 0.25;
-    if (t->pbt_resample == 0) t->pbt_resample = 0.25;
     if (t->pbt_population < 2 || t->pbt_population > 100000)
         return hb_error_set(err, HB_EINVAL, NULL, "pbt_population must be 2 to 100000, got %d",
                             t->pbt_population);

@@ -321,6 +321,14 @@ static int parse_settings(parser *p, const json_t *root)
         } else if (!strcmp(key, "grid_points")) {
             rc = int_setting(p, s, key, 2, 1000000, &so->grid_points);
             sw->given |= 1u << G_GRID;
+        } else if (!strcmp(key, "pbt_population")) {
+            rc = int_setting(p, s, key, 2, 100000, &o->pbt_population);
+        } else if (!strcmp(key, "pbt_interval")) {
+            rc = number_setting(p, s, key, 1e-300, 1e300, &o->pbt_interval);
+        } else if (!strcmp(key, "pbt_quantile")) {
+            rc = number_setting(p, s, key, 1e-300, 0.5, &o->pbt_quantile);
+        } else if (!strcmp(key, "pbt_resample")) {
+            rc = number_setting(p, s, key, 0, 1, &o->pbt_resample);
         } else if (!strcmp(key, "reproducible")) {
             rc = int_setting(p, s, key, 1, 1000000, &sw->reproducible);
         } else if (!strcmp(key, "eval_delay")) {
@@ -330,7 +338,8 @@ static int parse_settings(parser *p, const json_t *root)
             rc = fail_at(p, at_member(p, s, key),
                          "\"settings\": unknown key \"%s\" (known: min_budget, max_budget, eta, bracket_rule, "
                          "max_open_brackets, random_fraction, top_n_percent, num_samples, bandwidth_factor, "
-                         "min_bandwidth, min_points_in_model, acquisition, grid_points, reproducible, eval_delay)",
+                         "min_bandwidth, min_points_in_model, acquisition, grid_points, pbt_population, pbt_interval, "
+                         "pbt_quantile, pbt_resample, reproducible, eval_delay)",
                          key);
         }
         if (rc != HB_OK) return rc;

@@ -101,7 +101,7 @@ static void test_exploit_explore(void)
     hb_space *sp = pop_space();
     int hits_up = 0, hits_down = 0;
     for (uint64_t seed = 0; seed < 40; seed++) {
-        hb_opt *o = make(sp, "pbt", seed, 4, 1e-300); /* no resampling: perturbation only */
+        hb_opt *o = make(sp, "pbt", seed, 4, 0); /* no resampling: perturbation only */
         copy f[4], n[4];
         double loss[4] = {0.1, 0.2, 0.3, 0.9};
         first_round(o, 4, loss, f);
@@ -380,9 +380,13 @@ static void test_bad_settings(void)
     s.pbt_interval = 0;
     s.pbt_quantile = 0.6;
     CU_ASSERT_EQUAL(hb_opt_create(sp, &s, &o, &err), HB_EINVAL);
-    s.pbt_quantile = 0;
+    s.pbt_quantile = 0.25;
+    s.pbt_resample = 1.5;
+    CU_ASSERT_EQUAL(hb_opt_create(sp, &s, &o, &err), HB_EINVAL);
+    s.pbt_resample = 0;
     s.iterations = 2;
     CU_ASSERT_EQUAL(hb_opt_create(sp, &s, &o, &err), HB_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "iterations"));
     CU_ASSERT_PTR_NULL(o);
     int brackets = 1;
     CU_ASSERT(hb_opt_known("pb2", &brackets) && brackets == 0);
