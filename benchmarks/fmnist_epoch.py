@@ -25,6 +25,7 @@ os.environ["OPENBLAS_NUM_THREADS"] = "1"  # before numpy loads OpenBLAS
 import argparse
 import gzip
 import json
+import math
 import platform
 import statistics
 import subprocess
@@ -206,12 +207,15 @@ def main():
     ap.add_argument("--configs", default=DEFAULT_CONFIGS, help="HxB,HxB,... (n_hidden x batch)")
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--space-sample", type=int, default=12, metavar="K",
+                    help="also time K (n_hidden, batch) pairs drawn from the kernel's space as a tuner "
+                         "draws them (log-uniform, seed 0) and compare the totals (default 12; 0: none)")
     ap.add_argument("--quick", action="store_true", help="smoke run: 16x512, 1 repeat")
     ap.add_argument("--data", default=DATA)
     ap.add_argument("--out")
     args = ap.parse_args()
     if args.quick:
-        args.configs, args.repeats = "16x512", 1
+        args.configs, args.repeats, args.space_sample = "16x512", 1, 0
     try:
         configs = [tuple(int(v) for v in c.split("x")) for c in args.configs.split(",")]
     except ValueError:
@@ -259,6 +263,29 @@ def main():
         cells.append(cell)
         log(f"{h:5d} {b:4d} {c_med:9.3f} {np_med:9.3f} {cell['ratio_numpy_over_c']:6.2f} "
             f"{c_err:7.4f} {np_err:7.4f}{'' if agree else '  MISMATCH'}")
+    space = None
+    if args.space_sample > 0:
+        # What a tuning run pays: configurations drawn as the optimisers' uniform sampler draws
+        # them from the kernel's space (KERNELS.md §4: batch_size int log [16, 512], n_hidden int
+        # log [16, 1024]), one epoch each, R alternating rounds; the totals of the medians.
+        rng = np.random.RandomState(0)
+        pairs = [(int(round(math.exp(rng.uniform(math.log(16), math.log(1024))))),
+                  int(round(math.exp(rng.uniform(math.log(16), math.log(512))))))
+                 for _ in range(args.space_sample)]
+        c_tot, np_tot, rows = 0.0, 0.0, []
+        for h, b in pairs:
+            ct, nt = [], []
+            for _ in range(args.repeats):
+                ct.append(ckernel.eval(h, b, args.epochs)[0])
+                nt.append(numpy_eval(data, h, b, args.epochs)[0])
+            cm, nm = statistics.median(ct), statistics.median(nt)
+            c_tot, np_tot = c_tot + cm, np_tot + nm
+            rows.append({"n_hidden": h, "batch_size": b, "c_median_s": round(cm, 6),
+                         "numpy_median_s": round(nm, 6), "ratio_numpy_over_c": round(nm / cm, 3)})
+            log(f"space {h:5d} {b:4d} {cm:9.3f} {nm:9.3f} {nm / cm:6.2f}")
+        space = {"draws": rows, "c_total_s": round(c_tot, 6), "numpy_total_s": round(np_tot, 6),
+                 "ratio_total": round(np_tot / c_tot, 3)}
+        log(f"space sample of {len(pairs)}: C {c_tot:.2f} s, numpy {np_tot:.2f} s, ratio {np_tot / c_tot:.2f}")
     ckernel.close()
 
     out = {"benchmark": "fmnist_epoch",
@@ -273,6 +300,7 @@ def main():
            "cells": cells,
            "wall_seconds": round(time.perf_counter() - t_start, 1),
            "min_ratio": min(c["ratio_numpy_over_c"] for c in cells),
+           "space_sample": space,
            "all_val_errors_agree": ok}
     text = json.dumps(out, indent=1)
     if args.out:
