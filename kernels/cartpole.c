@@ -44,14 +44,18 @@
 
 enum { LR, GAMMA, BETA, LR_B, INIT }; /* indices into the configuration */
 
+/* 'mut': the parameter may change between episodes (KERNELS.md §5, "Changing hyperparameters at
+ * a step boundary"): the four that the update of every episode reads. init_scale is read once,
+ * by the initialisation, so a saved state has already used it up and it stays fixed. */
 static const struct {
     const char *name;
     double lower, upper;
     hb_scale scale;
+    int mut;
 } params[N_PARAM] = {
-    {"learning_rate", 1e-3, 1.0, HB_SCALE_LOG},   {"gamma", 0.8, 0.999, HB_SCALE_LINEAR},
-    {"entropy_coef", 1e-5, 1e-1, HB_SCALE_LOG},   {"baseline_lr", 1e-3, 1.0, HB_SCALE_LOG},
-    {"init_scale", 1e-3, 1.0, HB_SCALE_LOG},
+    {"learning_rate", 1e-3, 1.0, HB_SCALE_LOG, 1}, {"gamma", 0.8, 0.999, HB_SCALE_LINEAR, 1},
+    {"entropy_coef", 1e-5, 1e-1, HB_SCALE_LOG, 1}, {"baseline_lr", 1e-3, 1.0, HB_SCALE_LOG, 1},
+    {"init_scale", 1e-3, 1.0, HB_SCALE_LOG, 0},
 };
 
 /* Everything training carries from one episode to the next; with the seed and the configuration
@@ -274,8 +278,10 @@ static void state_write(const learner *L, uint64_t seed, unsigned char *out)
     put_u64(out + HB__CP_OFF_CHECK, hb__cartpole_state_check(out, HB__CP_OFF_CHECK));
 }
 
-/* Restore 'L' from 'st' if it is a cartpole state for this configuration and seed covering at
- * most 'n' episodes; HB_EINVAL saying what does not fit otherwise. */
+/* Restore 'L' from 'st' if it is a cartpole state for this seed, with this configuration's fixed
+ * parameters, covering at most 'n' episodes; HB_EINVAL saying what does not fit otherwise. The
+ * mutable parameters may differ: training goes on with the values of 'x', which the next state
+ * records. */
 static int state_read(const hb_kernel_state *st, const double *x, uint64_t seed, uint32_t n,
                       learner *L, hb_error *err)
 {
@@ -303,10 +309,12 @@ static int state_read(const hb_kernel_state *st, const double *x, uint64_t seed,
                             (unsigned long long)seed);
     /* Compare bits, not values: the same configuration is the same bytes. */
     for (int i = 0; i < N_PARAM; i++)
-        if (get_u64(b + HB__CP_OFF_CONFIG + 8 * i) != f64_bits(x[i]))
+        if (!params[i].mut && get_u64(b + HB__CP_OFF_CONFIG + 8 * i) != f64_bits(x[i]))
             return hb_error_set(err, HB_EINVAL, NULL,
-                                "%s: the saved state is for %s = %.17g, not %.17g", KNAME,
-                                params[i].name, get_f64(b + HB__CP_OFF_CONFIG + 8 * i), x[i]);
+                                "%s: the saved state is for %s = %.17g, not %.17g (a fixed "
+                                "parameter)",
+                                KNAME, params[i].name, get_f64(b + HB__CP_OFF_CONFIG + 8 * i),
+                                x[i]);
     uint32_t episodes = get_u32(b + HB__CP_OFF_EPISODES);
     uint32_t diverged = get_u32(b + HB__CP_OFF_DIVERGED);
     if (episodes > n)
@@ -343,7 +351,8 @@ static int cp_space(const char *args, hb_space **out, hb_error *err)
         return hb_error_set(err, rc, NULL, "%s: cannot create the space", KNAME);
     for (int i = 0; i < N_PARAM; i++)
         if ((rc = hb_space_add_float(sp, params[i].name, params[i].lower, params[i].upper,
-                                     params[i].scale, NAN, err)) != HB_OK)
+                                     params[i].scale, NAN, err)) != HB_OK ||
+            (params[i].mut && (rc = hb_space_set_mutable(sp, params[i].name, 1, err)) != HB_OK))
             goto fail;
     if ((rc = hb_space_finalize(sp, NULL, err)) != HB_OK) goto fail;
     *out = sp;

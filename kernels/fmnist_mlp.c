@@ -30,19 +30,23 @@
 #define STATE_MAGIC "HBFMNIST" /* 8 bytes, no NUL */
 #define STATE_VERSION 1u       /* bump when the layout below changes */
 
-/* The space in the order of KERNELS.md §4's table; x[] follows it. */
+/* The space in the order of KERNELS.md §4's table; x[] follows it. 'mut': the parameter may
+ * change between epochs (§4, "Changing hyperparameters at a step boundary"): the three the SGD
+ * update reads. n_hidden sets the shape of the network and of the state; batch_size stays fixed
+ * too: it sets how many updates an epoch makes, so it would change what a budget unit is. */
 enum { P_LR, P_BATCH, P_HIDDEN, P_WD, P_MOM };
 static const struct {
     const char *name;
     hb_param_type type;
     double lower, upper;
     hb_scale scale;
+    int mut;
 } params[N_PARAMS] = {
-    {"learning_rate", HB_PARAM_FLOAT, 1e-4, 1.0, HB_SCALE_LOG},
-    {"batch_size", HB_PARAM_INT, 16, 512, HB_SCALE_LOG},
-    {"n_hidden", HB_PARAM_INT, 16, MAX_HIDDEN, HB_SCALE_LOG},
-    {"weight_decay", HB_PARAM_FLOAT, 1e-6, 1e-2, HB_SCALE_LOG},
-    {"momentum", HB_PARAM_FLOAT, 0.0, 0.99, HB_SCALE_LINEAR},
+    {"learning_rate", HB_PARAM_FLOAT, 1e-4, 1.0, HB_SCALE_LOG, 1},
+    {"batch_size", HB_PARAM_INT, 16, 512, HB_SCALE_LOG, 0},
+    {"n_hidden", HB_PARAM_INT, 16, MAX_HIDDEN, HB_SCALE_LOG, 0},
+    {"weight_decay", HB_PARAM_FLOAT, 1e-6, 1e-2, HB_SCALE_LOG, 1},
+    {"momentum", HB_PARAM_FLOAT, 0.0, 0.99, HB_SCALE_LINEAR, 1},
 };
 
 /* A checked configuration. */
@@ -64,7 +68,7 @@ typedef struct state_header {
     uint32_t n_hidden;       /* H, which sets the length */
     char kernel[16];         /* KNAME, NUL-padded */
     uint64_t seed;           /* the seed of streams 1 and 2 */
-    double config[N_PARAMS]; /* config.v */
+    double config[N_PARAMS]; /* config.v of the last training call (mutable values may change) */
     uint64_t epochs;         /* epochs done */
     uint64_t diverged;       /* 1 if a parameter was non-finite after epoch 'epochs' */
     uint64_t stream2;        /* SplitMix64 state of stream 2 after the last shuffle */
@@ -346,6 +350,7 @@ static int fm_space(const char *args, hb_space **out, hb_error *err)
                                     params[i].scale, NAN, err)
                  : hb_space_add_float(sp, params[i].name, params[i].lower, params[i].upper,
                                       params[i].scale, NAN, err);
+        if (rc == HB_OK && params[i].mut) rc = hb_space_set_mutable(sp, params[i].name, 1, err);
         if (rc != HB_OK) goto fail;
     }
     if ((rc = hb_space_finalize(sp, NULL, err)) != HB_OK) goto fail;
@@ -390,7 +395,8 @@ static int refuse(hb_error *err, const char *why)
 }
 
 /* A saved state 'st' fits when it is this kernel's, of this layout, undamaged, for this seed and
- * configuration, with at most 'epochs' epochs done. Reads only. */
+ * the fixed parameters of this configuration, with at most 'epochs' epochs done. The mutable
+ * parameters may differ: training goes on with the new values. Reads only. */
 static int check_state(const hb_kernel_state *st, const config *c, uint64_t seed,
                        uint64_t epochs, hb_error *err)
 {
@@ -409,7 +415,8 @@ static int check_state(const hb_kernel_state *st, const config *c, uint64_t seed
         return refuse(err, "damaged (SHA-256 checksum mismatch)");
     if (hd.seed != seed) return refuse(err, "another seed");
     for (size_t i = 0; i < N_PARAMS; i++)
-        if (!(hd.config[i] == c->v[i])) return refuse(err, "another configuration");
+        if (!params[i].mut && !(hd.config[i] == c->v[i]))
+            return refuse(err, "another value of a fixed parameter (batch_size, n_hidden)");
     if (hd.epochs < 1 || hd.epochs > epochs) return refuse(err, "more epochs than the budget");
     if (hd.diverged > 1) return refuse(err, "a bad divergence flag");
     /* The permutation indexes the data: a state must not make the kernel read out of bounds,
@@ -463,6 +470,7 @@ static int fm_train(const hb_space *sp, const double *x, double budget, uint64_t
     } else {
         if (n.blob != from->data) memcpy(n.blob, from->data, from->len);
         memcpy(&n.hd, n.blob, sizeof n.hd);
+        memcpy(n.hd.config, c.v, sizeof n.hd.config); /* the values trained from here on */
     }
 
     uint64_t start = n.hd.epochs;

@@ -29,6 +29,7 @@ static const struct {
     {"sweep", hb_test_add_sweep},
     {"train_cartpole", hb_test_add_train_cartpole},
     {"train_fmnist", hb_test_add_train_fmnist},
+    {"pbt_toy", hb_test_add_pbt_toy},
 };
 
 int main(int argc, char **argv)

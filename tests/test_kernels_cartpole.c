@@ -18,6 +18,7 @@
 #include "hb_test.h"
 
 #define DIM 5
+#define INIT_SCALE 4 /* the one fixed parameter; the four before it are mutable */
 
 
 /* The reference configuration of KERNELS.md §5 and the third approximate vector's. */
@@ -148,6 +149,9 @@ static void test_space(void)
                    hb_space_upper(sp, i) == upper[i] && hb_space_scale(sp, i) == scale[i],
                "parameter %zu is '%s' [%g, %g] scale %d", i, hb_space_name(sp, i),
                hb_space_lower(sp, i), hb_space_upper(sp, i), (int)hb_space_scale(sp, i));
+    for (size_t i = 0; i < DIM; i++)
+        EXPECT(hb_space_is_mutable(sp, i) == (i != INIT_SCALE), "%s: mutable = %d", names[i],
+               hb_space_is_mutable(sp, i));
     hb_space_free(sp);
     static const char *const bad_args[] = {"", "x", "4+4"};
     for (size_t a = 0; a < sizeof bad_args / sizeof bad_args[0]; a++) {
@@ -354,8 +358,9 @@ static void expect_refused(const hb_space *sp, const double *x, double budget, u
             t);
 }
 
-/* States that do not fit are refused and change nothing: another seed, another configuration,
- * a larger budget, damaged or foreign bytes, a wrong length. */
+/* States that do not fit are refused and change nothing: another seed, another value of the fixed
+ * parameter (init_scale; the mutable ones are test_mutable's), a larger budget, damaged or
+ * foreign bytes, a wrong length. */
 static void test_foreign_state(void)
 {
     hb_space *sp = make_space();
@@ -367,7 +372,7 @@ static void test_foreign_state(void)
     CU_ASSERT_EQUAL_FATAL(base.len, HB__CP_STATE_LEN);
 
     expect_refused(sp, ref_x, 81, 4, &base, "another seed", __LINE__);
-    for (size_t i = 0; i < DIM; i++) {
+    for (size_t i = INIT_SCALE; i < DIM; i++) {
         hb_error err = {0};
         double loss;
         memcpy(x, ref_x, sizeof x);
@@ -433,6 +438,72 @@ static void test_foreign_state(void)
            "the state no longer re-evaluates: %.17g, expected %.17g", again, want);
     state_free(&after);
     state_free(&base);
+    hb_space_free(sp);
+}
+
+/* Changed mutable values at a step boundary (KERNELS.md §5): a state continued with other
+ * learning rates, discount or entropy weight trains on with the new values, deterministically;
+ * the same schedule split at other boundaries gives the same bits; the unchanged configuration
+ * still gives the scratch bits; init_scale, read only by the initialisation, is refused. */
+static void test_mutable(void)
+{
+    static const double b_x[DIM] = {0.03, 0.95, 1e-2, 0.3, 0.1}; /* ref_x's init_scale */
+    hb_space *sp = make_space();
+    hb_kernel_state s27 = {0}, s81 = {0}, s54 = {0}, s81b = {0}, s81c = {0}, s81a = {0};
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sp);
+    double t;
+    train_ok(sp, ref_x, 27, 3, NULL, &s27, NULL, __LINE__);
+    /* 27 with a, then 54 more with b. */
+    double ab = train_ok(sp, b_x, 81, 3, &s27, &s81, &t, __LINE__);
+    double ab2 = train_ok(sp, b_x, 81, 3, &s27, NULL, NULL, __LINE__);
+    EXPECT(t == 54.0 && same_bits(ab, ab2), "a then b: %.17g after %g, again %.17g", ab, t, ab2);
+    /* The state records the values it was last trained with. */
+    for (size_t i = 0; i < DIM; i++)
+        EXPECT(same_bits(state_f64(&s81, HB__CP_OFF_CONFIG + 8 * i), b_x[i]),
+               "the state says %s = %.17g, not %.17g", names[i],
+               state_f64(&s81, HB__CP_OFF_CONFIG + 8 * i), b_x[i]);
+    /* Not what 81 with a alone gives: other weights (the loss, a mean of 10 episode lengths,
+     * could coincide by chance; for this seed it does not). */
+    double aa = train_ok(sp, ref_x, 81, 3, &s27, &s81a, NULL, __LINE__);
+    EXPECT(!same_bits(state_f64(&s81, HB__CP_OFF_W), state_f64(&s81a, HB__CP_OFF_W)) &&
+               !same_bits(ab, aa),
+           "a then b: w0 %.17g, loss %.17g; a alone: w0 %.17g, loss %.17g",
+           state_f64(&s81, HB__CP_OFF_W), ab, state_f64(&s81a, HB__CP_OFF_W), aa);
+    /* The same schedule, cut at 54 as well: 27 with a, 54 with b, 81 with b. */
+    train_ok(sp, b_x, 54, 3, &s27, &s54, NULL, __LINE__);
+    double split = train_ok(sp, b_x, 81, 3, &s54, &s81b, NULL, __LINE__);
+    EXPECT(same_bits(split, ab) && same_state(&s81b, &s81),
+           "27 a + 54 b + 81 b: %.17g, 27 a + 81 b: %.17g, state bytes %s", split, ab,
+           same_state(&s81b, &s81) ? "equal" : "differ");
+    /* Each mutable parameter alone may change. */
+    for (size_t i = 0; i < INIT_SCALE; i++) {
+        double x[DIM];
+        memcpy(x, ref_x, sizeof x);
+        x[i] = b_x[i];
+        hb_kernel_state st = {0};
+        double l = train_ok(sp, x, 30, 3, &s27, &st, &t, __LINE__);
+        EXPECT(t == 3.0 && isfinite(l) && same_bits(state_f64(&st, HB__CP_OFF_CONFIG + 8 * i), x[i]),
+               "%s changed: %.17g after %g", names[i], l, t);
+        state_free(&st);
+    }
+    /* Unchanged: the scratch bits. */
+    double same = train_ok(sp, ref_x, 81, 3, &s27, &s81c, NULL, __LINE__);
+    hb_kernel_state scratch = {0};
+    double direct = train_ok(sp, ref_x, 81, 3, NULL, &scratch, NULL, __LINE__);
+    EXPECT(same_bits(same, direct) && same_state(&s81c, &scratch),
+           "unchanged x: %.17g resumed, %.17g from scratch", same, direct);
+    /* The fixed parameter, alone or with mutable changes, is refused. */
+    double x[DIM];
+    memcpy(x, b_x, sizeof x);
+    x[INIT_SCALE] = 0.2;
+    expect_refused(sp, x, 81, 3, &s27, "another init_scale with new mutable values", __LINE__);
+    state_free(&scratch);
+    state_free(&s27);
+    state_free(&s54);
+    state_free(&s81);
+    state_free(&s81a);
+    state_free(&s81b);
+    state_free(&s81c);
     hb_space_free(sp);
 }
 
@@ -630,6 +701,7 @@ int hb_test_add_train_cartpole(void)
         !CU_add_test(s, "prefix property through states", test_prefix) ||
         !CU_add_test(s, "re-evaluation and in-place resume", test_reevaluate) ||
         !CU_add_test(s, "foreign states refused", test_foreign_state) ||
+        !CU_add_test(s, "mutable values at a step boundary", test_mutable) ||
         !CU_add_test(s, "out-of-range input", test_range) ||
         !CU_add_test(s, "budget rounding and clamp", test_budget) ||
         !CU_add_test(s, "divergence", test_divergence) ||

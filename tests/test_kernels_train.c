@@ -321,11 +321,10 @@ static void test_refused(void)
         int state; /* 1: s1, 2: s2 */
     } cases[] = {
         {"another seed", {0.05, 512, 16, 1e-4, 0.9}, SMALL_SEED + 1, 3, 1},
-        {"another learning rate", {0.06, 512, 16, 1e-4, 0.9}, SMALL_SEED, 3, 1},
+        /* The fixed parameters; the mutable ones may change (test_mutable). */
         {"another batch size", {0.05, 256, 16, 1e-4, 0.9}, SMALL_SEED, 3, 1},
         {"another n_hidden", {0.05, 512, 17, 1e-4, 0.9}, SMALL_SEED, 3, 1},
-        {"another weight decay", {0.05, 512, 16, 2e-4, 0.9}, SMALL_SEED, 3, 1},
-        {"another momentum", {0.05, 512, 16, 1e-4, 0.8}, SMALL_SEED, 3, 1},
+        {"another batch size, new mutable values", {0.06, 256, 16, 2e-4, 0.8}, SMALL_SEED, 3, 1},
         {"more epochs than the budget", {0.05, 512, 16, 1e-4, 0.9}, SMALL_SEED, 1, 2},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -369,6 +368,54 @@ static void test_refused(void)
     hb_free(keep.data);
     hb_free(s1.data);
     hb_free(s2.data);
+    hb_space_free(sp);
+}
+
+/* Changed mutable values at a step boundary (KERNELS.md §4): 1 epoch with a, then on to 3 with
+ * b (another learning rate, weight decay and momentum) is deterministic, differs from 3 epochs of
+ * a, is the same bits when cut at 2 as well, and leaves the unchanged configuration's bits alone
+ * (test_prefix). The state records the values last trained with. */
+static void test_mutable(void)
+{
+    static const double b_x[DIM] = {0.02, 512, 16, 1e-3, 0.5};
+    static const size_t mut[] = {0, 3, 4}; /* learning_rate, weight_decay, momentum */
+    hb_space *sp = make_space(NULL);
+    hb_kernel_state s1 = {0}, s2 = {0}, s3 = {0}, s3b = {0}, s3a = {0};
+    double t, l1, l3, l3again, l3b, l3a;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sp);
+    for (size_t i = 0; i < DIM; i++)
+        EXPECT(hb_space_is_mutable(sp, i) == (i == 0 || i == 3 || i == 4),
+               "parameter %s: mutable = %d", hb_space_name(sp, i), hb_space_is_mutable(sp, i));
+    CU_ASSERT_EQUAL_FATAL(train(sp, small_x, 1, SMALL_SEED, NULL, &s1, &t, &l1), HB_OK);
+    CU_ASSERT_EQUAL_FATAL(train(sp, b_x, 3, SMALL_SEED, &s1, &s3, &t, &l3), HB_OK);
+    EXPECT(t == 2.0, "continued with b for %g epochs, expected 2", t);
+    CU_ASSERT_EQUAL(train(sp, b_x, 3, SMALL_SEED, &s1, NULL, &t, &l3again), HB_OK);
+    EXPECT(l3again == l3, "a then b twice: %.17g and %.17g", l3, l3again);
+    /* Cut at 2 as well: 1 with a, 2 with b, 3 with b. */
+    CU_ASSERT_EQUAL_FATAL(train(sp, b_x, 2, SMALL_SEED, &s1, &s2, &t, &l3b), HB_OK);
+    CU_ASSERT_EQUAL_FATAL(train(sp, b_x, 3, SMALL_SEED, &s2, &s3b, &t, &l3b), HB_OK);
+    EXPECT(t == 1.0 && l3b == l3 && same_state(&s3b, &s3),
+           "1 a + 2 b + 3 b: %.17g, 1 a + 3 b: %.17g, state bytes %s", l3b, l3,
+           same_state(&s3b, &s3) ? "equal" : "differ");
+    /* 3 epochs of a: other weights, another loss. */
+    CU_ASSERT_EQUAL_FATAL(train(sp, small_x, 3, SMALL_SEED, &s1, &s3a, &t, &l3a), HB_OK);
+    const size_t off = HB__FMNIST_STATE_HEADER; /* W1 starts after the header */
+    CU_ASSERT_FATAL(s3.len == s3a.len);
+    EXPECT(memcmp((char *)s3.data + off, (char *)s3a.data + off, 8 * NP) != 0 && l3 != l3a,
+           "a then b gave the weights and loss of a alone (%.17g, %.17g)", l3, l3a);
+    /* The header's configuration is b's now; resuming it with a again is allowed too. */
+    double cfg[DIM];
+    memcpy(cfg, (char *)s3.data + 40, sizeof cfg); /* after magic, version, H, kernel, seed */
+    for (size_t k = 0; k < sizeof mut / sizeof mut[0]; k++)
+        EXPECT(cfg[mut[k]] == b_x[mut[k]], "the state says %s = %g, not %g",
+               hb_space_name(sp, mut[k]), cfg[mut[k]], b_x[mut[k]]);
+    CU_ASSERT_EQUAL(train(sp, small_x, 4, SMALL_SEED, &s3, NULL, &t, &l1), HB_OK);
+    CU_ASSERT(t == 1.0);
+    hb_free(s1.data);
+    hb_free(s2.data);
+    hb_free(s3.data);
+    hb_free(s3a.data);
+    hb_free(s3b.data);
     hb_space_free(sp);
 }
 
@@ -597,6 +644,7 @@ int hb_test_add_train_fmnist(void)
         !CU_add_test(s, "approximate vectors", test_vectors) ||
         !CU_add_test(s, "prefix property across states", test_prefix) ||
         !CU_add_test(s, "foreign states refused", test_refused) ||
+        !CU_add_test(s, "mutable values at a step boundary", test_mutable) ||
         !CU_add_test(s, "divergence", test_divergence) ||
         !CU_add_test(s, "range, budget and rounding", test_range) ||
         !CU_add_test(s, "missing, truncated and damaged data", test_data_errors) ||
