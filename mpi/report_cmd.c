@@ -22,13 +22,16 @@ const char *hb_report_help =
     "\n"
     "Summarise a run file written by `hbmpi run --out RUN.h5`: the best configuration, the\n"
     "incumbent's trajectory, trials and best loss per budget, failures by status, and worker\n"
-    "utilisation. The file may belong to a run that is still going, or was killed.\n"
+    "utilisation; for pbt and pb2, the best model's schedule (its steps, mutable values and the\n"
+    "checkpoints it copied; \"schedule\" in --json). The file may belong to a run that is still\n"
+    "going, or was killed.\n"
     "\n"
     "  --json         print the report JSON of docs/CLI.md (what `run --json` printed)\n"
     "  --events       print the event log, one JSON object a line (docs/runfile.md)\n"
     "  --csv FILE     write the trials as CSV (one column per parameter); '-' for stdout\n"
     "  --plot FILE    draw incumbent loss against cumulative budget and against time, loss\n"
-    "                 against budget, and busy workers over time (.svg or .png)\n"
+    "                 against budget, and busy workers over time (.svg or .png); for pbt and\n"
+    "                 pb2 also each member's loss and the best model's schedule\n"
     "\n"
     "A damaged run file (cut short, or bytes changed since hbmpi wrote it) is reported as far as\n"
     "it can be read, with a warning that says what is wrong; `hbmpi repair` makes a new run file\n"
@@ -491,7 +494,7 @@ static int write_plot(const char *path, const hb_run_view *v, const char *file)
     char title[512];
     snprintf(title, sizeof title, "%s on %s, seed %llu (%s)", v->settings.optimizer,
              v->kernel ? v->kernel : v->objective, (unsigned long long)v->settings.seed, path);
-    hb_plot_info info = {title, v->workers, v->wall_seconds};
+    hb_plot_info info = {title, v->workers, v->wall_seconds, hb_report_is_pbt(v->settings.optimizer), v->space};
     hb_buf b = HB_BUF_INIT;
     int rc = png ? hb_plot_png(&info, v->trials, v->n, &b) : hb_plot_svg(&info, v->trials, v->n, &b);
     if (rc != HB_OK || b.failed) {
