@@ -22,13 +22,16 @@ const char *hb_report_help =
     "\n"
     "Summarise a run file written by `hbmpi run --out RUN.h5`: the best configuration, the\n"
     "incumbent's trajectory, trials and best loss per budget, failures by status, and worker\n"
-    "utilisation. The file may belong to a run that is still going, or was killed.\n"
+    "utilisation; for pbt and pb2, the best model's schedule (its steps, mutable values and the\n"
+    "checkpoints it copied; \"schedule\" in --json). The file may belong to a run that is still\n"
+    "going, or was killed.\n"
     "\n"
     "  --json         print the report JSON of docs/CLI.md (what `run --json` printed)\n"
     "  --events       print the event log, one JSON object a line (docs/runfile.md)\n"
     "  --csv FILE     write the trials as CSV (one column per parameter); '-' for stdout\n"
     "  --plot FILE    draw incumbent loss against cumulative budget and against time, loss\n"
-    "                 against budget, and busy workers over time (.svg or .png)\n"
+    "                 against budget, and busy workers over time (.svg or .png); for pbt and\n"
+    "                 pb2 also each member's loss and the best model's schedule\n"
     "\n"
     "A damaged run file (cut short, or bytes changed since hbmpi wrote it) is reported as far as\n"
     "it can be read, with a warning that says what is wrong; `hbmpi repair` makes a new run file\n"
@@ -290,6 +293,69 @@ static void summary(const char *path, const hb_run_view *v)
     }
 }
 
+/* The text of parameter 'i' at 'v' in a schedule line: a float to 4 significant digits. */
+static void schedule_value(const hb_space *sp, size_t i, double v, hb_buf *b)
+{
+    if (isnan(v))
+        hb_buf_puts(b, "-");
+    else if (hb_space_type(sp, i) == HB_PARAM_FLOAT)
+        hb_buf_printf(b, "%.4g", v);
+    else if (hb_space_value_text(sp, i, v, b, NULL) != HB_OK)
+        hb_buf_puts(b, "?");
+}
+
+/* pbt/pb2: the best model's steps from scratch, with its mutable parameters at each step and the
+ * checkpoints it copied from other members. */
+static void print_schedule(const hb_run_view *v)
+{
+    const hb_trial *t = v->trials;
+    const hb_space *sp = v->space;
+    size_t n = v->n;
+    long bi = hb_report_best(t, n);
+    if (bi < 0) return;
+    hb_schedule_step *st = hb_malloc(n * sizeof *st);
+    if (st == NULL) {
+        fprintf(stderr, "hbmpi report: out of memory\n");
+        return;
+    }
+    size_t k = hb_report_schedule(t, n, (size_t)bi, st);
+    printf("\nschedule of the best model (trial %llu, loss %.10g, lineage of trial %llu):\n",
+           (unsigned long long)t[bi].id, t[bi].loss, (unsigned long long)t[bi].config);
+    if (t[st[0].trial].prev != HB_NO_JOB)
+        printf("  (its first steps are not in the run file: the schedule starts at budget %g)\n", st[0].from_budget);
+    hb_buf line = HB_BUF_INIT, val = HB_BUF_INIT;
+    hb_buf_printf(&line, "  %15s %7s %7s", "budget", "member", "trial");
+    for (size_t i = 0; i < hb_space_dim(sp); i++)
+        if (hb_space_is_mutable(sp, i)) hb_buf_printf(&line, " %12s", hb_space_name(sp, i)); /* at least 12 wide, as the values */
+    hb_buf_printf(&line, " %16s", "loss");
+    if (line.data) printf("%s\n", line.data);
+    for (size_t q = 0; q < k; q++) {
+        const hb_trial *r = &t[st[q].trial];
+        char range[64];
+        snprintf(range, sizeof range, "%g-%g", st[q].from_budget, r->budget);
+        hb_buf_reset(&line);
+        hb_buf_printf(&line, "  %15s %7d %7llu", range, r->bracket, (unsigned long long)r->id);
+        for (size_t i = 0; i < hb_space_dim(sp); i++) {
+            if (!hb_space_is_mutable(sp, i)) continue;
+            hb_buf_reset(&val);
+            schedule_value(sp, i, r->x[i], &val);
+            hb_buf_printf(&line, " %*s", (int)(strlen(hb_space_name(sp, i)) > 12 ? strlen(hb_space_name(sp, i)) : 12),
+                          val.data ? val.data : "");
+        }
+        if (r->status == HB_TRIAL_OK)
+            hb_buf_printf(&line, " %16.10g", r->loss);
+        else
+            hb_buf_printf(&line, " %16s", hb_trial_status_name(r->status));
+        if (st[q].copied_from >= 0)
+            hb_buf_printf(&line, "  copied member %d's checkpoint (trial %llu)", st[q].copied_from,
+                          (unsigned long long)r->prev);
+        if (line.data) printf("%s\n", line.data);
+    }
+    hb_buf_fini(&line);
+    hb_buf_fini(&val);
+    hb_free(st);
+}
+
 void hb_csv_field(FILE *f, const char *s)
 {
     if (s == NULL) return;
@@ -428,7 +494,7 @@ static int write_plot(const char *path, const hb_run_view *v, const char *file)
     char title[512];
     snprintf(title, sizeof title, "%s on %s, seed %llu (%s)", v->settings.optimizer,
              v->kernel ? v->kernel : v->objective, (unsigned long long)v->settings.seed, path);
-    hb_plot_info info = {title, v->workers, v->wall_seconds};
+    hb_plot_info info = {title, v->workers, v->wall_seconds, hb_report_is_pbt(v->settings.optimizer), v->space};
     hb_buf b = HB_BUF_INIT;
     int rc = png ? hb_plot_png(&info, v->trials, v->n, &b) : hb_plot_svg(&info, v->trials, v->n, &b);
     if (rc != HB_OK || b.failed) {
@@ -521,6 +587,7 @@ int hb_cmd_report(int argc, char **argv)
         code = write_plot(path, &v, plot);
     } else {
         summary(path, &v);
+        if (hb_report_is_pbt(v.settings.optimizer)) print_schedule(&v);
     }
     hb_run_view_fini(&v);
     return code;

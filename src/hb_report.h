@@ -39,6 +39,26 @@ typedef struct hb_report_info {
  * trial; -1 if there is none. Ties go to the earlier trial. */
 HB_API long hb_report_best(const hb_trial *t, size_t n);
 
+/* Whether 'optimizer' is population-based training ("pbt" or "pb2"): its trials are steps of
+ * members (bracket = member, stage = step) and 'prev' names the checkpoint a step continued. */
+HB_API int hb_report_is_pbt(const char *optimizer);
+
+/* One step of a model's schedule (pbt/pb2). */
+typedef struct hb_schedule_step {
+    size_t trial;        /* index into the trials */
+    double from_budget;  /* budget of the checkpoint the step continued; 0 from scratch */
+    int copied_from;     /* member (bracket) whose checkpoint it continued when that is not the
+                            step's own member (an exploit), else -1 */
+} hb_schedule_step;
+
+/* The schedule of the model trained by trial 'last': its steps from the one that started from
+ * scratch to 'last', oldest first, following 'prev' (looked up by id among the 'n' trials; an ok
+ * trial is preferred when an id appears twice). 'out' has room for 'n' steps (a lineage visits a
+ * trial at most once). Returns the number of steps, 0 if 'last' >= n. A 'prev' that is not among
+ * the trials ends the walk, and that step's from_budget is then budget - spent; a lineage that
+ * loops (a damaged file) is cut before it repeats. */
+HB_API size_t hb_report_schedule(const hb_trial *t, size_t n, size_t last, hb_schedule_step *out);
+
 /* Append the settings as one JSON object (stop rules that are off are null). */
 HB_API int hb_report_settings_json(const hb_opt_settings *s, hb_buf *out);
 

@@ -16,6 +16,53 @@ long hb_report_best(const hb_trial *t, size_t n)
     return best;
 }
 
+int hb_report_is_pbt(const char *optimizer)
+{
+    return optimizer && (!strcmp(optimizer, "pbt") || !strcmp(optimizer, "pb2"));
+}
+
+/* Index of the trial with id 'id' (an ok one if there are several), or n. */
+static size_t find_id(const hb_trial *t, size_t n, uint64_t id)
+{
+    size_t any = n;
+    for (size_t i = 0; i < n; i++)
+        if (t[i].id == id) {
+            if (t[i].status == HB_TRIAL_OK) return i;
+            if (any == n) any = i;
+        }
+    return any;
+}
+
+size_t hb_report_schedule(const hb_trial *t, size_t n, size_t last, hb_schedule_step *out)
+{
+    if (t == NULL || out == NULL || last >= n) return 0;
+    size_t k = 0, i = last;
+    for (;;) {
+        out[k].trial = i;
+        out[k].copied_from = -1;
+        out[k].from_budget = 0;
+        k++;
+        if (t[i].prev == HB_NO_JOB) break;
+        size_t j = find_id(t, n, t[i].prev);
+        int seen = j == n;
+        for (size_t q = 0; q < k && !seen; q++) seen = out[q].trial == j;
+        if (seen || k == n) { /* not among the trials, or a loop */
+            double from = t[i].budget - t[i].spent;
+            out[k - 1].from_budget = isfinite(from) && from > 0 ? from : 0;
+            break;
+        }
+        out[k - 1].from_budget = t[j].budget;
+        if (t[j].bracket != t[i].bracket) out[k - 1].copied_from = t[j].bracket;
+        i = j;
+    }
+    for (size_t a = 0, b = k - 1; a < b; a++, b--) {
+        hb_schedule_step s = out[a];
+        out[a] = out[b];
+        out[b] = s;
+    }
+    return k;
+}
+
 static void key_number(hb_buf *b, const char *key, double v, int null_if_not_positive)
 {
     hb_buf_printf(b, ", \"%s\": ", key);
@@ -50,7 +97,7 @@ int hb_report_settings_json(const hb_opt_settings *s, hb_buf *b)
     key_number(b, "min_bandwidth", o->min_bandwidth, 0);
     hb_buf_printf(b, ", \"min_points_in_model\": %d, \"acquisition\": \"%s\", \"grid_points\": %d",
                   o->min_points_in_model, o->acquisition == HB_ACQ_PI ? "pi" : "ei", o->grid_points);
-    if (s->optimizer && (!strcmp(s->optimizer, "pbt") || !strcmp(s->optimizer, "pb2"))) {
+    if (hb_report_is_pbt(s->optimizer)) {
         hb_buf_printf(b, ", \"pbt_population\": %d", s->pbt_population);
         key_number(b, "pbt_interval", s->pbt_interval, 0);
         key_number(b, "pbt_quantile", s->pbt_quantile, 0);
@@ -66,6 +113,54 @@ static void num_or_null(hb_buf *b, int v)
         hb_buf_puts(b, "null");
     else
         hb_buf_printf(b, "%d", v);
+}
+
+/* The mutable parameters of 'x' as a JSON object (inactive ones left out). */
+static void mutable_json(const hb_space *sp, const double *x, hb_buf *b)
+{
+    hb_buf_puts(b, "{");
+    int k = 0;
+    for (size_t i = 0; i < hb_space_dim(sp); i++) {
+        if (!hb_space_is_mutable(sp, i) || isnan(x[i])) continue;
+        hb_buf_puts(b, k++ ? ", " : "");
+        hb_buf_json_string(b, hb_space_name(sp, i));
+        hb_buf_puts(b, ": ");
+        hb_space_value_json(sp, i, x[i], b);
+    }
+    hb_buf_puts(b, "}");
+}
+
+/* ",\n  \"schedule\": [...]": the best model's steps (pbt/pb2); [] without a best trial. */
+static void schedule_json(const hb_space *sp, const hb_trial *t, size_t n, long best, hb_buf *b)
+{
+    hb_buf_puts(b, ",\n  \"schedule\": [");
+    hb_schedule_step *st = best >= 0 ? hb_malloc(n * sizeof *st) : NULL;
+    if (best >= 0 && st == NULL) {
+        b->failed = 1;
+        return;
+    }
+    size_t k = best >= 0 ? hb_report_schedule(t, n, (size_t)best, st) : 0;
+    for (size_t q = 0; q < k; q++) {
+        const hb_trial *r = &t[st[q].trial];
+        hb_buf_printf(b, "%s\n    {\"trial\": %llu, \"member\": ", q ? "," : "", (unsigned long long)r->id);
+        num_or_null(b, r->bracket);
+        hb_buf_puts(b, ", \"from_budget\": ");
+        hb_buf_json_number(b, st[q].from_budget);
+        hb_buf_puts(b, ", \"budget\": ");
+        hb_buf_json_number(b, r->budget);
+        hb_buf_puts(b, ", \"loss\": ");
+        if (r->status == HB_TRIAL_OK)
+            hb_buf_json_number(b, r->loss);
+        else
+            hb_buf_puts(b, "null");
+        hb_buf_puts(b, ", \"config\": ");
+        mutable_json(sp, r->x, b);
+        hb_buf_puts(b, ", \"copied_from\": ");
+        num_or_null(b, st[q].copied_from);
+        hb_buf_puts(b, "}");
+    }
+    hb_buf_puts(b, k ? "\n  ]" : "]");
+    hb_free(st);
 }
 
 int hb_report_json(const hb_space *sp, const hb_report_info *info, const hb_trial *t, size_t n,
@@ -144,6 +239,7 @@ int hb_report_json(const hb_space *sp, const hb_report_info *info, const hb_tria
         hb_buf_json_number(b, t[bi].loss);
         hb_buf_puts(b, "}");
     }
+    if (hb_report_is_pbt(s->optimizer)) schedule_json(sp, t, n, bi, b);
     double cap = info->wall_seconds * (info->workers > 0 ? info->workers : 1);
     double util = cap > 0 ? busy / cap : 0;
     if (util > 1) util = 1;

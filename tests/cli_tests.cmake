@@ -178,6 +178,16 @@ endif()
 # (198.18.0.0/24), with munged, slurmctld and one slurmd per host, that the vcluster_up fixture
 # starts and vcluster_down removes (daemons, namespaces, bridge, state), whatever happened in
 # between. Its own ports (7817/7818) and munge socket: it may run beside the one-node cluster.
+# `hbmpi report` on pbt/pb2 runs (tests/pbt/): the best model's schedule in the summary and the
+# report JSON, checked against the run file's trials table (h5py), with a toy objective that
+# continues checkpoints under --eval-server, and the figure's population and schedule panels;
+# other optimisers' reports have no schedule.
+set(HB_PBT_REPORT_TEST ${HB_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/pbt/test_pbt_report.py
+    --hbmpi $<TARGET_FILE:hbmpi> --python ${HB_PYTHON})
+foreach(t schedule pb2 plain plot)
+  add_test(NAME pbt_report_${t} COMMAND ${HB_PBT_REPORT_TEST} ${t})
+  set_tests_properties(pbt_report_${t} PROPERTIES TIMEOUT 300 LABELS cli ENVIRONMENT "${HB_CLI_ENV}")
+endforeach()
 # Not under sanitizers: these tests are about hosts being lost, not about hbmpi's memory.
 if(NOT HB_SANITIZE)
   set(HB_VC_DIR /tmp/hbmpi-vcluster)

@@ -1,6 +1,8 @@
 /* hb_plot.h — a run's trials as one figure of four panels (incumbent against cumulative budget,
- * incumbent against time, loss against budget, busy workers over time), written as SVG text or
- * PNG bytes into an hb_buf. Pure: no file I/O, no clock; the caller writes the file. */
+ * incumbent against time, loss against budget, busy workers over time), and for population-based
+ * training (pbt, pb2) two more (each member's loss against budget, the best model's schedule of
+ * its mutable parameters), written as SVG text or PNG bytes into an hb_buf. Pure: no file I/O, no
+ * clock; the caller writes the file. */
 #ifndef HB_PLOT_H
 #define HB_PLOT_H
 
@@ -11,11 +13,18 @@ typedef struct hb_plot_info {
     const char *title;   /* figure title, e.g. "bohb on hartmann6, seed 1"; NULL: "hbmpi run" */
     int workers;         /* evaluating workers (dashed line of panel 4); <= 0: not drawn */
     double wall_seconds; /* run length; the time axes reach at least this far; <= 0: unknown */
+    int pbt;             /* 1: a pbt/pb2 run (bracket = member, stage = step, prev = the checkpoint
+                            a step continued): adds the population and schedule panels */
+    const hb_space *space; /* the run's space, for the schedule panel's mutable parameters; with
+                              pbt set, NULL draws that panel without parameters */
 } hb_plot_info;
 
-/* Width and height of the figure in pixels (both formats). */
+/* Width and height of the figure in pixels (both formats); a pbt/pb2 figure has a third row. */
 #define HB_PLOT_WIDTH 1200
 #define HB_PLOT_HEIGHT 900
+#define HB_PLOT_HEIGHT_PBT 1314
+/* The schedule panel draws at most this many mutable parameters (the first in the space). */
+#define HB_PLOT_MAX_SCHEDULE 6
 
 /* Append an SVG document (UTF-8 text) drawing the 'n' trials 't', in the order their results
  * reached the master. A trial's loss is read only when its status is HB_TRIAL_OK; other

@@ -614,9 +614,8 @@ static void draw_grid(hb__scene *sc, const panel *p)
     }
 }
 
-/* Frame, ticks, tick labels, axis titles and the panel title. */
-static void draw_axes(hb__scene *sc, const panel *p, const char *title, const char *xtitle,
-                      const char *ytitle)
+/* Frame, ticks and tick labels ('xlabels' 0: the horizontal axis's ticks without labels). */
+static void draw_frame(hb__scene *sc, const panel *p, int xlabels)
 {
     rect(sc, p->x0 - 0.5, p->y0 - 0.5, p->x1 - p->x0 + 1, p->y1 - p->y0 + 1, HB__NONE, C_AXIS);
     double lh = (double)HB__FONT_ASCENT * S_LABEL;
@@ -625,7 +624,7 @@ static void draw_axes(hb__scene *sc, const panel *p, const char *title, const ch
                                      (p->x1 - p->x0)) + 0.5;
         segment(sc, x, p->y1 + 0.5, x, p->y1 + TICK + 0.5, C_AXIS, 1, 0, -1);
         double w = hb__plot_text_width(p->ax.label[i], S_LABEL, 0);
-        if (x - w / 2 >= p->cx + 2 && x + w / 2 <= p->cx + p->cw - 2)
+        if (xlabels && x - w / 2 >= p->cx + 2 && x + w / 2 <= p->cx + p->cw - 2)
             text(sc, x, p->y1 + TICK + 4 + lh, p->ax.label[i], S_LABEL, 0, 0, 0, C_TEXT, 0);
     }
     for (int i = 0; i < p->ay.nticks; i++) {
@@ -634,6 +633,13 @@ static void draw_axes(hb__scene *sc, const panel *p, const char *title, const ch
         segment(sc, p->x0 - TICK - 0.5, y, p->x0 - 0.5, y, C_AXIS, 1, 0, -1);
         text(sc, p->x0 - TICK - 4, y + lh / 2, p->ay.label[i], S_LABEL, 1, 0, 0, C_TEXT, 0);
     }
+}
+
+/* The axis titles and the panel title of the cell of 'p'. */
+static void draw_titles(hb__scene *sc, const panel *p, const char *title, const char *xtitle,
+                        const char *ytitle)
+{
+    double lh = (double)HB__FONT_ASCENT * S_LABEL;
     double mx = 0.5 * (p->x0 + p->x1), my = 0.5 * (p->y0 + p->y1);
     text(sc, mx, p->cy + p->ch - 12, xtitle, S_LABEL, 0, 0, 0, C_TEXT, p->cw - 20);
     text(sc, p->cx + 16 + lh, my, ytitle, S_LABEL, 0, 1, 0, C_TEXT, p->ch - 20);
@@ -641,6 +647,14 @@ static void draw_axes(hb__scene *sc, const panel *p, const char *title, const ch
     double half = fmin(tw, room) / 2; /* centred on the plot, kept inside the cell */
     double tx = fmin(fmax(mx, p->cx + 10 + half), p->cx + p->cw - 10 - half);
     text(sc, tx, p->y0 - 12, title, S_LABEL, 0, 0, 1, C_TEXT, room);
+}
+
+/* Frame, ticks, tick labels, axis titles and the panel title. */
+static void draw_axes(hb__scene *sc, const panel *p, const char *title, const char *xtitle,
+                      const char *ytitle)
+{
+    draw_frame(sc, p, 1);
+    draw_titles(sc, p, title, xtitle, ytitle);
 }
 
 static void note(hb__scene *sc, const panel *p, const char *msg)
@@ -842,23 +856,271 @@ static void panel_workers(hb__scene *sc, const panel *p, const series *s, const 
     if (s->n == 0) note(sc, p, "no trials");
 }
 
+/* ---- population-based training (pbt, pb2) ---- */
+
+static const uint32_t palette[10] = {0x1f77b4u, 0xff7f0eu, 0x2ca02cu, 0xd62728u, 0x9467bdu,
+                                     0x8c564bu, 0xe377c2u, 0x7f7f7fu, 0xbcbd22u, 0x17becfu};
+
+typedef struct idpos {
+    uint64_t id;
+    size_t i;
+} idpos;
+
+typedef struct okey {
+    int m, st;
+    uint64_t id;
+    size_t i;
+} okey;
+
+typedef struct pbt_data {
+    const hb_trial *t;
+    okey *order;             /* ok trials of a member with a finite budget and loss, by member,
+                                step, id */
+    size_t norder;
+    idpos *ids;              /* the same trials by id */
+    hb_schedule_step *sched; /* the best model's steps */
+    size_t nsched;
+    double b_hi;             /* largest budget drawn (0 if none) */
+    double loss_lo, loss_hi; /* range of the losses drawn */
+    size_t param[HB_PLOT_MAX_SCHEDULE]; /* mutable numeric parameters drawn in the schedule */
+    int nparam;
+    size_t nmutable;         /* mutable parameters in the space */
+} pbt_data;
+
+static int member_cmp(const void *a, const void *b)
+{
+    const okey *x = a, *y = b;
+    if (x->m != y->m) return x->m < y->m ? -1 : 1;
+    if (x->st != y->st) return x->st < y->st ? -1 : 1;
+    if (x->id != y->id) return x->id < y->id ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static int idpos_cmp(const void *a, const void *b)
+{
+    const idpos *x = a, *y = b;
+    if (x->id != y->id) return x->id < y->id ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static void pbt_fini(pbt_data *d)
+{
+    hb_free(d->order);
+    hb_free(d->ids);
+    hb_free(d->sched);
+}
+
+static int pbt_drawn(const hb_trial *r)
+{
+    return r->status == HB_TRIAL_OK && r->bracket >= 0 && isfinite(r->budget) && isfinite(r->loss);
+}
+
+static int pbt_init(pbt_data *d, const hb_plot_info *info, const hb_trial *t, size_t n, long best)
+{
+    memset(d, 0, sizeof *d);
+    d->t = t;
+    d->loss_lo = INFINITY;
+    d->loss_hi = -INFINITY;
+    const hb_space *sp = info->space;
+    for (size_t i = 0; sp && i < hb_space_dim(sp); i++) {
+        if (!hb_space_is_mutable(sp, i)) continue;
+        if (d->nmutable++ < HB_PLOT_MAX_SCHEDULE) d->param[d->nparam++] = i;
+    }
+    if (n == 0) return HB_OK;
+    d->order = hb_malloc(n * sizeof *d->order);
+    d->ids = hb_malloc(n * sizeof *d->ids);
+    d->sched = best >= 0 ? hb_malloc(n * sizeof *d->sched) : NULL;
+    if (!d->order || !d->ids || (best >= 0 && !d->sched)) return HB_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        if (!pbt_drawn(&t[i])) continue;
+        d->order[d->norder] = (okey){t[i].bracket, t[i].stage, t[i].id, i};
+        d->ids[d->norder++] = (idpos){t[i].id, i};
+        double b = clampd(t[i].budget, -BIG, BIG), l = clampd(t[i].loss, -BIG, BIG);
+        d->b_hi = fmax(d->b_hi, b);
+        d->loss_lo = fmin(d->loss_lo, l);
+        d->loss_hi = fmax(d->loss_hi, l);
+    }
+    qsort(d->order, d->norder, sizeof *d->order, member_cmp);
+    qsort(d->ids, d->norder, sizeof *d->ids, idpos_cmp);
+    if (best >= 0) {
+        d->nsched = hb_report_schedule(t, n, (size_t)best, d->sched);
+        for (size_t q = 0; q < d->nsched; q++)
+            if (isfinite(t[d->sched[q].trial].budget))
+                d->b_hi = fmax(d->b_hi, clampd(t[d->sched[q].trial].budget, -BIG, BIG));
+    }
+    return HB_OK;
+}
+
+/* Index of the drawn trial with id 'id', or (size_t)-1. */
+static size_t pbt_find(const pbt_data *d, uint64_t id)
+{
+    size_t lo = 0, hi = d->norder;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (d->ids[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < d->norder && d->ids[lo].id == id ? d->ids[lo].i : (size_t)-1;
+}
+
+/* Each member's loss after each step against budget, one line per member; a step that continued
+ * another member's checkpoint (an exploit) jumps to that checkpoint's point first (a diamond);
+ * the best model's steps underneath as a wide grey line. */
+static void panel_population(hb__scene *sc, const panel *p, const pbt_data *d)
+{
+    const hb_trial *t = d->t;
+    draw_grid(sc, p);
+    size_t first = sc->npts;
+    for (size_t q = 0; q < d->nsched; q++) {
+        const hb_trial *r = &t[d->sched[q].trial];
+        if (!pbt_drawn(r)) continue;
+        size_t j = q == 0 && r->prev != HB_NO_JOB ? pbt_find(d, r->prev) : (size_t)-1;
+        if (j != (size_t)-1) point(sc, px(p, t[j].budget), py(p, t[j].loss));
+        point(sc, px(p, r->budget), py(p, r->loss));
+    }
+    polyline(sc, first, 0xc8c8c8u, 7, 0, p->idx);
+    size_t exploits = 0;
+    for (size_t a = 0; a < d->norder;) {
+        int m = t[d->order[a].i].bracket;
+        size_t b = a, last = (size_t)-1;
+        first = sc->npts;
+        for (; b < d->norder && t[d->order[b].i].bracket == m; b++) {
+            const hb_trial *r = &t[d->order[b].i];
+            size_t j = r->prev == HB_NO_JOB ? (size_t)-1 : pbt_find(d, r->prev);
+            if (j != (size_t)-1 && j != last) point(sc, px(p, t[j].budget), py(p, t[j].loss));
+            point(sc, px(p, r->budget), py(p, r->loss));
+            last = d->order[b].i;
+        }
+        polyline(sc, first, palette[m % 10], 1.5, 0, p->idx);
+        for (size_t k = a; k < b; k++) {
+            const hb_trial *r = &t[d->order[k].i];
+            marker(sc, HB__SHAPE_CIRCLE, px(p, r->budget), py(p, r->loss), 2.5, palette[m % 10], 1, 1, p->idx);
+        }
+        a = b;
+    }
+    for (size_t k = 0; k < d->norder; k++) {
+        const hb_trial *r = &t[d->order[k].i];
+        size_t j = r->prev == HB_NO_JOB ? (size_t)-1 : pbt_find(d, r->prev);
+        if (j == (size_t)-1 || t[j].bracket == r->bracket) continue;
+        marker(sc, HB__SHAPE_DIAMOND, px(p, t[j].budget), py(p, t[j].loss), 4.5, C_TEXT, 0.8, 1, p->idx);
+        exploits++;
+    }
+    draw_axes(sc, p, "Population: loss vs. budget", "budget",
+              p->ay.log ? "loss after the step (log scale)" : "loss after the step");
+    char cp[48];
+    snprintf(cp, sizeof cp, "copied checkpoint (%zu)", exploits);
+    legend_item it[3], alt[3];
+    int k = 0;
+    if (d->norder) it[k++] = (legend_item){1, HB__SHAPE_CIRCLE, palette[0], 1, 1.5, 0, "a member"};
+    if (d->nsched) it[k++] = (legend_item){1, HB__SHAPE_CIRCLE, 0xc8c8c8u, 1, 7, 0, "best model"};
+    if (exploits) it[k++] = (legend_item){0, HB__SHAPE_DIAMOND, C_TEXT, 0.8, 1, 0, cp};
+    for (int i = 0; i < k; i++) {
+        alt[i] = it[i];
+        alt[i].label = it[i].label == cp ? "copied" : it[i].label[0] == 'a' ? "member" : "best";
+    }
+    draw_legend(sc, p, it, alt, k);
+    if (d->norder == 0) note(sc, p, "no ok trial");
+}
+
+/* The value axis of mutable parameter 'i' over 'len' pixels: its range (log10 for a log-scale
+ * parameter), or the choice index of a categorical or ordinal one. */
+static void schedule_axis(hb__axis *ay, const hb_space *sp, size_t i, double len)
+{
+    hb_param_type ty = hb_space_type(sp, i);
+    if (ty == HB_PARAM_CATEGORICAL || ty == HB_PARAM_ORDINAL || ty == HB_PARAM_CONSTANT) {
+        size_t k = hb_space_n_choices(sp, i);
+        hb__plot_axis(ay, 0, k > 1 ? (double)(k - 1) : 0, 0, 1, 1, len, 0, 0, S_LABEL);
+    } else {
+        hb__plot_axis(ay, hb_space_lower(sp, i), hb_space_upper(sp, i),
+                      hb_space_scale(sp, i) == HB_SCALE_LOG, 0, ty == HB_PARAM_INT, len, 0, 0, S_LABEL);
+    }
+}
+
+/* The best model's mutable parameters against budget, one strip each: the value a step trained
+ * with holds from the budget it started at to the budget it reached. */
+static void panel_schedule(hb__scene *sc, const panel *cell, const panel *strip, int nstrip,
+                           const pbt_data *d, const hb_plot_info *info)
+{
+    const hb_trial *t = d->t;
+    double lh = (double)HB__FONT_ASCENT * S_LABEL;
+    for (int j = 0; j < nstrip; j++) {
+        const panel *p = &strip[j];
+        draw_grid(sc, p);
+        if (j >= d->nparam) break;
+        size_t i = d->param[j];
+        size_t first = sc->npts;
+        for (size_t q = 0; q < d->nsched; q++) {
+            const hb_trial *r = &t[d->sched[q].trial];
+            double v = r->x[i];
+            if (isnan(v) || !isfinite(r->budget)) { /* not active: break the line */
+                polyline(sc, first, palette[j % 10], 2, 0, p->idx);
+                first = sc->npts;
+                continue;
+            }
+            point(sc, px(p, d->sched[q].from_budget), py(p, v));
+            point(sc, px(p, r->budget), py(p, v));
+        }
+        polyline(sc, first, palette[j % 10], 2, 0, p->idx);
+        for (size_t q = 0; q < d->nsched; q++) /* where the model copied a checkpoint */
+            if (d->sched[q].copied_from >= 0 && !isnan(t[d->sched[q].trial].x[i]))
+                marker(sc, HB__SHAPE_DIAMOND, px(p, d->sched[q].from_budget), py(p, t[d->sched[q].trial].x[i]),
+                       4.5, C_TEXT, 0.8, 1, p->idx);
+    }
+    for (int j = 0; j < nstrip; j++) {
+        const panel *p = &strip[j];
+        draw_frame(sc, p, j == nstrip - 1);
+        if (j >= d->nparam) continue;
+        size_t i = d->param[j];
+        hb_param_type ty = hb_space_type(info->space, i);
+        char name[96];
+        snprintf(name, sizeof name, "%s%s", hb_space_name(info->space, i),
+                 ty == HB_PARAM_CATEGORICAL || ty == HB_PARAM_ORDINAL ? " (choice index)"
+                 : hb_space_scale(info->space, i) == HB_SCALE_LOG && p->ay.log ? " (log scale)" : "");
+        double w = fmin(hb__plot_text_width(name, S_LABEL, 0), p->x1 - p->x0 - 12);
+        rect(sc, p->x0 + 1, p->y0 + 1, w + 8, lh + 6, C_WHITE, HB__NONE);
+        text(sc, p->x0 + 5, p->y0 + 3 + lh, name, S_LABEL, -1, 0, 0, palette[j % 10], p->x1 - p->x0 - 12);
+    }
+    /* "(trial 38)", "(trial 38, 6 of 9)" when some mutable parameters are not drawn */
+    char title[128] = "Schedule of the best model", more[48] = "";
+    if (d->nmutable > (size_t)d->nparam) snprintf(more, sizeof more, "%d of %zu", d->nparam, d->nmutable);
+    if (d->nsched)
+        snprintf(title, sizeof title, "Schedule of the best model (trial %llu%s%s)",
+                 (unsigned long long)t[d->sched[d->nsched - 1].trial].id, more[0] ? ", " : "", more);
+    else if (more[0])
+        snprintf(title, sizeof title, "Schedule of the best model (%s)", more);
+    draw_titles(sc, cell, title, "budget", NULL);
+    if (d->nparam == 0)
+        note(sc, &strip[0], "no mutable parameter");
+    else if (d->nsched == 0)
+        note(sc, &strip[0], "no ok trial");
+}
+
 /* ---- the figure ---- */
 
 int hb__plot_scene_build(const hb_plot_info *info, const hb_trial *t, size_t n, hb__scene *sc)
 {
     memset(sc, 0, sizeof *sc);
     sc->width = HB_PLOT_WIDTH;
-    sc->height = HB_PLOT_HEIGHT;
+    sc->height = info->pbt ? HB_PLOT_HEIGHT_PBT : HB_PLOT_HEIGHT;
+    sc->nclips = 4;
     series s;
+    pbt_data d;
+    memset(&d, 0, sizeof d);
     int rc = series_init(&s, info, t, n);
+    if (rc == HB_OK && info->pbt) rc = pbt_init(&d, info, t, n, s.best);
     if (rc != HB_OK) {
         series_fini(&s);
+        pbt_fini(&d);
         return rc;
     }
-    const double W = HB_PLOT_WIDTH, H = HB_PLOT_HEIGHT;
-    panel pn[4];
-    double cw = W / 2, ch = floor((H - TITLE_BAND) / 2);
-    for (int i = 0; i < 4; i++) {
+    const double W = HB_PLOT_WIDTH, H = sc->height;
+    /* panels 0-3; for pbt/pb2 the population (4), and the schedule's cell (5) split into strips */
+    panel pn[6], strip[HB_PLOT_MAX_SCHEDULE];
+    int npanels = info->pbt ? 6 : 4, nstrip = info->pbt ? (d.nparam > 0 ? d.nparam : 1) : 0;
+    double cw = W / 2, ch = floor((HB_PLOT_HEIGHT - TITLE_BAND) / 2);
+    for (int i = 0; i < npanels; i++) {
         panel *p = &pn[i];
         memset(p, 0, sizeof *p);
         p->idx = i;
@@ -879,15 +1141,36 @@ int hb__plot_scene_build(const hb_plot_info *info, const hb_trial *t, size_t n, 
                   LEGEND_H + (s.nbad ? FAIL_BAND : 0) + 4, 0, S_LABEL);
     double top = fmax(s.max_busy, info->workers > 0 ? info->workers : 0);
     hb__plot_axis(&pn[3].ay, 0, top > 0 ? top : 1, 0, 1, 1, len, LEGEND_H + 4, 0, S_LABEL);
+    double strip_lw = 0;
+    if (info->pbt) {
+        int plog = d.loss_lo > 0 && d.loss_hi / d.loss_lo >= 1000;
+        hb__plot_axis(&pn[4].ay, d.loss_lo, d.loss_hi, plog, 0, 0, len, LEGEND_H + 4, 0, S_LABEL);
+        /* strips of the schedule's plot area, 'gap' apart */
+        double gap = 10, sh = (len - gap * (nstrip - 1)) / nstrip;
+        for (int j = 0; j < nstrip; j++) {
+            panel *p = &strip[j];
+            *p = pn[5];
+            p->idx = 5 + j;
+            p->y0 = floor(pn[5].y0 + j * (sh + gap));
+            p->y1 = floor(pn[5].y0 + j * (sh + gap) + sh);
+            if (j < d.nparam)
+                schedule_axis(&p->ay, info->space, d.param[j], p->y1 - p->y0);
+            else
+                hb__plot_axis(&p->ay, 0, 1, 0, 1, 0, p->y1 - p->y0, 0, 0, S_LABEL);
+            strip_lw = fmax(strip_lw, max_label_width(&p->ay, S_LABEL));
+        }
+        sc->nclips = 5 + nstrip;
+    }
     for (int c = 0; c < 2; c++) {
         double lw = fmax(max_label_width(&pn[c].ay, S_LABEL),
                          max_label_width(&pn[c + 2].ay, S_LABEL));
-        for (int r = 0; r < 2; r++) {
+        if (info->pbt) lw = fmax(lw, c == 0 ? max_label_width(&pn[4].ay, S_LABEL) : strip_lw);
+        for (int r = 0; r < npanels / 2; r++) {
             panel *p = &pn[c + 2 * r];
             p->x0 = floor(p->cx + 56 + lw);
             p->x1 = p->cx + cw - PLOT_RIGHT;
             if (p->x1 - p->x0 < 100) p->x0 = p->x1 - 100;
-            sc->clips[p->idx] = (hb__rect){p->x0, p->y0, p->x1 - p->x0, p->y1 - p->y0};
+            if (p->idx < 5) sc->clips[p->idx] = (hb__rect){p->x0, p->y0, p->x1 - p->x0, p->y1 - p->y0};
         }
     }
     double total = n ? s.cum[n - 1] : 0;
@@ -898,6 +1181,18 @@ int hb__plot_scene_build(const hb_plot_info *info, const hb_trial *t, size_t n, 
     int b_log = s.b_lo > 0 && s.b_hi / s.b_lo >= 10;
     hb__plot_axis(&pn[2].ax, s.b_lo, s.b_hi, b_log, 0, 0, pn[2].x1 - pn[2].x0, 0, 1, S_LABEL);
     axis_use_values(&pn[2].ax, s.budgets, s.nbudgets, pn[2].x1 - pn[2].x0, S_LABEL);
+    if (info->pbt) {
+        /* budget from 0: a model starts from scratch */
+        hb__plot_axis(&pn[4].ax, 0, d.b_hi > 0 ? d.b_hi : 1, 0, 1, 0, pn[4].x1 - pn[4].x0, 0, 1, S_LABEL);
+        hb__plot_axis(&pn[5].ax, 0, d.b_hi > 0 ? d.b_hi : 1, 0, 1, 0, pn[5].x1 - pn[5].x0, 0, 1, S_LABEL);
+        for (int j = 0; j < nstrip; j++) {
+            strip[j].x0 = pn[5].x0;
+            strip[j].x1 = pn[5].x1;
+            strip[j].ax = pn[5].ax;
+            sc->clips[strip[j].idx] = (hb__rect){strip[j].x0, strip[j].y0, strip[j].x1 - strip[j].x0,
+                                                 strip[j].y1 - strip[j].y0};
+        }
+    }
 
     rect(sc, 0, 0, W, H, C_WHITE, HB__NONE);
     text(sc, W / 2, 36, info->title ? info->title : "hbmpi run", S_TITLE, 0, 0, 1, C_TEXT, W - 40);
@@ -922,7 +1217,12 @@ int hb__plot_scene_build(const hb_plot_info *info, const hb_trial *t, size_t n, 
     panel_time(sc, &pn[1], &s);
     panel_scatter(sc, &pn[2], &s, t);
     panel_workers(sc, &pn[3], &s, info);
+    if (info->pbt) {
+        panel_population(sc, &pn[4], &d);
+        panel_schedule(sc, &pn[5], strip, nstrip, &d, info);
+    }
     series_fini(&s);
+    pbt_fini(&d);
     return sc->failed ? HB_ENOMEM : HB_OK;
 }
 
@@ -1083,7 +1383,7 @@ static int write_svg(const hb__scene *sc, hb_buf *b)
                   "viewBox=\"0 0 %d %d\" font-family=\"DejaVu Sans, Verdana, Arial, sans-serif\">\n"
                   "<defs>\n",
                   sc->width, sc->height, sc->width, sc->height);
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < sc->nclips; i++) {
         const hb__rect *r = &sc->clips[i];
         hb_buf_printf(b, "<clipPath id=\"plot%d\"><rect", i);
         put_attr(b, "x", r->x);

@@ -50,6 +50,8 @@ typedef struct hb__prim {
     int bold;          /* text: heavier strokes */
 } hb__prim;
 
+#define HB__MAX_CLIPS (5 + HB_PLOT_MAX_SCHEDULE)
+
 typedef struct hb__rect {
     double x, y, w, h;
 } hb__rect;
@@ -62,7 +64,8 @@ typedef struct hb__scene {
     size_t npts, cappts;
     hb_buf text;        /* NUL-separated strings of the text primitives: printable ASCII or
                          * valid UTF-8 without control characters */
-    hb__rect clips[4];  /* plot area of each panel */
+    hb__rect clips[HB__MAX_CLIPS]; /* plot area of each panel (and schedule strip) */
+    int nclips;         /* 4, or more for a pbt/pb2 figure */
     int failed;         /* an allocation failed */
 } hb__scene;
 

@@ -127,7 +127,7 @@ static void set_clip(canvas *cv, const hb__scene *sc, int clip)
     cv->cy0 = 0;
     cv->cx1 = cv->w;
     cv->cy1 = cv->h;
-    if (clip >= 0 && clip < 4) {
+    if (clip >= 0 && clip < sc->nclips) {
         const hb__rect *r = &sc->clips[clip];
         cv->cx0 = (int)fmax(0, floor(r->x + 0.5));
         cv->cy0 = (int)fmax(0, floor(r->y + 0.5));

@@ -2,7 +2,9 @@
 """check_plot.py DIR: validate the figures that test_plot wrote into DIR.
 
 Each SVG must parse as XML, be an <svg> of the figure's size, carry the four panel titles and
-only finite numbers in its geometry. Each PNG is decoded here with zlib and struct only: chunk
+only finite numbers in its geometry; a pbt/pb2 figure (cases pbt*) is taller and adds the
+population and schedule panels: one line per member, one step line per mutable parameter, each
+inside its plot area. Each PNG is decoded here with zlib and struct only: chunk
 CRCs, IHDR (8-bit RGB, figure size), IDAT inflated and unfiltered, IEND last; the image must
 not be blank. Exit status 0 when every check passes."""
 
@@ -14,12 +16,18 @@ import sys
 import xml.etree.ElementTree as ET
 import zlib
 
-WIDTH, HEIGHT = 1200, 900
+WIDTH, HEIGHT, HEIGHT_PBT = 1200, 900, 1314
 SVG_NS = "{http://www.w3.org/2000/svg}"
 PANEL_TITLES = ["Incumbent vs. cumulative budget", "Incumbent vs. time", "Loss vs. budget",
                 "Busy workers"]
 CASES = ["normal", "equal", "many", "empty", "no_ok", "single_ok", "single_failed", "negative",
-         "extreme", "huge_linear", "zero_time", "messy", "no_title"]
+         "extreme", "huge_linear", "zero_time", "messy", "no_title",
+         "pbt", "pbt_many", "pbt_nospace", "pbt_no_ok", "pbt_empty"]
+PBT_TITLES = ["Population: loss vs. budget", "Schedule of the best model"]
+# pbt cases: (members, mutable parameters drawn, names in the strips) of test_plot.c's runs
+PBT_CASES = {"pbt": (4, 4, ["lr (log scale)", "momentum", "batch", "act (choice index)"]),
+             "pbt_many": (3, 6, ["lr (log scale)", "momentum", "batch", "act (choice index)", "extra4",
+                                 "extra5"])}
 NUMERIC_ATTRS = {"x", "y", "width", "height", "cx", "cy", "r", "font-size", "stroke-width",
                  "fill-opacity", "stroke-opacity"}
 NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
@@ -122,7 +130,7 @@ def check_png(name, path):
     except (ValueError, zlib.error, struct.error) as e:
         fail(name + ".png", str(e))
         return
-    if (width, height) != (WIDTH, HEIGHT):
+    if (width, height) != (WIDTH, height_of(name)):
         fail(name + ".png", f"size {width}x{height}")
         return
     inked, colours = 0, set()
@@ -155,6 +163,55 @@ def check_png(name, path):
 
 # ---- SVG ----
 
+def height_of(name):
+    return HEIGHT_PBT if name.startswith("pbt") else HEIGHT
+
+
+def clip_groups(root):
+    """{clip index: [polyline point lists]} of the clipped groups, and {index: (x, y, w, h)}."""
+    rects = {}
+    for cp in root.iter(SVG_NS + "clipPath"):
+        r = cp.find(SVG_NS + "rect")
+        rects[int(cp.get("id")[4:])] = tuple(float(r.get(k)) for k in ("x", "y", "width", "height"))
+    lines = {}
+    for g in root.iter(SVG_NS + "g"):
+        idx = int(re.search(r"#plot(\d+)", g.get("clip-path", "#plot-1")).group(1))
+        for pl in g.findall(SVG_NS + "polyline"):
+            pts = [tuple(map(float, p.split(","))) for p in pl.get("points").split()]
+            lines.setdefault(idx, []).append((pl.get("stroke-width"), pts))
+    return lines, rects
+
+
+def check_pbt_svg(name, root, texts):
+    for title in PBT_TITLES:
+        if not any(t.startswith(title) for t in texts):
+            fail(name + ".svg", f"panel title {title!r} missing")
+    if name not in PBT_CASES:
+        return
+    members, nparam, labels = PBT_CASES[name]
+    lines, rects = clip_groups(root)
+    if sorted(rects) != list(range(5 + nparam)):
+        fail(name + ".svg", f"clip paths {sorted(rects)}, want 0..{4 + nparam}")
+    got = sum(1 for w, _ in lines.get(4, []) if w == "1.5")
+    if got != members:
+        fail(name + ".svg", f"{got} member lines in the population panel, want {members}")
+    for j in range(nparam):
+        if len(lines.get(5 + j, [])) != 1:
+            fail(name + ".svg", f"strip {j}: {len(lines.get(5 + j, []))} lines, want 1 schedule line")
+    for idx, ls in lines.items():
+        x, y, w, h = rects.get(idx, (0, 0, 0, 0))
+        for _, pts in ls:
+            if idx >= 4 and any(not (x - 0.01 <= px <= x + w + 0.01 and y - 0.01 <= py <= y + h + 0.01)
+                                for px, py in pts):
+                fail(name + ".svg", f"a line of plot area {idx} leaves it")
+                break
+    for label in labels:
+        if label not in texts:
+            fail(name + ".svg", f"schedule strip {label!r} not labelled")
+    if name == "pbt_many" and not any(t.startswith(PBT_TITLES[1]) and "6 of 9)" in t for t in texts):
+        fail(name + ".svg", "the schedule does not say it shows 6 of 9 parameters")
+
+
 def finite_numbers(text):
     nums = NUMBER.findall(text)
     return nums and all(math.isfinite(float(v)) for v in nums)
@@ -169,7 +226,7 @@ def check_svg(name, path):
     if root.tag != SVG_NS + "svg":
         fail(name + ".svg", f"root element {root.tag}")
         return
-    if (root.get("width"), root.get("height")) != (str(WIDTH), str(HEIGHT)):
+    if (root.get("width"), root.get("height")) != (str(WIDTH), str(height_of(name))):
         fail(name + ".svg", f"size {root.get('width')}x{root.get('height')}")
     bad = 0
     for el in root.iter():
@@ -197,12 +254,17 @@ def check_svg(name, path):
     if any(t.strip() == "" for t in texts):
         fail(name + ".svg", "an empty text element")
     clips = root.findall(f".//{SVG_NS}clipPath")
-    if len(clips) != 4:
+    if name.startswith("pbt"):
+        check_pbt_svg(name, root, texts)
+    elif len(clips) != 4:
         fail(name + ".svg", f"{len(clips)} clip paths, want 4")
+    if not name.startswith("pbt") and any(t.startswith(title) for title in PBT_TITLES for t in texts):
+        fail(name + ".svg", "a pbt panel in the figure of another optimiser")
     lines = root.findall(f".//{SVG_NS}polyline")
     if not lines:
         fail(name + ".svg", "no lines (axes and grid are lines)")
-    notes = {"empty": ("no trials", 4), "no_ok": ("no ok trial", 3)}
+    notes = {"empty": ("no trials", 4), "no_ok": ("no ok trial", 3), "pbt_no_ok": ("no ok trial", 5),
+             "pbt_nospace": ("no mutable parameter", 1)}
     if name in notes:
         note, count = notes[name]
         if texts.count(note) != count:

@@ -205,7 +205,7 @@ static hb_trial bad_trial(uint64_t id, double budget, hb_trial_status st, double
 
 static void test_arguments(void)
 {
-    hb_plot_info info = {"args", 2, 10};
+    hb_plot_info info = {"args", 2, 10, 0, NULL};
     hb_trial one = ok_trial(0, 1, 0.5, 0, 1);
     hb_buf b = HB_BUF_INIT;
     CHECK(hb_plot_svg(NULL, &one, 1, &b) == HB_EINVAL);
@@ -349,7 +349,7 @@ static void test_run(void)
     double wall = 0;
     size_t n = make_run(t, N, 4, 1, &wall);
     CHECK(n == N);
-    hb_plot_info info = {"bohb on hartmann6, seed 1", 4, wall};
+    hb_plot_info info = {"bohb on hartmann6, seed 1", 4, wall, 0, NULL};
     plot_case("normal", &info, t, n);
 
     /* The same run, all at budget 1 with equal losses: flat lines, no log axis. */
@@ -359,7 +359,7 @@ static void test_run(void)
         e[i].budget = 1;
         e[i].loss = 0.25;
     }
-    hb_plot_info einfo = {"equal budgets and losses", 4, wall};
+    hb_plot_info einfo = {"equal budgets and losses", 4, wall, 0, NULL};
     plot_case("equal", &einfo, e, n);
 
     /* Many trials: 20000 on 64 workers. */
@@ -369,7 +369,7 @@ static void test_run(void)
     if (big) {
         double bw = 0;
         m = make_run(big, m, 64, 3, &bw);
-        hb_plot_info binfo = {"hyperband, 64 workers", 64, bw};
+        hb_plot_info binfo = {"hyperband, 64 workers", 64, bw, 0, NULL};
         plot_case("many", &binfo, big, m);
         hb_free(big);
     }
@@ -377,17 +377,17 @@ static void test_run(void)
 
 static void test_edges(void)
 {
-    hb_plot_info info = {"an empty run", 4, 0};
+    hb_plot_info info = {"an empty run", 4, 0, 0, NULL};
     plot_case("empty", &info, NULL, 0);
 
     hb_trial bad[5];
     for (int i = 0; i < 5; i++)
         bad[i] = bad_trial((uint64_t)i, 1 + i, (hb_trial_status)(1 + i), i * 2.0, i * 2.0 + 1.5);
-    hb_plot_info binfo = {"every trial failed", 2, 11};
+    hb_plot_info binfo = {"every trial failed", 2, 11, 0, NULL};
     plot_case("no_ok", &binfo, bad, 5);
 
     hb_trial one = ok_trial(0, 9, 0.75, 0.5, 3.5);
-    hb_plot_info oinfo = {"a single trial", 1, 4};
+    hb_plot_info oinfo = {"a single trial", 1, 4, 0, NULL};
     plot_case("single_ok", &oinfo, &one, 1);
     hb_trial onebad = bad_trial(0, 9, HB_TRIAL_TIMEOUT, 0, 60);
     plot_case("single_failed", &oinfo, &onebad, 1);
@@ -396,7 +396,7 @@ static void test_edges(void)
     hb_trial neg[40];
     for (int i = 0; i < 40; i++)
         neg[i] = ok_trial((uint64_t)i, i < 20 ? 2 : 4, -pow(10, i / 8.0) + 0.3 * (i % 3), i, i + 2);
-    hb_plot_info ninfo = {"negative losses", 2, 0};
+    hb_plot_info ninfo = {"negative losses", 2, 0, 0, NULL};
     plot_case("negative", &ninfo, neg, 40);
 
     /* Values from 1e-12 to 1e12: losses, budgets and times. */
@@ -406,7 +406,7 @@ static void test_edges(void)
         ext[i] = ok_trial((uint64_t)i, v, (i % 2 ? v : 1 / v), v * 0.5, v);
         if (i % 7 == 3) ext[i].status = HB_TRIAL_NAN;
     }
-    hb_plot_info xinfo = {"extreme values 1e-12 .. 1e12", 3, 1e12};
+    hb_plot_info xinfo = {"extreme values 1e-12 .. 1e12", 3, 1e12, 0, NULL};
     plot_case("extreme", &xinfo, ext, 30);
     /* Huge losses on a linear scale (mixed signs). */
     hb_trial mix[4] = {ok_trial(0, 1, -1e12, 0, 1), ok_trial(1, 1, 1e12, 1, 2),
@@ -416,7 +416,7 @@ static void test_edges(void)
     /* No time at all: wall 0, every start and end 0, no workers. */
     hb_trial zt[6];
     for (int i = 0; i < 6; i++) zt[i] = ok_trial((uint64_t)i, 3, 1.0 / (i + 1), 0, 0);
-    hb_plot_info zinfo = {"zero times", 0, 0};
+    hb_plot_info zinfo = {"zero times", 0, 0, 0, NULL};
     plot_case("zero_time", &zinfo, zt, 6);
 
     /* Bad data: NaN and infinite numbers, start after end, negative times; a title with XML
@@ -429,10 +429,147 @@ static void test_edges(void)
     };
     hb_plot_info minfo = {"<b>&amp; \"q\" caf\xc3\xa9 \xff\xfe bad\x01\x7f bytes, and a title "
                           "far too long to fit on one line of the figure, so it is cut ... end",
-                          -3, NAN};
+                          -3, NAN, 0, NULL};
     plot_case("messy", &minfo, msg, 8);
-    hb_plot_info ninf = {NULL, 2, INFINITY};
+    hb_plot_info ninf = {NULL, 2, INFINITY, 0, NULL};
     plot_case("no_title", &ninf, msg, 8);
+}
+
+/* ---- population-based training ---- */
+
+/* A space with 'nmut' mutable parameters (lr on a log scale, a float, an int, a categorical, then
+ * floats) and one fixed float. */
+static hb_space *pbt_space(int nmut)
+{
+    hb_space *sp = NULL;
+    CHECK(hb_space_create(&sp) == HB_OK);
+    hb_value acts[3] = {{1, 0, "relu"}, {1, 0, "tanh"}, {1, 0, "gelu"}};
+    hb_space_add_float(sp, "lr", 1e-4, 1, HB_SCALE_LOG, NAN, NULL);
+    hb_space_add_float(sp, "momentum", 0, 0.99, HB_SCALE_LINEAR, NAN, NULL);
+    hb_space_add_int(sp, "batch", 8, 64, HB_SCALE_LINEAR, NAN, NULL);
+    hb_space_add_categorical(sp, "act", acts, 3, NULL, -1, NULL);
+    hb_space_add_float(sp, "fixed", 0, 1, HB_SCALE_LINEAR, NAN, NULL);
+    char name[16];
+    for (int i = 4; i < nmut; i++) {
+        snprintf(name, sizeof name, "extra%d", i);
+        hb_space_add_float(sp, name, -1, 1, HB_SCALE_LINEAR, NAN, NULL);
+    }
+    const char *mut[] = {"lr", "momentum", "batch", "act"};
+    for (int i = 0; i < nmut && i < 4; i++) hb_space_set_mutable(sp, mut[i], 1, NULL);
+    for (int i = 4; i < nmut; i++) {
+        snprintf(name, sizeof name, "extra%d", i);
+        hb_space_set_mutable(sp, name, 1, NULL);
+    }
+    CHECK(hb_space_finalize(sp, NULL, NULL) == HB_OK);
+    return sp;
+}
+
+/* 'pop' members, 'steps' steps of 5: the worst member copies the best's checkpoint at each step
+ * after the first (a jump) and perturbs its mutable values. 'xs' holds 'dim' values a trial. */
+static size_t make_pbt_run(hb_trial *t, double *xs, size_t dim, const hb_space *sp, int pop, int steps,
+                           uint64_t seed)
+{
+    uint64_t s = seed;
+    double q[16], last_loss[16];
+    uint64_t last_id[16];
+    size_t n = 0;
+    for (int m = 0; m < pop; m++) q[m] = 0.2 + urand(&s);
+    for (int st = 0; st < steps; st++) {
+        int worst = 0, best = 0;
+        for (int m = 0; st > 0 && m < pop; m++) {
+            if (last_loss[m] > last_loss[worst]) worst = m;
+            if (last_loss[m] < last_loss[best]) best = m;
+        }
+        for (int m = 0; m < pop; m++) {
+            hb_trial *r = &t[n];
+            double *x = xs + n * dim;
+            memset(r, 0, sizeof *r);
+            int exploit = st > 0 && m == worst && worst != best;
+            uint64_t prev = st == 0 ? HB_NO_JOB : last_id[exploit ? best : m];
+            if (exploit) q[m] = q[best] * (0.8 + 0.4 * urand(&s));
+            double from = st == 0 ? 0 : 5.0 * st;
+            r->id = n;
+            r->x = x;
+            r->budget = 5.0 * (st + 1);
+            r->spent = r->budget - from;
+            r->bracket = m;
+            r->stage = st;
+            r->worker = 1 + m % 2;
+            r->start = n;
+            r->end = n + 0.9;
+            r->prev = prev;
+            r->config = st == 0 ? r->id : t[prev].config;
+            r->status = HB_TRIAL_OK;
+            double base = st == 0 ? 2.0 : last_loss[exploit ? best : m];
+            r->loss = base * (0.7 + 0.25 * q[m]);
+            for (size_t i = 0; i < dim; i++) {
+                double u = fmin(1, fmax(0, 0.5 * q[m] + 0.1 * st / steps + 0.05 * urand(&s)));
+                if (hb_space_type(sp, i) == HB_PARAM_CATEGORICAL)
+                    x[i] = floor(u * 2.999);
+                else if (hb_space_scale(sp, i) == HB_SCALE_LOG)
+                    x[i] = pow(10, -4 + 4 * u);
+                else if (hb_space_type(sp, i) == HB_PARAM_INT)
+                    x[i] = floor(8 + u * 56);
+                else
+                    x[i] = hb_space_lower(sp, i) + u * (hb_space_upper(sp, i) - hb_space_lower(sp, i));
+            }
+            n++;
+        }
+        for (int m = 0; m < pop; m++) {
+            last_id[m] = t[n - (size_t)pop + (size_t)m].id;
+            last_loss[m] = t[n - (size_t)pop + (size_t)m].loss;
+        }
+    }
+    return n;
+}
+
+static void test_pbt(void)
+{
+    enum { POP = 4, STEPS = 10, N = POP * STEPS, DIM = 12 };
+    static hb_trial t[N];
+    static double xs[N * DIM];
+    hb_space *sp = pbt_space(4);
+    size_t n = make_pbt_run(t, xs, hb_space_dim(sp), sp, POP, STEPS, 11);
+    CHECK(n == N);
+    hb_plot_info info = {"pbt on a toy, seed 11", 2, n + 1.0, 1, sp};
+    plot_case("pbt", &info, t, n);
+    /* The scene: six panels and a clip per schedule strip; a line per member (width 1.5) in the
+     * population panel, one line per mutable parameter in its strip, every point inside its clip. */
+    hb__scene sc;
+    CHECK(hb__plot_scene_build(&info, t, n, &sc) == HB_OK);
+    CHECK(sc.height == HB_PLOT_HEIGHT_PBT && sc.nclips == 5 + 4);
+    int members = 0, strips[4] = {0};
+    for (size_t i = 0; i < sc.nprims; i++) {
+        const hb__prim *p = &sc.prims[i];
+        if (p->kind != HB__PRIM_LINE || p->clip < 4) continue;
+        if (p->clip == 4 && p->width == 1.5) members++;
+        if (p->clip >= 5) strips[p->clip - 5]++;
+        const hb__rect *r = &sc.clips[p->clip];
+        for (size_t k = 0; k < p->count; k++) {
+            const double *q = sc.pts + 2 * (p->first + k);
+            CHECK(q[0] >= r->x - 0.01 && q[0] <= r->x + r->w + 0.01 && q[1] >= r->y - 0.01 &&
+                  q[1] <= r->y + r->h + 0.01);
+        }
+    }
+    CHECK(members == POP);
+    for (int j = 0; j < 4; j++) CHECK(strips[j] == 1);
+    hb__plot_scene_fini(&sc);
+    hb_space_free(sp);
+
+    /* More mutable parameters than strips; no space; no ok trial. */
+    sp = pbt_space(9);
+    n = make_pbt_run(t, xs, hb_space_dim(sp), sp, 3, 5, 12);
+    hb_plot_info minfo = {"pbt, nine mutable parameters", 2, n + 1.0, 1, sp};
+    plot_case("pbt_many", &minfo, t, n);
+    CHECK(hb__plot_scene_build(&minfo, t, n, &sc) == HB_OK);
+    CHECK(sc.nclips == 5 + HB_PLOT_MAX_SCHEDULE);
+    hb__plot_scene_fini(&sc);
+    hb_plot_info ninfo = {"pbt without a space", 2, n + 1.0, 1, NULL};
+    plot_case("pbt_nospace", &ninfo, t, n);
+    for (size_t i = 0; i < n; i++) t[i].status = HB_TRIAL_CRASHED;
+    plot_case("pbt_no_ok", &minfo, t, n);
+    plot_case("pbt_empty", &minfo, NULL, 0);
+    hb_space_free(sp);
 }
 
 /* Every allocation failure gives HB_ENOMEM, appends nothing and leaks nothing. */
@@ -442,14 +579,24 @@ static void test_alloc_failures(void)
     static hb_trial t[N];
     double wall = 0;
     size_t n = make_run(t, N, 3, 5, &wall);
-    hb_plot_info info = {"allocation failures", 3, wall};
-    for (int png = 0; png < 2; png++) {
+    hb_plot_info info = {"allocation failures", 3, wall, 0, NULL};
+    static hb_trial pt[24];
+    static double xs[24 * 5];
+    hb_space *sp = pbt_space(3);
+    size_t pn = make_pbt_run(pt, xs, hb_space_dim(sp), sp, 4, 6, 3);
+    hb_plot_info pinfo = {"allocation failures, pbt", 2, 30, 1, sp};
+    for (int png = 0; png < 4; png++) {
+        if (png == 2) { /* the pbt figure, both ways */
+            info = pinfo;
+            memcpy(t, pt, pn * sizeof *pt);
+            n = pn;
+        }
         long base = hb_alloc_live(), k;
         int rc = HB_ENOMEM;
         for (k = 0; k < 10000 && rc != HB_OK; k++) {
             hb_buf b = HB_BUF_INIT;
             hb_alloc_fail_after(k);
-            rc = png ? hb_plot_png(&info, t, n, &b) : hb_plot_svg(&info, t, n, &b);
+            rc = png % 2 ? hb_plot_png(&info, t, n, &b) : hb_plot_svg(&info, t, n, &b);
             hb_alloc_fail_after(-1);
             CHECK(rc == HB_OK || rc == HB_ENOMEM);
             if (rc != HB_OK) CHECK(b.len == 0);
@@ -459,6 +606,7 @@ static void test_alloc_failures(void)
         CHECK(rc == HB_OK);
         CHECK(k > 3);
     }
+    hb_space_free(sp);
 }
 
 int main(int argc, char **argv)
@@ -469,6 +617,7 @@ int main(int argc, char **argv)
     test_axes();
     test_run();
     test_edges();
+    test_pbt();
     test_alloc_failures();
     if (failures) {
         fprintf(stderr, "test_plot: %d check(s) failed\n", failures);
