@@ -1,6 +1,9 @@
 /* main.c — the hbmpi command: subcommands, their --help, exit codes (CLI.md). The only code that
  * prints errors or picks exit codes. */
+#define _POSIX_C_SOURCE 200809L
+
 #include <dlfcn.h>
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <mpi.h>
@@ -155,6 +158,8 @@ static const char *run_help =
     "                          (default 0.25)\n"
     "  --pbt-resample P        pbt: chance of drawing a value afresh instead of scaling it\n"
     "                          by 0.8 or 1.2 (default 0.25)\n"
+    "  --pbt-start FILE        pbt, pb2: member i starts from the configuration on line i of\n"
+    "                          FILE (one JSON object a line, used in turn; default: drawn)\n"
     "  --seed S                seed (default 0); same seed, same trials\n"
     "\n"
     "stop rules (the first one reached ends the run; with none, sh, hyperband and bohb run\n"
@@ -282,6 +287,58 @@ static int want_help(int argc, char **argv, int from)
 }
 
 /* Split "name:args" and find the kernel; prints a usage error on failure. */
+/* --pbt-start FILE: one configuration (a JSON object) per line, blank lines skipped, into
+ * '*xs' (n x dim, hb_malloc'd). A bad line: FILE:LINE: what is wrong, and HB_EINVAL. */
+static int read_start_configs(const char *file, const hb_space *sp, double **xs, size_t *n, hb_error *err)
+{
+    *xs = NULL;
+    *n = 0;
+    FILE *f = fopen(file, "r");
+    if (f == NULL) return hb_error_set(err, HB_EINVAL, NULL, "--pbt-start: cannot read %s: %s", file, strerror(errno));
+    size_t dim = hb_space_dim(sp), cap = 0, lineno = 0;
+    char *line = NULL;
+    size_t len = 0;
+    ssize_t got;
+    int rc = HB_OK;
+    while (rc == HB_OK && (got = getline(&line, &len, f)) >= 0) {
+        lineno++;
+        size_t k = 0;
+        while (k < (size_t)got && (line[k] == ' ' || line[k] == '\t' || line[k] == '\n' || line[k] == '\r')) k++;
+        if (k == (size_t)got) continue;
+        if (*n == 100000) {
+            rc = hb_error_set(err, HB_EINVAL, NULL, "%s:%zu: more than 100000 configurations", file, lineno);
+            break;
+        }
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            double *q = hb_realloc(*xs, cap * (dim ? dim : 1) * sizeof(double));
+            if (q == NULL) {
+                rc = hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
+                break;
+            }
+            *xs = q;
+        }
+        hb_error e;
+        hb_error_clear(&e);
+        if (memchr(line, '\0', (size_t)got) != NULL)
+            rc = hb_error_set(err, HB_EINVAL, NULL, "%s:%zu: a NUL byte", file, lineno);
+        else if (hb_space_config_parse(sp, line, *xs + *n * dim, &e) != HB_OK)
+            rc = hb_error_set(err, HB_EINVAL, NULL, "%s:%zu: %s", file, lineno, e.msg);
+        else
+            (*n)++;
+    }
+    if (rc == HB_OK && ferror(f)) rc = hb_error_set(err, HB_EINVAL, NULL, "--pbt-start: cannot read %s", file);
+    if (rc == HB_OK && *n == 0) rc = hb_error_set(err, HB_EINVAL, NULL, "%s: no configuration in it", file);
+    free(line);
+    fclose(f);
+    if (rc != HB_OK) {
+        hb_free(*xs);
+        *xs = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
 static int find_kernel(hb_args *a, const char *label, const hb_kernel **k, hb_space **sp)
 {
     char name[128];
@@ -601,6 +658,7 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
     hb_sampler_opts *so = &set.sampler;
     long lv;
     double pct;
+    const char *pbt_start_file = NULL;
     while (a.i < argc) {
         if ((r = hb_cli_take(&a, "--kernel")) != 0) {
             if (r < 0) return HB_EXIT_USAGE;
@@ -646,6 +704,9 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
             if (r < 0 || hb_cli_double(&a, "--pbt-quantile", &set.pbt_quantile, 0.0)) return HB_EXIT_USAGE;
             if (set.pbt_quantile > 0.5)
                 return hb_cli_usage_error(&a, "--pbt-quantile: must be in (0, 0.5], got '%s'", a.value);
+        } else if ((r = hb_cli_take(&a, "--pbt-start")) != 0) {
+            if (r < 0) return HB_EXIT_USAGE;
+            pbt_start_file = a.value;
         } else if ((r = hb_cli_take(&a, "--pbt-resample")) != 0) {
             if (r < 0 || hb_cli_double(&a, "--pbt-resample", &set.pbt_resample, -1e-300)) return HB_EXIT_USAGE;
             if (set.pbt_resample > 1)
@@ -812,6 +873,34 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
         return hb_cli_usage_error(&a, "--max-budget %g is below --min-budget %g", spec.settings.max_budget,
                                   spec.settings.min_budget);
     }
+    /* The optimiser's settings are checked before anything is written (a run file made for a
+     * run refused would be left behind) */
+    double *start_xs = NULL;
+    if (pbt_start_file) {
+        hb_error serr;
+        hb_error_clear(&serr);
+        int lrc = read_start_configs(pbt_start_file, sp, &start_xs, &spec.settings.pbt_start_n, &serr);
+        if (lrc != HB_OK) {
+            hb_space_free(sp);
+            if (rank == 0) hb_cli_print_error(&serr);
+            return lrc == HB_ENOMEM ? HB_EXIT_FAILED : HB_EXIT_USAGE;
+        }
+        spec.settings.pbt_start = start_xs;
+        spec.settings.pbt_start_dim = hb_space_dim(sp);
+    }
+    {
+        hb_opt *probe = NULL;
+        hb_error perr;
+        hb_error_clear(&perr);
+        int prc = hb_opt_create(sp, &spec.settings, &probe, &perr);
+        hb_opt_free(probe);
+        if (prc != HB_OK) {
+            hb_space_free(sp);
+            hb_free(start_xs);
+            if (rank == 0) hb_cli_print_error(&perr);
+            return prc == HB_ENOMEM ? HB_EXIT_FAILED : HB_EXIT_USAGE;
+        }
+    }
     /* Nothing is written yet: a stop that came while parsing ends hbmpi by its signal. */
     hb_signals_obey_early();
     /* The run file (rank 0): create it, or take it up again; every rank learns the outcome. */
@@ -840,6 +929,7 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
         if (rank == 0) hb_runfile_end(&rf, NULL); /* the file stays as it was */
         if (rank == 0 && verdict == 10) code = print_finished(out, k, json);
         hb_space_free(sp);
+        hb_free(start_xs);
         return code;
     }
     if (rank == 0 && rf.have_log) {
@@ -884,6 +974,7 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
                 fprintf(stderr, "hbmpi run: %d evaluations did not stop; ending the MPI job\n", res.stuck);
                 hb_run_result_fini(&res);
                 hb_space_free(sp);
+                hb_free(start_xs);
                 if (comm != MPI_COMM_NULL) MPI_Abort(comm, HB_EXIT_INTERRUPTED);
                 return HB_EXIT_INTERRUPTED;
             }
@@ -899,6 +990,7 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
                         : "no --out: nothing is saved");
             hb_run_result_fini(&res);
             hb_space_free(sp);
+            hb_free(start_xs);
             fflush(NULL);
             if (comm != MPI_COMM_NULL) MPI_Abort(comm, HB_EXIT_LOST);
             return HB_EXIT_LOST;
@@ -925,6 +1017,7 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
     }
     hb_run_result_fini(&res);
     hb_space_free(sp);
+    hb_free(start_xs);
     return code;
 }
 

@@ -40,6 +40,12 @@ typedef struct hb_opt_settings {
     double pbt_interval;
     double pbt_quantile;
     double pbt_resample;
+    /* pbt, pb2: configurations the members start from (member i from configuration i mod n;
+     * n x dim values in native encoding, borrowed until hb_opt_create, which copies them), or
+     * none (0): every member starts from the sampler's draw. */
+    const double *pbt_start;
+    size_t pbt_start_n;
+    size_t pbt_start_dim;       /* values per configuration (the space's dim), for the report */
 } hb_opt_settings;
 
 /* Defaults: optimizer "random", seed 0, budgets 1..1, eta 3, paper rule, no stop rule set. */

@@ -34,6 +34,7 @@ enum { M_READY = 0, M_RUNNING, M_DONE };
 typedef struct member {
     int state;            /* M_READY, M_RUNNING, M_DONE */
     int fresh;            /* its next step starts from scratch with a new configuration */
+    int started;          /* it has started once (from the settings' start configuration) */
     size_t cfg;           /* the configuration (store index) of its next or running step */
     uint64_t ckpt;        /* the job whose checkpoint it continues; HB_NO_JOB: none */
     double ckpt_budget;   /* that checkpoint's budget (0: none) */
@@ -63,6 +64,8 @@ struct hb__pbt {
     double *val;          /* scratch: n */
     int n_steps;
     hb__pb2_bandit *bandit;      /* pb2 */
+    double *start;        /* settings' start configurations (n_start x dim), owned copy */
+    size_t n_start;
 };
 
 /* ---------- create / free ---------- */
@@ -118,7 +121,24 @@ int hb__pbt_create(hb_opt *o, hb_error *err)
         if (hb_space_is_mutable(o->space, i)) p->mut[p->n_mut++] = i;
     for (size_t i = 0; i < (size_t)p->n_steps * (size_t)p->n; i++) p->at[i] = NAN;
     for (int i = 0; i < p->n; i++)
-        p->m[i] = (member){M_READY, 1, 0, HB_NO_JOB, 0, INFINITY, HB_NO_JOB, INFINITY, 0, -1, -1, 0, 0, p->seq++};
+        p->m[i] = (member){.state = M_READY, .fresh = 1, .ckpt = HB_NO_JOB, .ckpt_loss = INFINITY,
+                           .lineage = HB_NO_JOB, .loss = INFINITY, .last_step = -1, .judged = -1,
+                           .ready_seq = p->seq++};
+    if (t->pbt_start_n > 0) {
+        if (t->pbt_start == NULL || t->pbt_start_n > 100000)
+            return hb_error_set(err, HB_EINVAL, NULL, "pbt_start: 1 to 100000 configurations");
+        p->start = hb_malloc(t->pbt_start_n * dim * sizeof *p->start);
+        if (p->start == NULL) return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
+        for (size_t i = 0; i < t->pbt_start_n; i++) {
+            const double *x = t->pbt_start + i * o->dim;
+            hb_error e;
+            if (hb_space_validate(o->space, x, &e) != HB_OK)
+                return hb_error_set(err, HB_EINVAL, NULL, "pbt_start: configuration %zu: %s", i + 1, e.msg);
+            memcpy(p->start + i * o->dim, x, o->dim * sizeof(double));
+        }
+        p->n_start = t->pbt_start_n;
+        t->pbt_start = p->start; /* the settings in force point at the copy */
+    }
     if (pb2) return hb__pb2_bandit_create(&p->bandit, p->n_mut, err);
     return HB_OK;
 }
@@ -135,6 +155,7 @@ void hb__pbt_free(hb_opt *o)
     hb_free(p->order);
     hb_free(p->at);
     hb_free(p->val);
+    hb_free(p->start);
     hb_free(p);
     o->pbt = NULL;
 }
@@ -162,7 +183,14 @@ int hb__pbt_ask(hb_opt *o, hb_job *job, hb_error *err)
         }
         double budget = next_budget(o, m);
         if (hb__opt_may_issue(o, budget - m->ckpt_budget)) {
-            if (m->fresh) {
+            if (m->fresh && !m->started && p->n_start > 0) { /* the configuration it starts from */
+                size_t cfg;
+                int rc = hb__opt_store_config(o, &cfg, err);
+                if (rc != HB_OK) return rc;
+                memcpy(o->xs + cfg * o->dim, p->start + ((size_t)pick % p->n_start) * o->dim,
+                       o->dim * sizeof(double));
+                m->cfg = cfg;
+            } else if (m->fresh) {
                 size_t cfg;
                 int rc = hb__opt_new_config(o, budget, &cfg, err);
                 if (rc == HB_SAMPLER_EXHAUSTED) {
@@ -179,6 +207,7 @@ int hb__pbt_ask(hb_opt *o, hb_job *job, hb_error *err)
             o->issued_budget += budget - m->ckpt_budget;
             if (m->fresh) m->lineage = id;
             m->fresh = 0;
+            m->started = 1;
             m->state = M_RUNNING;
             job->kind = HB_ASK_JOB;
             job->id = id;

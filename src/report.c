@@ -102,6 +102,22 @@ int hb_report_settings_json(const hb_opt_settings *s, hb_buf *b)
         key_number(b, "pbt_interval", s->pbt_interval, 0);
         key_number(b, "pbt_quantile", s->pbt_quantile, 0);
         key_number(b, "pbt_resample", s->pbt_resample, 0);
+        if (s->pbt_start_n > 0 && s->pbt_start) { /* native values: a resume compares them */
+            hb_buf_puts(b, ", \"pbt_start\": [");
+            for (size_t i = 0; i < s->pbt_start_n; i++) {
+                hb_buf_puts(b, i ? ", [" : "[");
+                for (size_t j = 0; j < s->pbt_start_dim; j++) {
+                    double v = s->pbt_start[i * s->pbt_start_dim + j];
+                    if (j) hb_buf_puts(b, ", ");
+                    if (isnan(v))
+                        hb_buf_puts(b, "null");
+                    else
+                        hb_buf_json_number(b, v);
+                }
+                hb_buf_puts(b, "]");
+            }
+            hb_buf_puts(b, "]");
+        }
     }
     hb_buf_puts(b, "}");
     return b->failed ? HB_ENOMEM : HB_OK;
