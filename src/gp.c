@@ -1,7 +1,8 @@
-/* gp.c — Gaussian-process regression for the GP sampler: Matérn-5/2 ARD kernel, Cholesky factor
- * and solves through LAPACKE (column-major, so LAPACKE allocates nothing), log marginal
- * likelihood with its analytic gradient, a bounded BFGS hyperparameter fit, batch posteriors,
- * and EI / PI. Deterministic; all heap through hb_malloc. No spaces, histories or I/O here. */
+/* gp.c — Gaussian-process regression for the GP sampler and PB2: Matérn-5/2 ARD kernel (times an
+ * optional exponential time factor), Cholesky factor and solves through LAPACKE (column-major, so
+ * LAPACKE allocates nothing), log marginal likelihood with its analytic gradient, a bounded BFGS
+ * hyperparameter fit, batch posteriors, and EI / PI. Deterministic; all heap through hb_malloc.
+ * No spaces, histories or I/O here. */
 #include <lapacke.h>
 #include <limits.h>
 #include <math.h>
@@ -17,6 +18,7 @@
 int hb__gp_init(hb__gp *gp, size_t cap, size_t m, size_t n_ls, const int *owner)
 {
     memset(gp, 0, sizeof *gp);
+    gp->time_ls = -1;
     gp->cap = cap;
     gp->m = m;
     gp->n_ls = n_ls;
@@ -56,11 +58,15 @@ void hb__gp_fini(hb__gp *gp)
     hb_free(gp->qs);
     hb_free(gp->grp);
     memset(gp, 0, sizeof *gp);
+    gp->time_ls = -1;
 }
 
 void hb__gp_bounds(const hb__gp *gp, size_t j, double *lo, double *hi)
 {
-    if (j < gp->n_ls) {
+    if ((int)j == gp->time_ls) {
+        *lo = log(0.1);
+        *hi = log(20.0);
+    } else if (j < gp->n_ls) {
         *lo = log(0.01);
         *hi = log(10.0);
     } else if (j == gp->n_ls) {
@@ -90,12 +96,15 @@ double hb__gp_matern52(double r, double sf2)
 
 double hb__gp_kernel(const hb__gp *gp, const double *a, const double *b)
 {
-    double r2 = 0;
+    double r2 = 0, t2 = 0;
     for (size_t c = 0; c < gp->m; c++) {
         double d = (a[c] - b[c]) * exp(-gp->theta[gp->owner[c]]);
-        r2 += d * d;
+        if (gp->owner[c] == gp->time_ls)
+            t2 += d * d;
+        else
+            r2 += d * d;
     }
-    return hb__gp_matern52(sqrt(r2), exp(gp->theta[gp->n_ls]));
+    return hb__gp_matern52(sqrt(r2), exp(gp->theta[gp->n_ls])) * exp(-sqrt(t2));
 }
 
 static double sqdist(const double *a, const double *b, size_t m)
@@ -108,6 +117,22 @@ static double sqdist(const double *a, const double *b, size_t m)
     return r2;
 }
 
+/* k of two scaled rows: Matérn-5/2 over the columns other than the time ones, times exp(-r_t)
+ * over the time ones (gp->time_ls >= 0), or plain Matérn-5/2. */
+static double kscaled(const hb__gp *gp, const double *a, const double *b, double sf2)
+{
+    if (gp->time_ls < 0) return hb__gp_matern52(sqrt(sqdist(a, b, gp->m)), sf2);
+    double r2 = 0, t2 = 0;
+    for (size_t c = 0; c < gp->m; c++) {
+        double d = a[c] - b[c];
+        if (gp->owner[c] == gp->time_ls)
+            t2 += d * d;
+        else
+            r2 += d * d;
+    }
+    return hb__gp_matern52(sqrt(r2), sf2) * exp(-sqrt(t2));
+}
+
 /* ---------- factor and likelihood ---------- */
 
 /* Lower triangle of k(X, X) + (sigma_n^2 + jitter) I into L (column-major, leading dim n). */
@@ -117,8 +142,7 @@ static void fill_k(hb__gp *gp, double sf2, double diag)
     for (size_t b = 0; b < n; b++) {
         const double *xb = gp->Xs + b * m;
         gp->L[b + b * n] = sf2 + diag;
-        for (size_t a = b + 1; a < n; a++)
-            gp->L[a + b * n] = hb__gp_matern52(sqrt(sqdist(gp->Xs + a * m, xb, m)), sf2);
+        for (size_t a = b + 1; a < n; a++) gp->L[a + b * n] = kscaled(gp, gp->Xs + a * m, xb, sf2);
     }
 }
 
@@ -160,6 +184,7 @@ int hb__gp_lml_grad(hb__gp *gp, double *lml, double *grad)
     *lml = gp->lml;
     if (grad == NULL) return HB_OK;
     size_t n = gp->n, m = gp->m, nl = gp->n_ls;
+    int tl = gp->time_ls;
     lapack_int ni = (lapack_int)n;
     memcpy(gp->Kinv, gp->L, n * n * sizeof(double));
     if (LAPACKE_dpotri(LAPACK_COL_MAJOR, 'L', ni, gp->Kinv, ni) != 0) return HB_ERANGE;
@@ -180,14 +205,22 @@ int hb__gp_lml_grad(hb__gp *gp, double *lml, double *grad)
             for (size_t c = 0; c < m; c++) {
                 double d = xa[c] - xb[c];
                 gp->grp[gp->owner[c]] += d * d;
-                r2 += d * d;
+                if (gp->owner[c] != tl) r2 += d * d;
+            }
+            /* With a time axis, K = matern52(r) exp(-r_t), r over the other columns. */
+            double rt = 0, kt = 1;
+            if (tl >= 0) {
+                rt = sqrt(gp->grp[tl]);
+                kt = exp(-rt);
             }
             double r = sqrt(r2), e = exp(-SQRT5 * r);
-            g_sf += w * sf2 * (1.0 + SQRT5 * r + 5.0 * r2 / 3.0) * e;
+            g_sf += w * sf2 * (1.0 + SQRT5 * r + 5.0 * r2 / 3.0) * e * kt;
             /* dK/d log l_j = sf2 (5/3) (1 + sqrt5 r) exp(-sqrt5 r) * grp_j (scaled squared
-             * distance along length scale j). */
-            double t = w * sf2 * (5.0 / 3.0) * (1.0 + SQRT5 * r) * e;
-            for (size_t j = 0; j < nl; j++) grad[j] += t * gp->grp[j];
+             * distance along length scale j), times the time factor; dK/d log l_t = K r_t. */
+            double t = w * sf2 * (5.0 / 3.0) * (1.0 + SQRT5 * r) * e * kt;
+            for (size_t j = 0; j < nl; j++)
+                if ((int)j != tl) grad[j] += t * gp->grp[j];
+            if (tl >= 0) grad[tl] += w * sf2 * (1.0 + SQRT5 * r + 5.0 * r2 / 3.0) * e * kt * rt;
         }
     }
     grad[nl] = g_sf;
@@ -354,7 +387,7 @@ void hb__gp_predict(hb__gp *gp, size_t q, const double *F, double *mu, double *s
             double *qj = gp->qs + j * m, *kj = gp->work + j * n, s = 0;
             for (size_t c = 0; c < m; c++) qj[c] = F[(start + j) * m + c] * gp->col_scale[c];
             for (size_t a = 0; a < n; a++) {
-                kj[a] = hb__gp_matern52(sqrt(sqdist(gp->Xs + a * m, qj, m)), sf2);
+                kj[a] = kscaled(gp, gp->Xs + a * m, qj, sf2);
                 s += kj[a] * gp->alpha[a];
             }
             mu[start + j] = s;

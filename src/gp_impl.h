@@ -1,8 +1,8 @@
-/* gp_impl.h — Gaussian-process regression behind the GP sampler: a Matérn-5/2 kernel with one
- * length scale per group of feature columns, the Cholesky factor (LAPACKE), the log marginal
- * likelihood and its gradient, a bounded BFGS fit of the hyperparameters, batch posteriors, and
- * the EI / PI acquisitions. Seen only by src/gp.c, src/sampler_gp.c and the tests; it knows
- * nothing of spaces, histories or samplers. */
+/* gp_impl.h — Gaussian-process regression behind the GP sampler and PB2: a Matérn-5/2 kernel
+ * with one length scale per group of feature columns (optionally times a time factor), the
+ * Cholesky factor (LAPACKE), the log marginal likelihood and its gradient, a bounded BFGS fit of
+ * the hyperparameters, batch posteriors, and the EI / PI acquisitions. Seen only by src/gp.c,
+ * src/sampler_gp.c, src/pb2.c and the tests; it knows nothing of spaces, histories or samplers. */
 #ifndef HB_GP_IMPL_H
 #define HB_GP_IMPL_H
 
@@ -14,6 +14,9 @@
 
 /* A GP over points of 'm' feature columns. Column c belongs to length scale owner[c], so a
  * parameter encoded by several columns (one-hot, an "inactive" flag) has one length scale.
+ * Optionally one length scale, 'time_ls', is a time axis: its columns leave the Matérn distance
+ * and multiply the kernel by exp(-r_t) instead, r_t their scaled distance (PB2's time-varying
+ * kernel, src/pb2.c), so k = matern52(r_rest) exp(-|t - t'| / l_t) for one time column.
  * Hyperparameters, all logarithms: theta[0 .. n_ls-1] the length scales, theta[n_ls] the signal
  * variance sigma_f^2, theta[n_ls + 1] the noise variance sigma_n^2. The targets 'y' are used as
  * given (zero prior mean): the caller standardises them. */
@@ -22,6 +25,7 @@ typedef struct hb__gp {
     size_t m;          /* feature columns per point */
     size_t n_ls;       /* number of length scales */
     int *owner;        /* m: length scale of each column (owned copy) */
+    int time_ls;       /* -1 (hb__gp_init), or the length scale of the time columns */
     size_t n;          /* rows in use: the caller fills X and y, then sets n */
     double *X;         /* cap x m features, row-major */
     double *y;         /* cap targets */
@@ -48,14 +52,17 @@ int hb__gp_init(hb__gp *gp, size_t cap, size_t m, size_t n_ls, const int *owner)
 void hb__gp_fini(hb__gp *gp);
 
 /* Bounds of theta[j] (logarithms): length scales [0.01, 10], signal variance [0.05, 20], noise
- * variance [1e-6, 1] (targets standardised, inputs in the unit cube). */
+ * variance [1e-6, 1] (targets standardised, inputs in the unit cube); the time length scale
+ * [0.1, 20] (time normalised to [0, 1]: from forgetting all but the last tenth to barely
+ * forgetting). */
 void hb__gp_bounds(const hb__gp *gp, size_t j, double *lo, double *hi);
 /* Starting point: every length scale 0.5, signal variance 1, noise variance 1e-3. */
 void hb__gp_theta_default(hb__gp *gp);
 
 /* The Matérn-5/2 kernel at scaled distance 'r': sf2 (1 + sqrt5 r + 5 r^2 / 3) exp(-sqrt5 r). */
 double hb__gp_matern52(double r, double sf2);
-/* k(a, b) at gp->theta for two feature vectors (no noise term). */
+/* k(a, b) at gp->theta for two feature vectors (no noise term), with the time factor when
+ * gp->time_ls >= 0. */
 double hb__gp_kernel(const hb__gp *gp, const double *a, const double *b);
 
 /* Build K = k(X, X) + sigma_n^2 I at gp->theta for the first n rows, factor it and solve for

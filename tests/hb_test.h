@@ -17,6 +17,7 @@ int hb_test_add_sampler_grid(void);
 int hb_test_add_sampler_kde(void);
 int hb_test_add_sampler_tpe(void);
 int hb_test_add_sampler_gp(void);
+int hb_test_add_pb2(void);
 int hb_test_add_runlog(void);
 int hb_test_add_sweep(void);
 int hb_test_add_train_cartpole(void);

@@ -25,6 +25,7 @@ static const struct {
     {"sampler_kde", hb_test_add_sampler_kde},
     {"sampler_tpe", hb_test_add_sampler_tpe},
     {"sampler_gp", hb_test_add_sampler_gp},
+    {"pb2", hb_test_add_pb2},
     {"runlog", hb_test_add_runlog},
     {"sweep", hb_test_add_sweep},
     {"train_cartpole", hb_test_add_train_cartpole},
