@@ -1,5 +1,7 @@
-/* pb2_bandit.c — PB2's observations and running steps, and the call to its GP-UCB choice. */
+/* pb2_bandit.c — PB2's observations and running steps, and the call to its GP-UCB choice
+ * (pb2.c), which uses a window of the most recent observations. */
 #include "pb2_bandit.h"
+#include "pb2_impl.h"
 
 struct hb__pb2_bandit {
     size_t k;
@@ -68,9 +70,12 @@ int hb__pb2_bandit_add_pending(hb__pb2_bandit *b, double t, const double *u, hb_
 
 int hb__pb2_bandit_select(hb__pb2_bandit *b, double t, hb_rng *rng, double *u, hb_error *err)
 {
-    (void)t;
-    (void)err;
-    /* placeholder until the GP-UCB choice lands: uniform */
-    for (size_t j = 0; j < b->k; j++) u[j] = hb_rng_uniform(rng);
-    return HB_OK;
+    hb__pb2_obs *obs = hb_malloc((b->n + b->np + 1) * sizeof *obs);
+    if (obs == NULL) return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
+    for (size_t i = 0; i < b->n; i++) obs[i] = (hb__pb2_obs){b->t[i], b->u + i * b->k, b->y[i]};
+    hb__pb2_obs *pend = obs + b->n;
+    for (size_t i = 0; i < b->np; i++) pend[i] = (hb__pb2_obs){b->pt[i], b->pu + i * b->k, 0};
+    int rc = hb__pb2_select(b->k, obs, b->n, pend, b->np, t, rng, u, err);
+    hb_free(obs);
+    return rc;
 }

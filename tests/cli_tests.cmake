@@ -208,3 +208,14 @@ if(NOT HB_SANITIZE)
                          ENVIRONMENT "${HB_MPI_ENV};HB_VC_DIR=${HB_VC_DIR};SLURM_CONF=${HB_VC_DIR}/slurm.conf")
   endforeach()
 endif()
+
+# Population-based training (tests/pbt/): the lineage of steps in the report and the run file,
+# a command objective continuing copied checkpoints, the PBT paper's toy problem, runs stopped,
+# killed and resumed, alone and under mpirun with --reproducible.
+set(HB_PBT_TEST ${HB_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/pbt/test_pbt_run.py
+    --hbmpi $<TARGET_FILE:hbmpi> --mpirun ${MPIEXEC_EXECUTABLE} --python ${HB_PYTHON}
+    --pydir ${PROJECT_SOURCE_DIR}/python)
+foreach(t lineage cmd toy resume mpi)
+  add_test(NAME pbt_${t} COMMAND ${HB_PBT_TEST} ${t})
+  set_tests_properties(pbt_${t} PROPERTIES TIMEOUT 300 LABELS mpi ENVIRONMENT "${HB_MPI_ENV}" PROCESSORS 2)
+endforeach()

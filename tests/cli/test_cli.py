@@ -82,6 +82,10 @@ def group_help():
                    "--out": base + ["--out", help_out],
                    "--warm-start": base + ["--optimizer", "bohb", "--warm-start", help_out],
                    "--ranks-per-eval": base + ["--ranks-per-eval", "1"],
+                   **{o: ["--kernel", "pbt_toy", "--optimizer", "pbt", "--max-budget", "8", "--quiet", "--trial-dir",
+                          os.path.join(ARGS.tmp, "hb-help-trials"), o, v]
+                      for o, v in (("--pbt-population", "3"), ("--pbt-interval", "2"), ("--pbt-quantile", "0.4"),
+                                   ("--pbt-resample", "0.5"))},
                    "--continue-promoted": ["--kernel", "cartpole", "--optimizer", "hyperband", "--max-budget", "81",
                                            "--quiet", "--continue-promoted", "--trial-dir",
                                            os.path.join(ARGS.tmp, "hb-help-trials")]}
