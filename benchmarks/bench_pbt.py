@@ -3,9 +3,11 @@
 
 For each kernel (cartpole, fmnist_mlp), method and seed, one `hbmpi run` with a run file:
   pbt, pb2     --pbt-population P --pbt-interval I: P members trained to the max budget R in steps
-               of I (the kernels' mutable hyperparameters change between steps); total P·R
-  bohb, hyperband  --continue-promoted --max-total-budget P·R (the nominal budget of the jobs
-               issued; with continuation they train less than that, and the JSON says how much)
+               of I (the kernels' mutable hyperparameters change between steps)
+  bohb, hyperband  --max-total-budget B, B the larger of what pbt and pb2 trained with that kernel
+               and seed (about P·R: a member that copies a checkpoint behind its own trains those
+               steps again); each trial trains from scratch (no --continue-promoted), so what a job
+               is charged is what it trains: every method trains at most the same budget.
 The loss of a method is that of the best trial at the max budget (the final model). Runs go two
 at a time. Output: one JSON object on stdout (per kernel and method: the final losses per seed,
 median and quartiles, the budget spent, wall time), a table on stderr, and for each kernel the
@@ -27,7 +29,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 METHODS = ("pbt", "pb2", "bohb", "hyperband")
 # per kernel: max budget R and the PBT interval I (R / 27 steps for both)
-KERNELS = {"cartpole": {"R": 729, "I": 27}, "fmnist_mlp": {"R": 27, "I": 1}}
+KERNELS = {"cartpole": {"R": 243, "I": 9}, "fmnist_mlp": {"R": 27, "I": 1}}
 
 
 def log(*a):
@@ -44,12 +46,12 @@ def quartiles(v):
     return q[0], statistics.median(v), q[2]
 
 
-def one(args, kernel, method, seed, tmp):
+def one(args, kernel, method, seed, tmp, cap=None):
     k = KERNELS[kernel]
     r, i = (k["R"] // 9, k["I"] // 9 or 1) if args.quick and kernel == "cartpole" else (k["R"], k["I"])
     if args.quick and kernel == "fmnist_mlp":
         r, i = 3, 1
-    total = args.population * r
+    total = cap if cap is not None else args.population * r
     out = os.path.join(tmp, f"{kernel}-{method}-{seed}.h5")
     trials = out + ".trials"
     cmd = [args.hbmpi, "run", "--kernel", kernel, "--optimizer", method, "--seed", str(seed),
@@ -57,7 +59,7 @@ def one(args, kernel, method, seed, tmp):
     if method in ("pbt", "pb2"):
         cmd += ["--pbt-population", str(args.population), "--pbt-interval", str(i)]
     else:
-        cmd += ["--continue-promoted", "--max-total-budget", str(total)]
+        cmd += ["--max-total-budget", str(total)]
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
     t0 = time.perf_counter()
     p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env)
@@ -95,14 +97,20 @@ def main():
     t0 = time.perf_counter()
     runs = []
     with tempfile.TemporaryDirectory(prefix="hb-bench-pbt-") as tmp:
-        todo = [(k, m, s) for k in kernels for s in range(args.seeds) for m in methods]
-        with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as ex:
-            futs = {ex.submit(one, args, k, m, s, tmp): (k, m, s) for k, m, s in todo}
-            for f in concurrent.futures.as_completed(futs):
-                r = f.result()
-                runs.append(r)
-                log(f"{r['kernel']:10} {r['method']:9} seed {r['seed']}: final {r['final_loss']}, "
-                    f"{r['trials']} trials, spent {r['budget_spent']}, {r['wall_seconds']} s")
+        pop = [m for m in methods if m in ("pbt", "pb2")]
+        rest = [m for m in methods if m not in pop]
+        for phase in (pop, rest):  # the population methods first: their budget caps the others
+            todo = [(k, m, s) for k in kernels for s in range(args.seeds) for m in phase]
+            with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as ex:
+                futs = {}
+                for k, m, s in todo:
+                    spent = [r["budget_spent"] for r in runs if r["kernel"] == k and r["seed"] == s]
+                    futs[ex.submit(one, args, k, m, s, tmp, max(spent) if spent else None)] = (k, m, s)
+                for f in concurrent.futures.as_completed(futs):
+                    r = f.result()
+                    runs.append(r)
+                    log(f"{r['kernel']:10} {r['method']:9} seed {r['seed']}: final {r['final_loss']}, "
+                        f"{r['trials']} trials, spent {r['budget_spent']}, {r['wall_seconds']} s")
         runs.sort(key=lambda r: (r["kernel"], r["method"], r["seed"]))
         summary = {}
         for k in kernels:

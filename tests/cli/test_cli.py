@@ -86,6 +86,8 @@ def group_help():
                           os.path.join(ARGS.tmp, "hb-help-trials"), o, v]
                       for o, v in (("--pbt-population", "3"), ("--pbt-interval", "2"), ("--pbt-quantile", "0.4"),
                                    ("--pbt-resample", "0.5"))},
+                   "--pbt-start": ["--kernel", "pbt_toy", "--optimizer", "pb2", "--max-budget", "8", "--quiet",
+                                   "--pbt-start", os.path.join(ARGS.data, "pbt_start.jsonl")],
                    "--continue-promoted": ["--kernel", "cartpole", "--optimizer", "hyperband", "--max-budget", "81",
                                            "--quiet", "--continue-promoted", "--trial-dir",
                                            os.path.join(ARGS.tmp, "hb-help-trials")]}

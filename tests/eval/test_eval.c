@@ -401,8 +401,9 @@ static void test_kernel_continue(void)
     CHECK(unlink("states/trial-4/kernel.state") == 0);
     CHECK(hb_eval_run(ev, &j1, &r, &err) == HB_OK);
     CHECK(r.status == HB_TRIAL_OK && r.loss == want81 && r.spent == 81);
-    /* another configuration's state (trial 9 is x, the job says otherwise): refused too */
-    double y[5] = {0.03, 0.99, 1e-3, 0.1, 0.1};
+    /* another configuration's state (trial 9 is x, the job says otherwise in a fixed parameter,
+     * init_scale; the other four may change at a step boundary): refused too */
+    double y[5] = {0.1, 0.99, 1e-3, 0.1, 0.3};
     double wanty = NAN;
     CHECK(k->eval(sp, y, 243, 77, &wanty, &err) == HB_OK);
     hb_eval_job j2 = {12, 243, 1, y, 4, 9, 81, 77};

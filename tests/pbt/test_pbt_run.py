@@ -104,6 +104,16 @@ def group_lineage():
                       and {k: v for k, v in t["config"].items()} != next(
                           q["config"] for q in rep["trials"] if q["id"] == t["previous_id"]))
         check(changed >= 1, f"{opt}: explored steps change the mutable values ({changed})")
+    # --pbt-start: a bad line is named FILE:LINE, exit 2, and no run file is made
+    bad = os.path.join(ARGS.tmp, "bad.jsonl")
+    with open(bad, "w") as f:
+        f.write('{"h0": 0.5, "h1": 0.5}\n\n{"h0": 7, "h1": 0.5}\n')
+    out = os.path.join(ARGS.tmp, "bad.h5")
+    rc, _, err = run("run", *TOY, "--optimizer", "pbt", "--pbt-start", bad, "--out", out)
+    check(rc == 2 and f"{bad}:3: " in err and "h0" in err and not os.path.exists(out),
+          f"a bad --pbt-start line: rc={rc} {err}")
+    rc, _, err = run("run", *TOY, "--optimizer", "pbt", "--pbt-start", bad + ".none", "--out", out)
+    check(rc == 2 and "cannot read" in err and not os.path.exists(out), f"a missing --pbt-start file: rc={rc} {err}")
     # a space without a mutable parameter is refused, exit 2, nothing written
     out = os.path.join(ARGS.tmp, "none.h5")
     rc, _, err = run("run", "--kernel", "branin", "--optimizer", "pbt", "--out", out)
