@@ -109,6 +109,8 @@ def describe_hp(h):
                  default=py(h.default_value))
     else:
         d.update(type="unsupported:" + type(h).__name__)
+    # what the file says: ConfigSpace 0.x's JSON writer leaves "meta" out, 1.x writes it
+    d["mutable"] = not VERSION.startswith("0.") and bool((getattr(h, "meta", None) or {}).get("mutable", False))
     return d
 
 
@@ -356,11 +358,25 @@ def space_neq_inactive():
     return cs
 
 
+def space_mutable():
+    """Parameters marked mutable for pbt/pb2 in their meta, as a user of ConfigSpace does."""
+    cs = CS.ConfigurationSpace(seed=13)
+    space_add(cs,
+              H.UniformFloatHyperparameter("lr", 1e-4, 1.0, log=True, default_value=1e-2,
+                                           meta={"mutable": True}),
+              H.UniformIntegerHyperparameter("width", 16, 512, log=True, meta={"mutable": False}),
+              H.CategoricalHyperparameter("act", ["relu", "tanh"], meta={"mutable": True}),
+              H.UniformFloatHyperparameter("wd", 1e-6, 1e-2, log=True, meta={"note": "fixed"}),
+              H.UniformFloatHyperparameter("mom", 0.0, 0.99))
+    return cs
+
+
 SPACES = [("numeric", space_numeric), ("categorical", space_categorical),
           ("constants", space_constants), ("conditions", space_conditions),
           ("forbidden", space_forbidden), ("mixed", space_mixed)]
 if VERSION.startswith("0."):
     SPACES.append(("neq_inactive_parent", space_neq_inactive))
+SPACES.append(("mutable", space_mutable))  # last: the others keep their sample seeds
 
 
 def dump(obj, path):

@@ -176,6 +176,8 @@ def compare_parameter(e, h, cs_major, rounded):
     if e["type"] != h.get("type"):
         return [f"{n}: type: ConfigSpace {e['type']}, hbmpi {h.get('type')}"]
     t = e["type"]
+    if bool(h.get("mutable", False)) != e.get("mutable", False):
+        out.append(f"{n}: mutable: ConfigSpace's meta {e.get('mutable', False)}, hbmpi {h.get('mutable', False)}")
     if t in ("float", "int"):
         for key in ("lower", "upper", "default"):
             if key in h and same_value(e[key], h[key]):
