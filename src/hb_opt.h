@@ -41,8 +41,9 @@ typedef struct hb_opt_settings {
     double pbt_quantile;
     double pbt_resample;
     /* pbt, pb2: configurations the members start from (member i from configuration i mod n;
-     * n x dim values in native encoding, borrowed until hb_opt_create, which copies them), or
-     * none (0): every member starts from the sampler's draw. */
+     * n x dim values in native encoding; hb_opt_create copies them, but the settings in force
+     * (hb_opt_settings_of) still point at the caller's array, which the report reads), or none
+     * (0): every member starts from the sampler's draw. */
     const double *pbt_start;
     size_t pbt_start_n;
     size_t pbt_start_dim;       /* values per configuration (the space's dim), for the report */

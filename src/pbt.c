@@ -136,8 +136,7 @@ int hb__pbt_create(hb_opt *o, hb_error *err)
                 return hb_error_set(err, HB_EINVAL, NULL, "pbt_start: configuration %zu: %s", i + 1, e.msg);
             memcpy(p->start + i * o->dim, x, o->dim * sizeof(double));
         }
-        p->n_start = t->pbt_start_n;
-        t->pbt_start = p->start; /* the settings in force point at the copy */
+        p->n_start = t->pbt_start_n; /* (the settings keep the caller's array, as given) */
     }
     if (pb2) return hb__pb2_bandit_create(&p->bandit, p->n_mut, err);
     return HB_OK;
