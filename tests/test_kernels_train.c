@@ -637,12 +637,12 @@ static void test_nomem(void)
 
 /* ---- fmnist_mlp32: the same network in float32 (KERNELS.md §4, "float32 variant") ---- */
 
-/* How far fmnist_mlp32's validation error may be from fmnist_mlp's on the same configuration,
- * seed and budget. Measured over 29 configurations (the two vectors, §4's observed ones at 3 and
- * 9 epochs, 24 drawn from the space with n_hidden <= 256, 1..3 epochs), leaving out those at
- * chance level or diverging (lr >= 0.3 with little momentum damping, where float64 itself is
- * chaotic): at most 0.0011 (11 images), most 0. The tolerance is the vectors' 0.003. */
-#define F32_TOL 0.003
+/* How far fmnist_mlp32's validation error may be from fmnist_mlp's (and from the reference's)
+ * on the cases below: measured 0, 0, 0.0003 and 0.0026; the tolerance adds a margin for other
+ * CPUs' sgemm. Over 46 configurations (KERNELS.md §4, "float32 variant") most differed by 0 to
+ * 0.0026; a few trainings with a large effective step at 9 epochs differed by up to 0.025, where
+ * float64 itself moves as much when the learning rate changes in its fifth digit. */
+#define F32_TOL 0.005
 
 static const hb_kernel *kernel32(void) { return hb_kernels_find("fmnist_mlp32"); }
 
@@ -681,8 +681,8 @@ static void test32_space(void)
     hb_space_free(sp64);
 }
 
-/* The validation error within F32_TOL of the float64 kernel's: the vectors' configurations and
- * §4's second observed one at 9 epochs (H = 256, where rounding has more room to grow). */
+/* The validation error within F32_TOL of the float64 kernel's and of the reference's: the
+ * vectors' configurations and §4's observed ones at 3 and 9 epochs (H = 128, 256). */
 static void test32_close_to_float64(void)
 {
     json_t *list = json_object_get(fmnist_vectors(), "vectors"), *v;
@@ -697,7 +697,7 @@ static void test32_close_to_float64(void)
     size_t n = 0;
     json_array_foreach(list, idx, v) {
         json_t *cfg = json_object_get(v, "config");
-        if (n == 7) break;
+        if (n == 6) break;
         for (size_t i = 0; i < DIM; i++)
             cases[n].x[i] = json_number_value(json_object_get(cfg, hb_space_name(sp, i)));
         cases[n].budget = json_number_value(json_object_get(v, "budget"));
@@ -705,12 +705,16 @@ static void test32_close_to_float64(void)
         cases[n].seed = (uint64_t)json_integer_value(json_object_get(v, "seed"));
         n++;
     }
-    const double observed[DIM] = {0.1, 128, 256, 1e-5, 0.5}; /* §4: 0.2220 at 9 epochs, seed 0 */
-    memcpy(cases[n].x, observed, sizeof observed);
-    cases[n].budget = 9;
-    cases[n].want = 0.2220;
-    cases[n].seed = 0;
-    n++;
+    static const struct {
+        double x[DIM], budget, want;
+    } observed[] = {{{0.01, 64, 128, 1e-4, 0.9}, 3, 0.1770}, /* §4's values, seed 0 */
+                    {{0.1, 128, 256, 1e-5, 0.5}, 9, 0.2220}};
+    for (size_t i = 0; i < sizeof observed / sizeof observed[0]; i++, n++) {
+        memcpy(cases[n].x, observed[i].x, sizeof observed[i].x);
+        cases[n].budget = observed[i].budget;
+        cases[n].want = observed[i].want;
+        cases[n].seed = 0;
+    }
     for (size_t c = 0; c < n; c++) {
         double l32 = NAN, l64 = NAN;
         hb_error err = {0};
