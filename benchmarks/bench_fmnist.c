@@ -1,5 +1,6 @@
 /* bench_fmnist.c — wall time of the fmnist_mlp kernel's eval at E epochs (initial weights, E
- * epochs, one validation pass). The data is loaded and checked before any timing. Two modes:
+ * epochs, one validation pass), or of its float32 variant with --kernel fmnist_mlp32. The data is
+ * loaded and checked before any timing. Two modes:
  *   bench_fmnist --hidden H --batch B [--epochs E] [--repeats R] ...   R timed evals, one JSON
  *   bench_fmnist --serve [--data DIR]   one timed eval per stdin line "H B E LR WD MU SEED",
  *                                       one JSON line each on stdout
@@ -31,8 +32,9 @@ static int cmp_double(const void *a, const void *b)
 static int usage(void)
 {
     fputs("usage: bench_fmnist --hidden H --batch B [--epochs E] [--repeats R] [--lr LR]\n"
-          "                    [--wd WD] [--momentum MU] [--seed S] [--data DIR]\n"
-          "       bench_fmnist --serve [--data DIR]\n",
+          "                    [--wd WD] [--momentum MU] [--seed S] [--data DIR] [--kernel K]\n"
+          "       bench_fmnist --serve [--data DIR] [--kernel K]\n"
+          "K: fmnist_mlp (float64, the default) or fmnist_mlp32 (float32)\n",
           stderr);
     return 2;
 }
@@ -76,7 +78,7 @@ int main(int argc, char **argv)
     double x[5] = {0.01, 0, 0, 1e-4, 0.9}; /* KERNELS.md §4's first observed configuration */
     long epochs = 1, repeats = 3;
     unsigned long long seed = 0;
-    const char *data = NULL;
+    const char *data = NULL, *kname = "fmnist_mlp";
     char args[4200];
     int serving = 0;
     for (int i = 1; i < argc; i++) {
@@ -95,18 +97,20 @@ int main(int argc, char **argv)
         else if (!strcmp(o, "--repeats")) repeats = atol(v);
         else if (!strcmp(o, "--seed")) seed = strtoull(v, NULL, 10);
         else if (!strcmp(o, "--data")) data = v;
+        else if (!strcmp(o, "--kernel")) kname = v;
         else return usage();
         i++;
     }
     if (!serving && (x[1] <= 0 || x[2] <= 0 || epochs < 1 || repeats < 1)) return usage();
 
-    const hb_kernel *k = hb_kernels_find("fmnist_mlp");
+    if (strcmp(kname, "fmnist_mlp") != 0 && strcmp(kname, "fmnist_mlp32") != 0) return usage();
+    const hb_kernel *k = hb_kernels_find(kname);
     hb_space *sp = NULL;
     hb_error err = {0};
     if (data) snprintf(args, sizeof args, "data=%s", data);
     double t0 = now_s();
     if (k == NULL || k->space(data ? args : NULL, &sp, &err) != HB_OK) {
-        fprintf(stderr, "bench_fmnist: %s\n", k ? err.msg : "no kernel fmnist_mlp");
+        fprintf(stderr, "bench_fmnist: %s\n", k ? err.msg : "no such kernel");
         return 1;
     }
     double load_s = now_s() - t0;
@@ -132,10 +136,10 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    printf("{\"implementation\": \"c\", \"n_hidden\": %g, \"batch_size\": %g, \"epochs\": %ld, "
-           "\"learning_rate\": %g, \"weight_decay\": %g, \"momentum\": %g, \"seed\": %llu, "
-           "\"load_s\": %.6f, \"val_error\": %.17g, \"times_s\": [",
-           x[2], x[1], epochs, x[0], x[3], x[4], seed, load_s, loss);
+    printf("{\"implementation\": \"c\", \"kernel\": \"%s\", \"n_hidden\": %g, \"batch_size\": %g, "
+           "\"epochs\": %ld, \"learning_rate\": %g, \"weight_decay\": %g, \"momentum\": %g, "
+           "\"seed\": %llu, \"load_s\": %.6f, \"val_error\": %.17g, \"times_s\": [",
+           kname, x[2], x[1], epochs, x[0], x[3], x[4], seed, load_s, loss);
     for (long r = 0; r < repeats; r++) printf("%s%.6f", r ? ", " : "", times[r]);
     qsort(times, (size_t)repeats, sizeof(double), cmp_double);
     double median = repeats % 2 ? times[repeats / 2]

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Time per epoch of the fmnist_mlp kernel (C, bench_fmnist) against numpy (README.md).
+"""Time per epoch of the fmnist_mlp kernel (C, bench_fmnist) against numpy (README.md), and of
+its float32 variant fmnist_mlp32 against numpy in float32.
 
 Both sides do the same work for each configuration (n_hidden H, batch size B): draw the initial
 weights, train E epochs (KERNELS.md §4: SplitMix64 streams, Fisher-Yates shuffle per epoch,
@@ -12,6 +13,13 @@ script alternates one C eval and one numpy eval, R rounds per configuration afte
 warm-up round, so that the load of a shared machine falls on both alike. The figure is the
 ratio of the medians (numpy / C), target >= 1.5. Sanity check: the two validation errors agree
 within 0.003 (KERNELS.md §4's tolerance: float64, but another summation order in places).
+
+Float32: a second `bench_fmnist --serve --kernel fmnist_mlp32` process times the float32 C
+kernel, and the same numpy code runs with dtype float32 (weights drawn in float64 as §4 says, then
+rounded; data, parameters and hyperparameters in float32). Each round then alternates four evals:
+C, numpy, C float32, numpy float32. Added figures: numpy / C32 (what float32 C buys against the
+float64 reference) and numpy32 / C32 (the like-for-like comparison). Both float32 validation
+errors must be within 0.003 of the float64 C kernel's (KERNELS.md §4, "float32 variant").
 
 usage: fmnist_epoch.py --bench build/benchmarks/bench_fmnist [--configs 16x16,128x64,...]
                        [--epochs 1] [--repeats 5] [--quick] [--out FILE] [--data DIR]
@@ -75,25 +83,29 @@ class Stream:
 
 # ---------- data ----------
 
-def load(data_dir):
+def load(data_dir, dtype=np.float64):
     def idx(name, header):
         with gzip.open(os.path.join(data_dir, name), "rb") as f:
             return np.frombuffer(f.read(), dtype=np.uint8, offset=header)
     images = idx("train-images-idx3-ubyte.gz", 16).reshape(-1, PIXELS)
     labels = idx("train-labels-idx1-ubyte.gz", 8)
-    x = images.astype(np.float64) / 255.0
+    x = images.astype(dtype) / dtype(255.0)
     return x[:ROWS], labels[:ROWS].astype(np.int64), x[50000:60000], labels[50000:60000].astype(np.int64)
 
 
 # ---------- the network, KERNELS.md §4 ----------
 
 def train_numpy(data, h, b, epochs, lr, wd, mu, seed):
+    """The network in the precision of the data's arrays (float64, or float32 for the float32
+    comparison: the initial weights drawn in float64, then rounded)."""
     xtr, ytr, xva, yva = data
+    dt = xtr.dtype.type
+    lr, wd, mu = dt(lr), dt(wd), dt(mu)
     s1 = Stream(seed, 1)
     a1, a2 = np.sqrt(6.0 / (PIXELS + h)), np.sqrt(6.0 / (h + CLASSES))
-    w1 = ((2.0 * s1.doubles(PIXELS * h) - 1.0) * a1).reshape(PIXELS, h)
-    w2 = ((2.0 * s1.doubles(h * CLASSES) - 1.0) * a2).reshape(h, CLASSES)
-    b1, b2 = np.zeros(h), np.zeros(CLASSES)
+    w1 = ((2.0 * s1.doubles(PIXELS * h) - 1.0) * a1).reshape(PIXELS, h).astype(dt)
+    w2 = ((2.0 * s1.doubles(h * CLASSES) - 1.0) * a2).reshape(h, CLASSES).astype(dt)
+    b1, b2 = np.zeros(h, dtype=dt), np.zeros(CLASSES, dtype=dt)
     params = [w1, b1, w2, b2]
     vel = [np.zeros_like(p) for p in params]
     order = list(range(ROWS))  # the permutation, carried over epochs
@@ -109,13 +121,13 @@ def train_numpy(data, h, b, epochs, lr, wd, mu, seed):
             x, y = xtr[idx], ytr[idx]
             m = len(idx)
             a = x @ w1 + b1
-            hid = np.maximum(a, 0.0)
+            hid = np.maximum(a, dt(0.0))
             s = hid @ w2 + b2
             s -= s.max(axis=1, keepdims=True)
             e = np.exp(s)
             ds = e / e.sum(axis=1, keepdims=True)
-            ds[np.arange(m), y] -= 1.0
-            ds /= m
+            ds[np.arange(m), y] -= dt(1.0)
+            ds /= dt(m)
             g_w2 = hid.T @ ds + wd * w2
             g_b2 = ds.sum(axis=0)
             dh = (ds @ w2.T) * (a > 0)
@@ -127,7 +139,7 @@ def train_numpy(data, h, b, epochs, lr, wd, mu, seed):
                 p -= lr * v
         if not all(np.isfinite(p).all() for p in params):
             return 1.0
-    s = np.maximum(xva @ w1 + b1, 0.0) @ w2 + b2
+    s = np.maximum(xva @ w1 + b1, dt(0.0)) @ w2 + b2
     if not np.isfinite(s).all():
         return 1.0
     return float(np.mean(s.argmax(axis=1) != yva))
@@ -173,8 +185,8 @@ def git_commit():
 class CKernel:
     """bench_fmnist --serve: one eval per request line, one JSON line back."""
 
-    def __init__(self, args):
-        cmd = [args.bench, "--serve"] + (["--data", args.data] if args.data != DATA else [])
+    def __init__(self, args, kernel="fmnist_mlp"):
+        cmd = [args.bench, "--serve", "--kernel", kernel] + (["--data", args.data] if args.data != DATA else [])
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True, env=dict(os.environ))
 
@@ -229,40 +241,60 @@ def main():
         log(f"fmnist_epoch: warning: numpy's BLAS is not OpenBLAS: {blas}")
     t0 = time.perf_counter()
     data = load(args.data)
+    data32 = load(args.data, np.float32)
     log(f"numpy: data loaded in {time.perf_counter() - t0:.2f} s; BLAS {blas}")
 
     load_start = os.getloadavg()
-    ckernel = CKernel(args)
-    ckernel.eval(16, 512, 1)  # warm-up round: first-touch costs of both processes
-    numpy_eval(data, 16, 512, 1)
+    ckernel, ckernel32 = CKernel(args), CKernel(args, "fmnist_mlp32")
+    # The four implementations of a round, in the order they alternate.
+    impls = {"c": ckernel.eval, "numpy": lambda h, b, e: numpy_eval(data, h, b, e),
+             "c32": ckernel32.eval, "numpy32": lambda h, b, e: numpy_eval(data32, h, b, e)}
+    for run in impls.values():  # warm-up round: first-touch costs of every process
+        run(16, 512, 1)
     t_start = time.perf_counter()
     cells, ok = [], True
-    log(f"{'H':>5} {'B':>4} {'C s':>9} {'numpy s':>9} {'ratio':>6} {'C err':>7} {'np err':>7}")
+    log(f"{'H':>5} {'B':>4} {'C s':>7} {'numpy s':>7} {'C32 s':>7} {'np32 s':>7} {'np/C':>5} "
+        f"{'np/C32':>6} {'np32/C32':>8} {'C/C32':>5} {'C err':>7} {'np err':>7} {'C32 err':>7} {'np32 err':>8}")
     for h, b in configs:
-        c_times, np_times, c_errs, np_errs = [], [], set(), set()
+        times = {k: [] for k in impls}
+        errs = {k: set() for k in impls}
         for _ in range(args.repeats):
-            t, e = ckernel.eval(h, b, args.epochs)
-            c_times.append(t)
-            c_errs.add(e)
-            t, e = numpy_eval(data, h, b, args.epochs)
-            np_times.append(t)
-            np_errs.add(e)
-        if len(c_errs) != 1 or len(np_errs) != 1:
-            sys.exit(f"fmnist_epoch: {h}x{b}: repeats disagree: C {c_errs}, numpy {np_errs}")
-        c_err, np_err = c_errs.pop(), np_errs.pop()
-        c_med, np_med = statistics.median(c_times), statistics.median(np_times)
+            for k, run in impls.items():
+                t, e = run(h, b, args.epochs)
+                times[k].append(t)
+                errs[k].add(e)
+        if any(len(e) != 1 for e in errs.values()):
+            sys.exit(f"fmnist_epoch: {h}x{b}: repeats disagree: {errs}")
+        err = {k: e.pop() for k, e in errs.items()}
+        med = {k: statistics.median(t) for k, t in times.items()}
+        c_err, np_err, c_med, np_med = err["c"], err["numpy"], med["c"], med["numpy"]
         agree = abs(np_err - c_err) <= TOLERANCE
-        ok = ok and agree
+        # float32 (KERNELS.md §4, "float32 variant"): within the same 0.003 of the float64 C kernel
+        agree32 = all(abs(err[k] - c_err) <= TOLERANCE for k in ("c32", "numpy32"))
+        ok = ok and agree and agree32
         cell = {"n_hidden": h, "batch_size": b, "epochs": args.epochs,
-                "c_median_s": round(c_med, 6), "c_times_s": [round(t, 6) for t in c_times],
-                "numpy_median_s": round(np_med, 6), "numpy_times_s": [round(t, 6) for t in np_times],
+                "c_median_s": round(c_med, 6), "c_times_s": [round(t, 6) for t in times["c"]],
+                "numpy_median_s": round(np_med, 6), "numpy_times_s": [round(t, 6) for t in times["numpy"]],
                 "c_per_epoch_s": round(c_med / args.epochs, 6),
                 "numpy_per_epoch_s": round(np_med / args.epochs, 6),
                 "ratio_numpy_over_c": round(np_med / c_med, 3),
-                "c_val_error": c_err, "numpy_val_error": np_err, "val_errors_agree": agree}
+                "c_val_error": c_err, "numpy_val_error": np_err, "val_errors_agree": agree,
+                "c32_median_s": round(med["c32"], 6), "c32_times_s": [round(t, 6) for t in times["c32"]],
+                "numpy32_median_s": round(med["numpy32"], 6),
+                "numpy32_times_s": [round(t, 6) for t in times["numpy32"]],
+                "c32_per_epoch_s": round(med["c32"] / args.epochs, 6),
+                "numpy32_per_epoch_s": round(med["numpy32"] / args.epochs, 6),
+                "ratio_numpy_over_c32": round(np_med / med["c32"], 3),
+                "ratio_numpy32_over_c32": round(med["numpy32"] / med["c32"], 3),
+                "ratio_c_over_c32": round(c_med / med["c32"], 3),
+                "c32_val_error": err["c32"], "numpy32_val_error": err["numpy32"],
+                "val_errors32_agree": agree32}
         cells.append(cell)
-        log(f"{h:5d} {b:4d} {c_med:9.3f} {np_med:9.3f} {cell['ratio_numpy_over_c']:6.2f} "
-            f"{c_err:7.4f} {np_err:7.4f}{'' if agree else '  MISMATCH'}")
+        log(f"{h:5d} {b:4d} {c_med:7.3f} {np_med:7.3f} {med['c32']:7.3f} {med['numpy32']:7.3f} "
+            f"{cell['ratio_numpy_over_c']:5.2f} {cell['ratio_numpy_over_c32']:6.2f} "
+            f"{cell['ratio_numpy32_over_c32']:8.2f} {cell['ratio_c_over_c32']:5.2f} "
+            f"{c_err:7.4f} {np_err:7.4f} {err['c32']:7.4f} {err['numpy32']:8.4f}"
+            f"{'' if agree and agree32 else '  MISMATCH'}")
     space = None
     if args.space_sample > 0:
         # What a tuning run pays: configurations drawn as the optimisers' uniform sampler draws
@@ -272,21 +304,27 @@ def main():
         pairs = [(int(round(math.exp(rng.uniform(math.log(16), math.log(1024))))),
                   int(round(math.exp(rng.uniform(math.log(16), math.log(512))))))
                  for _ in range(args.space_sample)]
-        c_tot, np_tot, rows = 0.0, 0.0, []
+        # The float32 C kernel too (not numpy float32: this part is about what a tuner pays).
+        c_tot, np_tot, c32_tot, rows = 0.0, 0.0, 0.0, []
         for h, b in pairs:
-            ct, nt = [], []
+            ct, nt, c32t = [], [], []
             for _ in range(args.repeats):
                 ct.append(ckernel.eval(h, b, args.epochs)[0])
                 nt.append(numpy_eval(data, h, b, args.epochs)[0])
-            cm, nm = statistics.median(ct), statistics.median(nt)
-            c_tot, np_tot = c_tot + cm, np_tot + nm
+                c32t.append(ckernel32.eval(h, b, args.epochs)[0])
+            cm, nm, c32m = statistics.median(ct), statistics.median(nt), statistics.median(c32t)
+            c_tot, np_tot, c32_tot = c_tot + cm, np_tot + nm, c32_tot + c32m
             rows.append({"n_hidden": h, "batch_size": b, "c_median_s": round(cm, 6),
-                         "numpy_median_s": round(nm, 6), "ratio_numpy_over_c": round(nm / cm, 3)})
-            log(f"space {h:5d} {b:4d} {cm:9.3f} {nm:9.3f} {nm / cm:6.2f}")
+                         "numpy_median_s": round(nm, 6), "ratio_numpy_over_c": round(nm / cm, 3),
+                         "c32_median_s": round(c32m, 6), "ratio_numpy_over_c32": round(nm / c32m, 3)})
+            log(f"space {h:5d} {b:4d} {cm:9.3f} {nm:9.3f} {nm / cm:6.2f}  C32 {c32m:9.3f} {nm / c32m:6.2f}")
         space = {"draws": rows, "c_total_s": round(c_tot, 6), "numpy_total_s": round(np_tot, 6),
-                 "ratio_total": round(np_tot / c_tot, 3)}
-        log(f"space sample of {len(pairs)}: C {c_tot:.2f} s, numpy {np_tot:.2f} s, ratio {np_tot / c_tot:.2f}")
+                 "ratio_total": round(np_tot / c_tot, 3), "c32_total_s": round(c32_tot, 6),
+                 "ratio_total_numpy_over_c32": round(np_tot / c32_tot, 3)}
+        log(f"space sample of {len(pairs)}: C {c_tot:.2f} s, numpy {np_tot:.2f} s, ratio {np_tot / c_tot:.2f}; "
+            f"C32 {c32_tot:.2f} s, numpy / C32 {np_tot / c32_tot:.2f}")
     ckernel.close()
+    ckernel32.close()
 
     out = {"benchmark": "fmnist_epoch",
            "unit": "s per eval (initial weights + E epochs + one validation pass)",
@@ -300,8 +338,10 @@ def main():
            "cells": cells,
            "wall_seconds": round(time.perf_counter() - t_start, 1),
            "min_ratio": min(c["ratio_numpy_over_c"] for c in cells),
+           "min_ratio_numpy_over_c32": min(c["ratio_numpy_over_c32"] for c in cells),
+           "min_ratio_numpy32_over_c32": min(c["ratio_numpy32_over_c32"] for c in cells),
            "space_sample": space,
-           "all_val_errors_agree": ok}
+           "all_val_errors_agree": ok}  # float64 pairs and float32 ones
     text = json.dumps(out, indent=1)
     if args.out:
         with open(args.out, "w") as f:

@@ -45,9 +45,9 @@ int hb__fmnist_initial(size_t n_hidden, uint64_t seed, double *w1, double *w2, d
                        hb_error *err);
 
 /* Internal, for tests that craft states: a saved state is a header of this many bytes, then the
- * doubles of W1 (stored transposed, H x 784; W1[0][0] comes first), b1, W2, b2 and their
- * momentum buffers, the uint32 permutation, and last the SHA-256 of all the bytes before it
- * (fmnist_mlp.c). */
+ * doubles (floats for fmnist_mlp32) of W1 (stored transposed, H x 784; W1[0][0] comes first),
+ * b1, W2, b2 and their momentum buffers, the uint32 permutation, and last the SHA-256 of all the
+ * bytes before it (fmnist_mlp_body.h). */
 #define HB__FMNIST_STATE_HEADER 104
 
 #endif

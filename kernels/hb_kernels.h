@@ -14,7 +14,8 @@ HB_API const hb_kernel *hb_kernels_find(const char *name);
 HB_API size_t hb_kernels_count(void);
 
 /* Built-in kernel 'i' in registry order (hartmann3, hartmann6, branin, currin, borehole,
- * counting_ones, fmnist_mlp, cartpole, pbt_toy), or NULL if 'i' >= hb_kernels_count(). */
+ * counting_ones, fmnist_mlp, fmnist_mlp32, cartpole, pbt_toy), or NULL if 'i' >=
+ * hb_kernels_count(). */
 HB_API const hb_kernel *hb_kernels_at(size_t i);
 
 /* The kernels themselves, one per file under kernels/ (internal: use the functions above). */
@@ -25,6 +26,7 @@ extern const hb_kernel hb__kernel_currin;        /* currin.c */
 extern const hb_kernel hb__kernel_borehole;      /* borehole.c */
 extern const hb_kernel hb__kernel_counting_ones; /* counting_ones.c */
 extern const hb_kernel hb__kernel_fmnist_mlp;    /* fmnist_mlp.c */
+extern const hb_kernel hb__kernel_fmnist_mlp32;  /* fmnist_mlp32.c (float32) */
 extern const hb_kernel hb__kernel_cartpole;      /* cartpole.c */
 extern const hb_kernel hb__kernel_pbt_toy;       /* pbt_toy.c */
 

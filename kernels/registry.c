@@ -5,9 +5,10 @@
 #include <string.h>
 
 static const hb_kernel *const builtin[] = {
-    &hb__kernel_hartmann3, &hb__kernel_hartmann6, &hb__kernel_branin,
-    &hb__kernel_currin,    &hb__kernel_borehole,  &hb__kernel_counting_ones,
-    &hb__kernel_fmnist_mlp, &hb__kernel_cartpole,  &hb__kernel_pbt_toy,
+    &hb__kernel_hartmann3,  &hb__kernel_hartmann6,    &hb__kernel_branin,
+    &hb__kernel_currin,     &hb__kernel_borehole,     &hb__kernel_counting_ones,
+    &hb__kernel_fmnist_mlp, &hb__kernel_fmnist_mlp32, &hb__kernel_cartpole,
+    &hb__kernel_pbt_toy,
 };
 
 #define N_BUILTIN (sizeof builtin / sizeof builtin[0])

@@ -22,6 +22,7 @@ int hb_test_add_runlog(void);
 int hb_test_add_sweep(void);
 int hb_test_add_train_cartpole(void);
 int hb_test_add_train_fmnist(void);
+int hb_test_add_train_fmnist32(void);
 int hb_test_add_pbt_toy(void);
 
 typedef struct hb_space hb_space;

@@ -30,6 +30,7 @@ static const struct {
     {"sweep", hb_test_add_sweep},
     {"train_cartpole", hb_test_add_train_cartpole},
     {"train_fmnist", hb_test_add_train_fmnist},
+    {"train_fmnist32", hb_test_add_train_fmnist32},
     {"pbt_toy", hb_test_add_pbt_toy},
 };
 

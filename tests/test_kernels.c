@@ -178,13 +178,14 @@ static void test_splitmix64(void)
 }
 
 /* Registry order and contents (KERNELS.md §1.2). */
-static const char *const kernel_names[] = {"hartmann3",     "hartmann6",  "branin",
-                                           "currin",        "borehole",   "counting_ones",
-                                           "fmnist_mlp",    "cartpole",   "pbt_toy"};
+static const char *const kernel_names[] = {"hartmann3",  "hartmann6",    "branin",
+                                           "currin",     "borehole",     "counting_ones",
+                                           "fmnist_mlp", "fmnist_mlp32", "cartpole",
+                                           "pbt_toy"};
 #define N_KERNELS (sizeof kernel_names / sizeof kernel_names[0])
 /* The first six are the synthetic ones of vectors.json's "kernels"; the training kernels
- * (fmnist_mlp, cartpole, pbt_toy) have their own suites (train_fmnist, train_cartpole,
- * pbt_toy). */
+ * (fmnist_mlp, fmnist_mlp32, cartpole, pbt_toy) have their own suites (train_fmnist,
+ * train_cartpole, pbt_toy). */
 #define N_SYNTHETIC 6
 
 static void test_registry(void)

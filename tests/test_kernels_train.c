@@ -4,7 +4,8 @@
  * refused states, divergence, the data checks (missing, truncated and damaged files in a
  * temporary directory), range checks, budget rounding, allocation failures; and the SHA-256
  * behind the data and state checks. Needs Debian's dataset-fashion-mnist. Expected numbers come
- * from the vectors or from the kernel itself. */
+ * from the vectors or from the kernel itself. A second suite, train_fmnist32, checks the float32
+ * variant fmnist_mlp32 against the float64 kernel and itself. */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp, symlink, unlink, rmdir */
 #include <CUnit/CUnit.h>
 #include <jansson.h>
@@ -632,6 +633,186 @@ static void test_nomem(void)
     }
     hb_free(s1.data);
     hb_space_free(sp);
+}
+
+/* ---- fmnist_mlp32: the same network in float32 (KERNELS.md §4, "float32 variant") ---- */
+
+/* How far fmnist_mlp32's validation error may be from fmnist_mlp's (and from the reference's)
+ * on the cases below: measured 0, 0, 0.0003 and 0.0026; the tolerance adds a margin for other
+ * CPUs' sgemm. Over 46 configurations (KERNELS.md §4, "float32 variant") most differed by 0 to
+ * 0.0026; a few trainings with a large effective step at 9 epochs differed by up to 0.025, where
+ * float64 itself moves as much when the learning rate changes in its fifth digit. */
+#define F32_TOL 0.005
+
+static const hb_kernel *kernel32(void) { return hb_kernels_find("fmnist_mlp32"); }
+
+static int train32(const hb_space *sp, const double *x, double budget, uint64_t seed,
+                   const hb_kernel_state *from, hb_kernel_state *to, double *trained,
+                   double *loss)
+{
+    return kernel32()->train(sp, x, budget, seed, from, to, trained, loss, NULL);
+}
+
+/* The same space as fmnist_mlp's (names, bounds, scales, the mutable three), its own name and a
+ * summary that says float32. */
+static void test32_space(void)
+{
+    const hb_kernel *k = kernel32(), *k64 = kernel();
+    hb_error err = {0};
+    hb_space *sp = NULL, *sp64 = make_space(NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(k);
+    CU_ASSERT_EQUAL(hb_kernel_check(k, &err), HB_OK);
+    CU_ASSERT(k->min_budget == 1.0 && k->max_budget == 27.0 && isnan(k->optimum));
+    CU_ASSERT(k->train != NULL && k->exact == NULL && k->deterministic == 0);
+    EXPECT(strstr(k->summary, "float32") != NULL && strstr(k64->summary, "float64") != NULL,
+           "summaries '%s' and '%s'", k->summary, k64->summary);
+    CU_ASSERT_EQUAL_FATAL(k->space(NULL, &sp, &err), HB_OK);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sp64);
+    CU_ASSERT_EQUAL_FATAL(hb_space_dim(sp), DIM);
+    for (size_t i = 0; i < DIM; i++)
+        EXPECT(strcmp(hb_space_name(sp, i), hb_space_name(sp64, i)) == 0 &&
+                   hb_space_type(sp, i) == hb_space_type(sp64, i) &&
+                   hb_space_lower(sp, i) == hb_space_lower(sp64, i) &&
+                   hb_space_upper(sp, i) == hb_space_upper(sp64, i) &&
+                   hb_space_scale(sp, i) == hb_space_scale(sp64, i) &&
+                   hb_space_is_mutable(sp, i) == hb_space_is_mutable(sp64, i),
+               "parameter %zu: '%s' differs from fmnist_mlp's", i, hb_space_name(sp, i));
+    hb_space_free(sp);
+    hb_space_free(sp64);
+}
+
+/* The validation error within F32_TOL of the float64 kernel's and of the reference's: the
+ * vectors' configurations and §4's observed ones at 3 and 9 epochs (H = 128, 256). */
+static void test32_close_to_float64(void)
+{
+    json_t *list = json_object_get(fmnist_vectors(), "vectors"), *v;
+    hb_space *sp = make_space(NULL);
+    size_t idx;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sp);
+    CU_ASSERT_FATAL(json_array_size(list) >= 2);
+    struct {
+        double x[DIM], budget, want;
+        uint64_t seed;
+    } cases[8];
+    size_t n = 0;
+    json_array_foreach(list, idx, v) {
+        json_t *cfg = json_object_get(v, "config");
+        if (n == 6) break;
+        for (size_t i = 0; i < DIM; i++)
+            cases[n].x[i] = json_number_value(json_object_get(cfg, hb_space_name(sp, i)));
+        cases[n].budget = json_number_value(json_object_get(v, "budget"));
+        cases[n].want = json_number_value(json_object_get(v, "loss"));
+        cases[n].seed = (uint64_t)json_integer_value(json_object_get(v, "seed"));
+        n++;
+    }
+    static const struct {
+        double x[DIM], budget, want;
+    } observed[] = {{{0.01, 64, 128, 1e-4, 0.9}, 3, 0.1770}, /* §4's values, seed 0 */
+                    {{0.1, 128, 256, 1e-5, 0.5}, 9, 0.2220}};
+    for (size_t i = 0; i < sizeof observed / sizeof observed[0]; i++, n++) {
+        memcpy(cases[n].x, observed[i].x, sizeof observed[i].x);
+        cases[n].budget = observed[i].budget;
+        cases[n].want = observed[i].want;
+        cases[n].seed = 0;
+    }
+    for (size_t c = 0; c < n; c++) {
+        double l32 = NAN, l64 = NAN;
+        hb_error err = {0};
+        int rc = kernel32()->eval(sp, cases[c].x, cases[c].budget, cases[c].seed, &l32, &err);
+        CU_ASSERT_EQUAL(kernel()->eval(sp, cases[c].x, cases[c].budget, cases[c].seed, &l64, NULL),
+                        HB_OK);
+        EXPECT(rc == HB_OK && fabs(l32 - l64) <= F32_TOL && fabs(l32 - cases[c].want) <= F32_TOL,
+               "case %zu: status %d (%s), float32 %.4f, float64 %.4f, reference %.4f", c, rc,
+               err.msg, l32, l64, cases[c].want);
+    }
+    hb_space_free(sp);
+}
+
+/* The prefix property within the float32 kernel: 1 epoch then 2 more is 3 from scratch, bit for
+ * bit in the loss and the state, in place too; with other mutable values from epoch 2 on, cutting
+ * at 2 changes nothing either. */
+static void test32_prefix(void)
+{
+    static const double b_x[DIM] = {0.02, 512, 16, 1e-3, 0.5};
+    hb_space *sp = make_space(NULL);
+    hb_kernel_state s1 = {0}, s2 = {0}, s3a = {0}, s3b = {0}, m3 = {0}, m3b = {0};
+    double l1, l3a, l3b, l3e, l, t, lm3, lm3b;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sp);
+    CU_ASSERT_EQUAL_FATAL(train32(sp, small_x, 1, SMALL_SEED, NULL, &s1, &t, &l1), HB_OK);
+    CU_ASSERT(t == 1.0 && l1 > 0.0 && l1 < 0.9);
+    CU_ASSERT_EQUAL_FATAL(train32(sp, small_x, 3, SMALL_SEED, &s1, &s3a, &t, &l3a), HB_OK);
+    CU_ASSERT(t == 2.0);
+    CU_ASSERT_EQUAL_FATAL(train32(sp, small_x, 3, SMALL_SEED, NULL, &s3b, &t, &l3b), HB_OK);
+    CU_ASSERT_EQUAL(kernel32()->eval(sp, small_x, 3, SMALL_SEED, &l3e, NULL), HB_OK);
+    EXPECT(l3a == l3b && l3b == l3e && same_state(&s3a, &s3b),
+           "3 epochs: %.17g continued, %.17g and %.17g from scratch, states %s", l3a, l3b, l3e,
+           same_state(&s3a, &s3b) ? "equal" : "differ");
+    hb_kernel_state in = copy_state(&s1);
+    CU_ASSERT_EQUAL(train32(sp, small_x, 3, SMALL_SEED, &in, &in, &t, &l), HB_OK);
+    EXPECT(t == 2.0 && l == l3b && same_state(&in, &s3b), "in place: %g epochs, loss %.17g", t,
+           l);
+    hb_free(in.data);
+    /* Mutable values changed after epoch 1: 1 a + 3 b == 1 a + 2 b + 3 b, and not 3 a. */
+    CU_ASSERT_EQUAL_FATAL(train32(sp, b_x, 3, SMALL_SEED, &s1, &m3, &t, &lm3), HB_OK);
+    CU_ASSERT_EQUAL_FATAL(train32(sp, b_x, 2, SMALL_SEED, &s1, &s2, &t, &l), HB_OK);
+    CU_ASSERT_EQUAL_FATAL(train32(sp, b_x, 3, SMALL_SEED, &s2, &m3b, &t, &lm3b), HB_OK);
+    EXPECT(lm3 == lm3b && same_state(&m3, &m3b) && !same_state(&m3, &s3b),
+           "a then b: %.17g at once, %.17g cut at 2", lm3, lm3b);
+    hb_free(s1.data);
+    hb_free(s2.data);
+    hb_free(s3a.data);
+    hb_free(s3b.data);
+    hb_free(m3.data);
+    hb_free(m3b.data);
+    hb_space_free(sp);
+}
+
+/* A float64 state is refused by fmnist_mlp32 and a float32 state by fmnist_mlp, with HB_EINVAL
+ * and nothing handed out; a NaN planted in a float32 state's W1 gives 1.0 (divergence). */
+static void test32_foreign_states(void)
+{
+    hb_space *sp = make_space(NULL);
+    hb_kernel_state s64 = {0}, s32 = {0};
+    double t, l;
+    float nanf_ = NAN;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sp);
+    CU_ASSERT_EQUAL_FATAL(train(sp, small_x, 1, SMALL_SEED, NULL, &s64, &t, &l), HB_OK);
+    CU_ASSERT_EQUAL_FATAL(train32(sp, small_x, 1, SMALL_SEED, NULL, &s32, &t, &l), HB_OK);
+    CU_ASSERT(s32.len < s64.len);
+    const struct {
+        const char *what;
+        const hb_kernel *k;
+        const hb_kernel_state *from;
+    } cases[] = {{"float64 state to fmnist_mlp32", kernel32(), &s64},
+                 {"float32 state to fmnist_mlp", kernel(), &s32}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        hb_kernel_state to = {0};
+        hb_error err = {0};
+        t = l = 42.0;
+        int rc = cases[i].k->train(sp, small_x, 3, SMALL_SEED, cases[i].from, &to, &t, &l, &err);
+        EXPECT(rc == HB_EINVAL && to.data == NULL && isnan(l) && t == 0.0 &&
+                   strstr(err.msg, "saved state") != NULL,
+               "%s: status %d (%s)", cases[i].what, rc, err.msg);
+    }
+    memcpy((unsigned char *)s32.data + HB__FMNIST_STATE_HEADER, &nanf_, sizeof nanf_);
+    reseal(&s32);
+    CU_ASSERT_EQUAL(train32(sp, small_x, 2, SMALL_SEED, &s32, NULL, &t, &l), HB_OK);
+    EXPECT(t == 1.0 && l == 1.0, "float32 NaN weight: loss %.17g after %g epochs", l, t);
+    hb_free(s64.data);
+    hb_free(s32.data);
+    hb_space_free(sp);
+}
+
+int hb_test_add_train_fmnist32(void)
+{
+    CU_pSuite s = CU_add_suite("train_fmnist32", NULL, hb_test_vectors_free);
+    if (s == NULL) return -1;
+    if (!CU_add_test(s, "fmnist_mlp32: space and metadata", test32_space) ||
+        !CU_add_test(s, "fmnist_mlp32: validation error close to float64", test32_close_to_float64) ||
+        !CU_add_test(s, "fmnist_mlp32: prefix property and mutable values", test32_prefix) ||
+        !CU_add_test(s, "fmnist_mlp32: foreign states refused, divergence", test32_foreign_states))
+        return -1;
+    return 0;
 }
 
 int hb_test_add_train_fmnist(void)

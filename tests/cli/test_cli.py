@@ -270,27 +270,32 @@ def group_kernels():
     ks = json.loads(out)["kernels"]
     names = [k["name"] for k in ks]
     check(names == ["hartmann3", "hartmann6", "branin", "currin", "borehole", "counting_ones", "fmnist_mlp",
-                    "cartpole", "pbt_toy"], f"names {names}")
+                    "fmnist_mlp32", "cartpole", "pbt_toy"], f"names {names}")
     want_opt = {"hartmann3": -3.86277978733266, "hartmann6": -3.32236801141551, "branin": 0.397887357729738,
                 "currin": -13.7987220447284, "borehole": -309.575587660408, "counting_ones": 0.0,
-                "fmnist_mlp": None, "cartpole": -1.0, "pbt_toy": 0.0}
+                "fmnist_mlp": None, "fmnist_mlp32": None, "cartpole": -1.0, "pbt_toy": 0.0}
     want_dim = {"hartmann3": 3, "hartmann6": 6, "branin": 2, "currin": 2, "borehole": 8, "counting_ones": 16,
-                "fmnist_mlp": 5, "cartpole": 5, "pbt_toy": 2}
-    want_b = {"counting_ones": (9, 729), "cartpole": (9, 729), "fmnist_mlp": (1, 27), "pbt_toy": (1, 243)}
+                "fmnist_mlp": 5, "fmnist_mlp32": 5, "cartpole": 5, "pbt_toy": 2}
+    want_b = {"counting_ones": (9, 729), "cartpole": (9, 729), "fmnist_mlp": (1, 27), "fmnist_mlp32": (1, 27),
+              "pbt_toy": (1, 243)}
     for k in ks:
         check(k["optimum"] == want_opt[k["name"]], f"{k['name']} optimum {k['optimum']}")
         check(k["dim"] == want_dim[k["name"]] == len(k["space"]["parameters"]), f"{k['name']} dim")
         check((k["min_budget"], k["max_budget"]) == want_b.get(k["name"], (1, 81)), f"{k['name']} budget range")
     rc, out, err = hbmpi("kernels")
-    check(rc == 0 and len(out.splitlines()) == 10 and out.startswith("name"), "kernels table: header + 9 rows")
+    check(rc == 0 and len(out.splitlines()) == 11 and out.startswith("name"), "kernels table: header + 10 rows")
     check(any(l.split()[:3] == ["pbt_toy", "2", "1..243"] for l in out.splitlines()), "kernels table lists pbt_toy")
+    check(any(l.split()[:3] == ["fmnist_mlp32", "5", "1..27"] and "float32" in l for l in out.splitlines()),
+          "kernels table lists fmnist_mlp32, labelled float32")
     # The mutable parameters are marked in the spaces (pbt, pb2 change only those).
     mut = {k["name"]: [p["name"] for p in k["space"]["parameters"] if p.get("mutable")] for k in ks}
     check(mut["pbt_toy"] == ["h0", "h1"], f"pbt_toy mutable {mut['pbt_toy']}")
-    check(mut["fmnist_mlp"] == ["learning_rate", "weight_decay", "momentum"], f"fmnist_mlp mutable {mut['fmnist_mlp']}")
+    for fm in ("fmnist_mlp", "fmnist_mlp32"):
+        check(mut[fm] == ["learning_rate", "weight_decay", "momentum"], f"{fm} mutable {mut[fm]}")
     check(mut["cartpole"] == ["learning_rate", "gamma", "entropy_coef", "baseline_lr"],
           f"cartpole mutable {mut['cartpole']}")
-    check(all(not m for n, m in mut.items() if n not in ("pbt_toy", "fmnist_mlp", "cartpole")), "no other mutable")
+    check(all(not m for n, m in mut.items() if n not in ("pbt_toy", "fmnist_mlp", "fmnist_mlp32", "cartpole")),
+          "no other mutable")
     rc, out, _ = hbmpi("eval", "--kernel", "pbt_toy", "--budget", "4", "--config", '{"h0": 1, "h1": 0}')
     check(rc == 0 and abs(float(out) - (0.81 * 0.98 ** 8 + 0.81)) < 1e-12, f"eval pbt_toy: {out!r}")
 
