@@ -115,8 +115,10 @@ static const char *run_help =
     "                          --continue-promoted) (default ./hbmpi-trials)\n"
     "  --continue-promoted     a promoted trial continues training from the state its\n"
     "                          configuration's previous rung left in its trial directory\n"
-    "                          (training kernels: fmnist_mlp, cartpole; --eval-lib trials get\n"
-    "                          trial_dir and previous_trial_dir); the same losses, less budget\n"
+    "                          (training kernels: fmnist_mlp, fmnist_mlp32, cartpole,\n"
+    "                          pbt_toy; --eval-lib trials get trial_dir and\n"
+    "                          previous_trial_dir); the same losses, less budget; pbt and\n"
+    "                          pb2 always continue\n"
     "  --eval-delay S          built-in kernels: also sleep S * budget / max budget seconds\n"
     "\n"
     "runtime:\n"
@@ -830,7 +832,7 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
         continue_promoted = continue_promoted || (k ? k->train != NULL : user_eval);
     if (continue_promoted && k && !user_eval && k->train == NULL) {
         hb_space_free(sp);
-        return hb_cli_usage_error(&a, "--continue-promoted: kernel '%s' does not train (fmnist_mlp and cartpole do)",
+        return hb_cli_usage_error(&a, "--continue-promoted: kernel '%s' does not train (fmnist_mlp, fmnist_mlp32, cartpole and pbt_toy do)",
                                   k->name);
     }
     if (space_file) {
