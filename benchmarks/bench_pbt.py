@@ -83,7 +83,7 @@ def main():
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--population", type=int, default=8)
     ap.add_argument("--jobs", type=int, default=2, help="runs at once (default 2)")
-    ap.add_argument("--svg-dir", default=os.path.join(HERE, "results"))
+    ap.add_argument("--svg-dir", default=os.path.join(HERE, "results"), help="where the plots go")
     ap.add_argument("--quick", action="store_true", help="smoke run: small budgets, 1 seed")
     args = ap.parse_args()
     args.hbmpi = os.path.abspath(args.hbmpi)
