@@ -40,8 +40,6 @@ typedef struct member {
     double ckpt_budget;   /* that checkpoint's budget (0: none) */
     double ckpt_loss;     /* that checkpoint's loss (+inf: none) */
     uint64_t lineage;     /* the first job of that checkpoint's lineage */
-    double loss;          /* its latest result, as ranked (+inf for a failure) */
-    int has_result;
     int last_step;        /* the latest step it finished (-1: none) */
     int judged;           /* the latest step it was ranked at as a bottom member (-1: none) */
     int retired;          /* failed PBT_MAX_FAILS steps in a row: out of the population */
@@ -122,7 +120,7 @@ int hb__pbt_create(hb_opt *o, hb_error *err)
     for (size_t i = 0; i < (size_t)p->n_steps * (size_t)p->n; i++) p->at[i] = NAN;
     for (int i = 0; i < p->n; i++)
         p->m[i] = (member){.state = M_READY, .fresh = 1, .ckpt = HB_NO_JOB, .ckpt_loss = INFINITY,
-                           .lineage = HB_NO_JOB, .loss = INFINITY, .last_step = -1, .judged = -1,
+                           .lineage = HB_NO_JOB, .last_step = -1, .judged = -1,
                            .ready_seq = p->seq++};
     if (t->pbt_start_n > 0) {
         if (t->pbt_start == NULL || t->pbt_start_n > 100000)
@@ -339,7 +337,7 @@ static int pick_donor(hb_opt *o, int mi, int st)
     int n = 0;
     for (int i = 0; i < p->n; i++) {
         p->val[i] = NAN;
-        if (!p->m[i].has_result || p->m[i].retired) continue;
+        if (p->m[i].last_step < 0 || p->m[i].retired) continue;
         for (int k = at_step; k >= 0 && isnan(p->val[i]); k--) p->val[i] = p->at[(size_t)k * (size_t)p->n + (size_t)i];
         if (!isnan(p->val[i])) p->order[n++] = i;
     }
@@ -373,8 +371,6 @@ int hb__pbt_tell(hb_opt *o, const pending *pd, double l, hb_trial_status status,
     struct hb__pbt *p = o->pbt;
     member *m = &p->m[pd->member];
     double start_budget = m->ckpt_budget, start_loss = m->ckpt_loss;
-    m->has_result = 1;
-    m->loss = l;
     int st = (int)ceil(pd->budget / p->interval - 1e-9) - 1;
     if (st < 0) st = 0;
     if (st >= p->n_steps) st = p->n_steps - 1;

@@ -123,6 +123,16 @@ int hb_report_settings_json(const hb_opt_settings *s, hb_buf *b)
     return b->failed ? HB_ENOMEM : HB_OK;
 }
 
+/* ', "loss": L', null unless the trial ended ok */
+static void loss_json(hb_buf *b, const hb_trial *r)
+{
+    hb_buf_puts(b, ", \"loss\": ");
+    if (r->status == HB_TRIAL_OK)
+        hb_buf_json_number(b, r->loss);
+    else
+        hb_buf_puts(b, "null");
+}
+
 static void num_or_null(hb_buf *b, int v)
 {
     if (v < 0)
@@ -164,11 +174,7 @@ static void schedule_json(const hb_space *sp, const hb_trial *t, size_t n, long 
         hb_buf_json_number(b, st[q].from_budget);
         hb_buf_puts(b, ", \"budget\": ");
         hb_buf_json_number(b, r->budget);
-        hb_buf_puts(b, ", \"loss\": ");
-        if (r->status == HB_TRIAL_OK)
-            hb_buf_json_number(b, r->loss);
-        else
-            hb_buf_puts(b, "null");
+        loss_json(b, r);
         hb_buf_puts(b, ", \"config\": ");
         mutable_json(sp, r->x, b);
         hb_buf_puts(b, ", \"copied_from\": ");
@@ -209,11 +215,7 @@ int hb_report_json(const hb_space *sp, const hb_report_info *info, const hb_tria
         hb_space_config_json(sp, r->x, b);
         hb_buf_puts(b, ", \"budget\": ");
         hb_buf_json_number(b, r->budget);
-        hb_buf_puts(b, ", \"loss\": ");
-        if (r->status == HB_TRIAL_OK)
-            hb_buf_json_number(b, r->loss);
-        else
-            hb_buf_puts(b, "null");
+        loss_json(b, r);
         hb_buf_printf(b, ", \"status\": \"%s\", \"bracket\": ", hb_trial_status_name(r->status));
         num_or_null(b, r->bracket);
         hb_buf_puts(b, ", \"stage\": ");
