@@ -75,7 +75,7 @@ static int serve(const hb_kernel *k, const hb_space *sp)
 
 int main(int argc, char **argv)
 {
-    double x[5] = {0.01, 0, 0, 1e-4, 0.9}; /* KERNELS.md §4's first observed configuration */
+    double x[5] = {0.01, 0, 0, 1e-4, 0.9}; /* docs/kernels.md §4's first observed configuration */
     long epochs = 1, repeats = 3;
     unsigned long long seed = 0;
     const char *data = NULL, *kname = "fmnist_mlp";

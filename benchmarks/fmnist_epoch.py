@@ -3,23 +3,23 @@
 its float32 variant fmnist_mlp32 against numpy in float32.
 
 Both sides do the same work for each configuration (n_hidden H, batch size B): draw the initial
-weights, train E epochs (KERNELS.md §4: SplitMix64 streams, Fisher-Yates shuffle per epoch,
+weights, train E epochs (docs/kernels.md §4: SplitMix64 streams, Fisher-Yates shuffle per epoch,
 SGD + momentum + weight decay, float64) and compute the validation error once. The numpy
-version below is written from KERNELS.md §4 alone. Both use OpenBLAS with one thread:
+version below is written from docs/kernels.md §4 alone. Both use OpenBLAS with one thread:
 OPENBLAS_NUM_THREADS=1 is set before numpy is imported and for the C program (which also calls
 openblas_set_num_threads(1)); the script checks which BLAS numpy has loaded. Data loading is not
 timed on either side. The C side is one `bench_fmnist --serve` process (data loaded once); the
 script alternates one C eval and one numpy eval, R rounds per configuration after one untimed
 warm-up round, so that the load of a shared machine falls on both alike. The figure is the
 ratio of the medians (numpy / C), target >= 1.5. Sanity check: the two validation errors agree
-within 0.003 (KERNELS.md §4's tolerance: float64, but another summation order in places).
+within 0.003 (docs/kernels.md §4's tolerance: float64, but another summation order in places).
 
 Float32: a second `bench_fmnist --serve --kernel fmnist_mlp32` process times the float32 C
 kernel, and the same numpy code runs with dtype float32 (weights drawn in float64 as §4 says, then
 rounded; data, parameters and hyperparameters in float32). Each round then alternates four evals:
 C, numpy, C float32, numpy float32. Added figures: numpy / C32 (what float32 C buys against the
 float64 reference) and numpy32 / C32 (the like-for-like comparison). Both float32 validation
-errors must be within 0.003 of the float64 C kernel's (KERNELS.md §4, "float32 variant").
+errors must be within 0.003 of the float64 C kernel's (docs/kernels.md §4, "float32 variant").
 
 usage: fmnist_epoch.py --bench build/benchmarks/bench_fmnist [--configs 16x16,128x64,...]
                        [--epochs 1] [--repeats 5] [--quick] [--out FILE] [--data DIR]
@@ -57,7 +57,7 @@ def log(*a):
     print(*a, file=sys.stderr, flush=True)
 
 
-# ---------- SplitMix64 streams (KERNELS.md §1.1), vectorised ----------
+# ---------- SplitMix64 streams (docs/kernels.md §1.1), vectorised ----------
 
 def mix(z):
     z = (z ^ (z >> U64(30))) * U64(0xBF58476D1CE4E5B9)
@@ -93,7 +93,7 @@ def load(data_dir, dtype=np.float64):
     return x[:ROWS], labels[:ROWS].astype(np.int64), x[50000:60000], labels[50000:60000].astype(np.int64)
 
 
-# ---------- the network, KERNELS.md §4 ----------
+# ---------- the network, docs/kernels.md §4 ----------
 
 def train_numpy(data, h, b, epochs, lr, wd, mu, seed):
     """The network in the precision of the data's arrays (float64, or float32 for the float32
@@ -269,7 +269,7 @@ def main():
         med = {k: statistics.median(t) for k, t in times.items()}
         c_err, np_err, c_med, np_med = err["c"], err["numpy"], med["c"], med["numpy"]
         agree = abs(np_err - c_err) <= TOLERANCE
-        # float32 (KERNELS.md §4, "float32 variant"): within the same 0.003 of the float64 C kernel
+        # float32 (docs/kernels.md §4, "float32 variant"): within the same 0.003 of the float64 C kernel
         agree32 = all(abs(err[k] - c_err) <= TOLERANCE for k in ("c32", "numpy32"))
         ok = ok and agree and agree32
         cell = {"n_hidden": h, "batch_size": b, "epochs": args.epochs,
@@ -298,7 +298,7 @@ def main():
     space = None
     if args.space_sample > 0:
         # What a tuning run pays: configurations drawn as the optimisers' uniform sampler draws
-        # them from the kernel's space (KERNELS.md §4: batch_size int log [16, 512], n_hidden int
+        # them from the kernel's space (docs/kernels.md §4: batch_size int log [16, 512], n_hidden int
         # log [16, 1024]), one epoch each, R alternating rounds; the totals of the medians.
         rng = np.random.RandomState(0)
         pairs = [(int(round(math.exp(rng.uniform(math.log(16), math.log(1024))))),

@@ -40,7 +40,7 @@ FULL_BUDGET_METHODS = ("random", "grid", "tpe", "gp")
 # of the kernel's max budget (HyperBand's float arithmetic can give 80.99999...).
 MAX_BUDGET_RTOL = 1e-6
 
-# Reference results measured elsewhere with the same kernels (docs/KERNELS.md), 10 seeds,
+# Reference results measured elsewhere with the same kernels (docs/kernels.md), 10 seeds,
 # total budget 100 x max budget, counting_ones 8+8 with independent noise per evaluation.
 # Final regret median [q1, q3]. "counterpart" is hbmpi's optimiser that implements the same
 # algorithm (None: no direct counterpart).
@@ -219,7 +219,7 @@ class KernelInfo:
         self.deterministic = bool(k.get("deterministic", False))
         # How the noise-free loss of a configuration is obtained:
         #   "loss"    deterministic kernel: the reported loss itself
-        #   "python"  counting_ones: KERNELS.md's counting_ones_exact, computed here
+        #   "python"  counting_ones: docs/kernels.md's counting_ones_exact, computed here
         #   "hbmpi"   other stochastic kernels: `hbmpi eval --exact`
         if self.deterministic:
             self.exact_mode = "loss"
@@ -235,7 +235,7 @@ class KernelInfo:
 
 
 def counting_ones_exact(config):
-    """KERNELS.md section 3: E[loss] = 1 - (sum cat + sum float) / d, d = Nc + Nf, with the
+    """docs/kernels.md section 3: E[loss] = 1 - (sum cat + sum float) / d, d = Nc + Nf, with the
     dimensions read from the config keys. Categoricals first, then floats, then one
     division, as the kernel's summation order."""
     cats, floats = {}, {}

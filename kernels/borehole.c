@@ -1,4 +1,4 @@
-/* borehole.c — the BOCA multi-fidelity Borehole function (KERNELS.md §2.4, p = 1), minus the
+/* borehole.c — the BOCA multi-fidelity Borehole function (docs/kernels.md §2.4, p = 1), minus the
  * mixed flow rate z·f_high + (1 − z)·f_low with z = budget / 81 clamped to [0, 1].
  * Deterministic; the seed is ignored. Knows only the kernel interface: no optimisers, MPI or
  * files. */

@@ -1,4 +1,4 @@
-/* branin.c — the BOCA multi-fidelity Branin function (KERNELS.md §2.2, p = 3 on the
+/* branin.c — the BOCA multi-fidelity Branin function (docs/kernels.md §2.2, p = 3 on the
  * diagonal), a loss to minimise; z = budget / 81 clamped to [0, 1]. Deterministic; the seed
  * is ignored. Knows only the kernel interface: no optimisers, MPI or files. */
 #include <math.h>

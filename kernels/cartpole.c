@@ -1,4 +1,4 @@
-/* cartpole.c — REINFORCE with a baseline on CartPole-v1 (KERNELS.md §5): the budget is the
+/* cartpole.c — REINFORCE with a baseline on CartPole-v1 (docs/kernels.md §5): the budget is the
  * number of training episodes, the loss −(mean greedy return of 10 evaluation episodes)/500.
  * Every formula follows §5's operation order in IEEE double (the build turns FMA contraction
  * off), so runs reproduce the full-run vectors bit for bit. train() stops and resumes from a
@@ -36,7 +36,7 @@
 #define N_PARAM 5
 #define N_FEAT 5 /* φ(s) = (x/2.4, ẋ/3, θ/θ_lim, θ̇/3, 1) */
 
-/* SplitMix64 streams of the seed (KERNELS.md §5). */
+/* SplitMix64 streams of the seed (docs/kernels.md §5). */
 #define STREAM_INIT 1   /* initial policy weights */
 #define STREAM_RESET 2  /* training start states */
 #define STREAM_ACTION 3 /* sampled training actions */
@@ -44,7 +44,7 @@
 
 enum { LR, GAMMA, BETA, LR_B, INIT }; /* indices into the configuration */
 
-/* 'mut': the parameter may change between episodes (KERNELS.md §5, "Changing hyperparameters at
+/* 'mut': the parameter may change between episodes (docs/kernels.md §5, "Changing hyperparameters at
  * a step boundary"): the four that the update of every episode reads. init_scale is read once,
  * by the initialisation, so a saved state has already used it up and it stays fixed. */
 static const struct {

@@ -1,6 +1,6 @@
 /* cartpole_impl.h — the parts of the cartpole kernel (cartpole.c) that its tests call directly:
  * one step of the CartPole-v1 physics and the reset, so the unit tests can check them against the
- * trajectory and reset vectors of KERNELS.md §7 apart from the learner. Internal to hbmpi. */
+ * trajectory and reset vectors of docs/kernels.md §7 apart from the learner. Internal to hbmpi. */
 #ifndef HB_CARTPOLE_IMPL_H
 #define HB_CARTPOLE_IMPL_H
 
@@ -9,7 +9,7 @@
 
 #include "hb_rng.h"
 
-/* One explicit Euler step of the cart-pole (KERNELS.md §5) with action 'action' (1 pushes right,
+/* One explicit Euler step of the cart-pole (docs/kernels.md §5) with action 'action' (1 pushes right,
  * 0 left) on 's' = (x, x_dot, theta, theta_dot), in place. Returns 1 if the new state is outside
  * the x or theta limits (the episode is over), 0 if not. */
 int hb__cartpole_step(double s[4], int action);

@@ -1,4 +1,4 @@
-/* counting_ones.c — BOHB's counting-ones benchmark (KERNELS.md §3): Nc categorical {0, 1} and
+/* counting_ones.c — BOHB's counting-ones benchmark (docs/kernels.md §3): Nc categorical {0, 1} and
  * Nf float [0, 1] parameters; each float is estimated from n = round(budget) Bernoulli draws
  * taken from SplitMix64 stream 1 + j of the seed, so a run at budget n uses a prefix of the
  * draws of any larger budget. Knows only the kernel interface: no optimisers, MPI or files. */
@@ -142,7 +142,7 @@ static int check_config(const hb_space *sp, const double *x, double *loss, size_
     return HB_OK;
 }
 
-/* loss = 1 − (Σ_i cat_i + Σ_j k_j / n) / d, summed in exactly that order (KERNELS.md §3). */
+/* loss = 1 − (Σ_i cat_i + Σ_j k_j / n) / d, summed in exactly that order (docs/kernels.md §3). */
 static int co_eval(const hb_space *sp, const double *x, double budget, uint64_t seed,
                    double *loss, hb_error *err)
 {

@@ -1,4 +1,4 @@
-/* currin.c — the multi-fidelity Currin exponential function (KERNELS.md §2.3), a loss to
+/* currin.c — the multi-fidelity Currin exponential function (docs/kernels.md §2.3), a loss to
  * minimise, with α(z) = 1 − 0.1·(1 − z) and z = budget / 81 clamped to [0, 1] (not
  * dragonfly's 1 − 0.1·z, see §2.5). Deterministic; the seed is ignored.
  * Knows only the kernel interface: no optimisers, MPI or files. */

@@ -1,5 +1,5 @@
 /* fmnist_data.c — reads and checks the Fashion-MNIST files of Debian's dataset-fashion-mnist
- * (KERNELS.md §4) for the fmnist_mlp kernel, once per process. The two splits it uses live in
+ * (docs/kernels.md §4) for the fmnist_mlp kernel, once per process. The two splits it uses live in
  * static arrays, so the data costs no heap block and needs no cleanup (hbmpi's HB_CHECK_LEAKS
  * counts every live block at exit). Knows nothing of the network. */
 #define _POSIX_C_SOURCE 200809L /* stat's st_mtim */
@@ -15,11 +15,11 @@
 
 #define KNAME "fmnist_mlp"
 #define SRC_ROWS 60000      /* images in the training file */
-#define VAL_FIRST 50000     /* first validation image (KERNELS.md §4, splits) */
+#define VAL_FIRST 50000     /* first validation image (docs/kernels.md §4, splits) */
 #define CHUNK (64 * 1024)   /* decompressed bytes per gzread */
 #define PATH_LEN 4096
 
-/* One IDX file as KERNELS.md §4 lists it. */
+/* One IDX file as docs/kernels.md §4 lists it. */
 typedef struct idx_file {
     const char *name;  /* in the data directory */
     uint32_t magic;    /* 0x801 labels, 0x803 images */

@@ -1,4 +1,4 @@
-/* fmnist_data.h — the Fashion-MNIST data of the fmnist_mlp kernel (KERNELS.md §4), internal to
+/* fmnist_data.h — the Fashion-MNIST data of the fmnist_mlp kernel (docs/kernels.md §4), internal to
  * kernels/. fmnist_data.c reads the IDX files of Debian's dataset-fashion-mnist once per process,
  * checks them (sizes, IDX headers, SHA-256 of the decompressed bytes) and keeps the two splits the
  * kernel uses for the life of the process. Not thread-safe: a process evaluates one job at a
@@ -37,7 +37,7 @@ int hb__fmnist_check(const char *dir, hb_error *err);
  * check has succeeded yet, the default directory's (checked now). */
 int hb__fmnist_get(hb__fmnist *out, hb_error *err);
 
-/* Internal test hook (fmnist_mlp.c): the initial weights for 'n_hidden' and 'seed' (KERNELS.md
+/* Internal test hook (fmnist_mlp.c): the initial weights for 'n_hidden' and 'seed' (docs/kernels.md
  * §4: stream 1, Glorot-uniform) in the caller's arrays 'w1' (784 x n_hidden, row-major) and 'w2'
  * (n_hidden x 10), and the validation error of that untrained network (biases 0) in
  * '*val_error'. Loads the data as hb__fmnist_get does. */

@@ -1,4 +1,4 @@
-/* fmnist_mlp.c — the fmnist_mlp kernel (KERNELS.md §4): the 784-H-10 MLP on Fashion-MNIST in
+/* fmnist_mlp.c — the fmnist_mlp kernel (docs/kernels.md §4): the 784-H-10 MLP on Fashion-MNIST in
  * float64, the precision of the reference and of the vectors. The network, its training and its
  * state are fmnist_mlp_body.h, shared with the float32 kernel fmnist_mlp32.c; this file chooses
  * the precision and adds the test hook of fmnist_data.h. */

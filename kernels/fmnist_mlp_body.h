@@ -1,4 +1,4 @@
-/* fmnist_mlp_body.h — the 784-H-10 ReLU network on Fashion-MNIST (KERNELS.md §4) in one
+/* fmnist_mlp_body.h — the 784-H-10 ReLU network on Fashion-MNIST (docs/kernels.md §4) in one
  * precision: included once by fmnist_mlp.c (float64, the kernel the vectors hold) and once by
  * fmnist_mlp32.c (float32, faster, not held to the vectors), each of which defines first:
  *   REAL         double or float: every array and every operation of the training
@@ -37,7 +37,7 @@
 #define STATE_VERSION 1u /* bump when the layout below changes */
 #define R(v) ((REAL)(v)) /* a constant in the precision of REAL */
 
-/* The space in the order of KERNELS.md §4's table; x[] follows it. 'mut': the parameter may
+/* The space in the order of docs/kernels.md §4's table; x[] follows it. 'mut': the parameter may
  * change between epochs (§4, "Changing hyperparameters at a step boundary"): the three the SGD
  * update reads. n_hidden sets the shape of the network and of the state; batch_size stays fixed
  * too: it sets how many updates an epoch makes, so it would change what a budget unit is. */
@@ -58,7 +58,7 @@ static const struct {
 
 /* A checked configuration. */
 typedef struct config {
-    double v[N_PARAMS]; /* the values as trained: integers rounded (KERNELS.md §1) */
+    double v[N_PARAMS]; /* the values as trained: integers rounded (docs/kernels.md §1) */
     double lr, wd, mu;  /* learning rate, weight decay, momentum */
     size_t batch, h;    /* batch size, hidden units */
 } config;
@@ -104,7 +104,7 @@ typedef struct work {
     REAL *g_w1t, *g_b1, *g_w2, *g_b2; /* the batch's gradients (W1's transposed too) */
 } work;
 
-static REAL pixel[256]; /* pixel[p] = p / 255 (KERNELS.md §4, input), the division in REAL */
+static REAL pixel[256]; /* pixel[p] = p / 255 (docs/kernels.md §4, input), the division in REAL */
 
 /* Once per process. OpenBLAS gets one thread: an hbmpi worker is one evaluation on one core, and
  * OpenBLAS's own threads would compete with the other ranks and spin between calls (DESIGN.md
@@ -143,7 +143,7 @@ static void bind(net *n)
     n->perm = (uint32_t *)(void *)p;
 }
 
-/* Initial weights from stream 1 (KERNELS.md §4): W1 drawn in row-major order (input outer,
+/* Initial weights from stream 1 (docs/kernels.md §4): W1 drawn in row-major order (input outer,
  * hidden inner; stored transposed), then W2 (hidden outer, class inner), each (2u − 1)·a with
  * Glorot's a, computed in double and then rounded to REAL; biases and momenta 0; the identity
  * permutation; stream 2 at its start. */
@@ -268,7 +268,7 @@ static void step(net *n, work *w, const config *c, const hb__fmnist *d, size_t f
     memset(w->g_b1, 0, h * sizeof(REAL));
     for (size_t r = 0; r < m; r++)
         for (size_t j = 0; j < h; j++) w->g_b1[j] += w->dh[r * h + j];
-    /* KERNELS.md §4: W1, b1, W2, b2 in that order; biases get no weight decay. */
+    /* docs/kernels.md §4: W1, b1, W2, b2 in that order; biases get no weight decay. */
     sgd_decay(n->w1t, n->v_w1t, w->g_w1t, NP * h, c);
     sgd_plain(n->b1, n->v_b1, w->g_b1, h, c);
     sgd_decay(n->w2, n->v_w2, w->g_w2, h * NC, c);
@@ -301,7 +301,7 @@ static int params_finite(const net *n)
 }
 
 /* Validation error: the share of the 10000 validation images whose argmax logit (the lowest
- * index on a tie) is not the label; 1.0 if any logit is non-finite (KERNELS.md §4). */
+ * index on a tie) is not the label; 1.0 if any logit is non-finite (docs/kernels.md §4). */
 static double val_error(const net *n, work *w, const hb__fmnist *d)
 {
     size_t wrong = 0;
@@ -370,7 +370,7 @@ fail:
 }
 
 /* Check the space's layout and every value (HB_ERANGE naming the parameter, never clamped), and
- * round the integers half up (KERNELS.md §1). */
+ * round the integers half up (docs/kernels.md §1). */
 static int check_config(const hb_space *sp, const double *x, config *c, hb_error *err)
 {
     if (hb_space_dim(sp) != N_PARAMS)
@@ -486,7 +486,7 @@ static int fm_train(const hb_space *sp, const double *x, double budget, uint64_t
     while (!n.hd.diverged && n.hd.epochs < epochs) {
         epoch(&n, &w, &c, &d);
         n.hd.epochs++;
-        if (!params_finite(&n)) n.hd.diverged = 1; /* KERNELS.md §4: stop, the loss is 1.0 */
+        if (!params_finite(&n)) n.hd.diverged = 1; /* docs/kernels.md §4: stop, the loss is 1.0 */
     }
     *trained = (double)(n.hd.epochs - start);
     *loss = n.hd.diverged ? 1.0 : val_error(&n, &w, &d);

@@ -1,5 +1,5 @@
 /* hartmann.c — the loss shared by hartmann3.c and hartmann6.c, the BOCA multi-fidelity Hartmann
- * functions (KERNELS.md §2.1) written as losses: all four α_i are lowered by 0.1·(1 − z) with
+ * functions (docs/kernels.md §2.1) written as losses: all four α_i are lowered by 0.1·(1 − z) with
  * z = budget / 81 clamped to [0, 1]. Each file holds its own coefficient tables. */
 #include <math.h>
 

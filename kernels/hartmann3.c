@@ -1,4 +1,4 @@
-/* hartmann3.c — the 3-D multi-fidelity Hartmann function (KERNELS.md §2.1); the loss
+/* hartmann3.c — the 3-D multi-fidelity Hartmann function (docs/kernels.md §2.1); the loss
  * itself is in hartmann.c. Deterministic; the seed is ignored. */
 #include "hb_kernels.h"
 #include "kernels_impl.h"

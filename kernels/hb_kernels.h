@@ -1,4 +1,4 @@
-/* hb_kernels.h — the registry of built-in objective functions (KERNELS.md). The kernels live
+/* hb_kernels.h — the registry of built-in objective functions (docs/kernels.md). The kernels live
  * one per file in kernels/ and know only the kernel interface (hb_kernel.h); this header is
  * the one place that lists them. Nothing here knows of optimisers, MPI or files. */
 #ifndef HB_KERNELS_H

@@ -23,12 +23,12 @@ int hb__box_space(const hb__box *b, const char *args, hb_space **out, hb_error *
 int hb__box_check(const hb__box *b, const hb_space *sp, const double *x, double budget,
                   double *loss, double *z, hb_error *err);
 
-/* The whole number of steps (draws, epochs, episodes) of an integer-budget kernel (KERNELS.md §1):
+/* The whole number of steps (draws, epochs, episodes) of an integer-budget kernel (docs/kernels.md §1):
  * 'budget' above 'max' counts as 'max', then n = floor(b + 0.5), at least 1, which absorbs
  * HyperBand's 26.999999 and the like. */
 uint64_t hb__budget_steps(double budget, double max);
 
-/* The Hartmann family (KERNELS.md §2.1): four terms, all alphas lowered by 0.1·(1 − z). */
+/* The Hartmann family (docs/kernels.md §2.1): four terms, all alphas lowered by 0.1·(1 − z). */
 #define HB__HARTMANN_TERMS 4
 #define HB__HARTMANN_MAX_DIM 6
 

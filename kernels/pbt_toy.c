@@ -1,4 +1,4 @@
-/* pbt_toy.c — the toy problem of the PBT paper (Jaderberg et al. 2017, Figure 2; KERNELS.md §8):
+/* pbt_toy.c — the toy problem of the PBT paper (Jaderberg et al. 2017, Figure 2; docs/kernels.md §8):
  * θ = (θ0, θ1) starts at (0.9, 0.9) and takes gradient-ascent steps of size η = 0.01 on the
  * surrogate Q̂(θ|h) = 1.2 − (h0·θ0² + h1·θ1²); the loss is 1.2 − Q(θ) = θ0² + θ1², where
  * Q(θ) = 1.2 − (θ0² + θ1²) is the objective the surrogate stands in for. The budget is the

@@ -1,4 +1,4 @@
-/* pbt_toy_impl.h — the layout of the pbt_toy kernel's saved state (pbt_toy.c, KERNELS.md §8), so
+/* pbt_toy_impl.h — the layout of the pbt_toy kernel's saved state (pbt_toy.c, docs/kernels.md §8), so
  * that its tests can build states the kernel must refuse. Internal to hbmpi. */
 #ifndef HB_PBT_TOY_IMPL_H
 #define HB_PBT_TOY_IMPL_H
@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The gradient-ascent step size η and the initial θ of KERNELS.md §8. */
+/* The gradient-ascent step size η and the initial θ of docs/kernels.md §8. */
 #define HB__TOY_ETA 0.01
 #define HB__TOY_THETA0 0.9
 

@@ -38,9 +38,9 @@ typedef struct hb_kernel {
     /* Optional, for kernels that train (NULL for the others): evaluate exactly as eval does, but
      * start from 'from' when it is not NULL, a state this kernel gave in 'to' for the same x and
      * seed at a budget not above this one, and so train only the difference (the prefix property
-     * of KERNELS.md makes the loss bit-identical to eval's). x may differ from the state's in the
+     * of docs/kernels.md makes the loss bit-identical to eval's). x may differ from the state's in the
      * parameters the kernel's space marks mutable: the rest is then trained with the new values
-     * (KERNELS.md §1.1, for pbt and pb2). A 'from' that does not fit (another kernel, fixed
+     * (docs/kernels.md §1.1, for pbt and pb2). A 'from' that does not fit (another kernel, fixed
      * parameter, seed or layout, a larger budget, damaged bytes) is refused with HB_EINVAL and
      * changes nothing, so the caller can train from scratch instead. With 'to' not NULL the state
      * after training is stored there. '*trained' gets the budget actually trained, in budget
@@ -54,7 +54,7 @@ typedef struct hb_kernel {
 /* HB_OK if 'k' has the right ABI and every required field; HB_EINVAL with a message if not. */
 HB_API int hb_kernel_check(const hb_kernel *k, hb_error *err);
 
-/* Regret of 'loss' per KERNELS.md §1: max(0, loss - optimum); NaN if the optimum is unknown. */
+/* Regret of 'loss' per docs/kernels.md §1: max(0, loss - optimum); NaN if the optimum is unknown. */
 HB_API double hb_kernel_regret(const hb_kernel *k, double loss);
 
 #endif

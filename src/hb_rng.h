@@ -1,5 +1,5 @@
 /* hb_rng.h — the optimiser's seeded random numbers (xoshiro256**), and SplitMix64 streams
- * exactly as KERNELS.md §1.1 defines them for the kernels. Never rand(), never a clock seed. */
+ * exactly as docs/kernels.md §1.1 defines them for the kernels. Never rand(), never a clock seed. */
 #ifndef HB_RNG_H
 #define HB_RNG_H
 
@@ -31,7 +31,7 @@ HB_API uint64_t hb_rng_below(hb_rng *r, uint64_t n);
 /* Standard normal (Box-Muller, no cached second value so the state alone defines the stream). */
 HB_API double hb_rng_normal(hb_rng *r);
 
-/* SplitMix64 (KERNELS.md §1.1). Stream k of seed s starts at s ^ (k * 0xD1B54A32D192ED03). */
+/* SplitMix64 (docs/kernels.md §1.1). Stream k of seed s starts at s ^ (k * 0xD1B54A32D192ED03). */
 typedef struct hb_splitmix {
     uint64_t state;
 } hb_splitmix;

@@ -51,7 +51,7 @@ HB_API void hb_sweep_settings(const hb_sweep *sw, size_t i, const hb_kernel *k, 
 HB_API int hb_sweep_reproducible(const hb_sweep *sw);
 HB_API double hb_sweep_eval_delay(const hb_sweep *sw);
 
-/* A study's regret against cumulative budget (KERNELS.md §1): trials in the order they were
+/* A study's regret against cumulative budget (docs/kernels.md §1): trials in the order they were
  * told; each ok trial at the max budget that beats the incumbent makes it the incumbent, whose
  * regret is max(0, loss - optimum), the loss being the kernel's exact (noise-free) loss where it
  * has one. 'traj' gets a point [cumulative budget, regret] where the regret changes and one at

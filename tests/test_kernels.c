@@ -1,4 +1,4 @@
-/* test_kernels.c — the built-in kernels against the test vectors of KERNELS.md §7
+/* test_kernels.c — the built-in kernels against the test vectors of docs/kernels.md §7
  * (tests/data/vectors.json), the SplitMix64 streams they draw from, the registry, and the
  * kernels' argument checks. Expected numbers come from the vectors, not from this file. */
 #include <CUnit/CUnit.h>
@@ -177,7 +177,7 @@ static void test_splitmix64(void)
     }
 }
 
-/* Registry order and contents (KERNELS.md §1.2). */
+/* Registry order and contents (docs/kernels.md §1.2). */
 static const char *const kernel_names[] = {"hartmann3",  "hartmann6",    "branin",
                                            "currin",     "borehole",     "counting_ones",
                                            "fmnist_mlp", "fmnist_mlp32", "cartpole",
@@ -246,7 +246,7 @@ static void test_metadata(void)
     }
 }
 
-/* The BOCA kernels' spaces: names, order and bounds per KERNELS.md §2; no options. */
+/* The BOCA kernels' spaces: names, order and bounds per docs/kernels.md §2; no options. */
 static void test_boca_spaces(void)
 {
     static const struct {

@@ -1,4 +1,4 @@
-/* test_kernels_cartpole.c — the cartpole kernel (KERNELS.md §5) and its train() interface: the
+/* test_kernels_cartpole.c — the cartpole kernel (docs/kernels.md §5) and its train() interface: the
  * physics and reset against vectors.json, the three full runs of approximate.cartpole, the
  * prefix property across saved states (bit for bit), refused states, range checks, budget
  * rounding and divergence. Expected numbers come from the vectors or from the kernel itself. */
@@ -21,7 +21,7 @@
 #define INIT_SCALE 4 /* the one fixed parameter; the four before it are mutable */
 
 
-/* The reference configuration of KERNELS.md §5 and the third approximate vector's. */
+/* The reference configuration of docs/kernels.md §5 and the third approximate vector's. */
 static const double ref_x[DIM] = {0.1, 0.99, 1e-3, 0.1, 0.1};
 static const double other_x[DIM] = {0.03, 0.9, 0.01, 0.01, 1.0};
 static const char *const names[DIM] = {"learning_rate", "gamma", "entropy_coef", "baseline_lr",
@@ -110,7 +110,7 @@ static void state_free(hb_kernel_state *st)
     st->len = 0;
 }
 
-/* The registry has it, with the metadata of KERNELS.md §1.2 and §5 and a train function. */
+/* The registry has it, with the metadata of docs/kernels.md §1.2 and §5 and a train function. */
 static void test_registry(void)
 {
     const hb_kernel *k = kernel();
@@ -441,7 +441,7 @@ static void test_foreign_state(void)
     hb_space_free(sp);
 }
 
-/* Changed mutable values at a step boundary (KERNELS.md §5): a state continued with other
+/* Changed mutable values at a step boundary (docs/kernels.md §5): a state continued with other
  * learning rates, discount or entropy weight trains on with the new values, deterministically;
  * the same schedule split at other boundaries gives the same bits; the unchanged configuration
  * still gives the scratch bits; init_scale, read only by the initialisation, is refused. */

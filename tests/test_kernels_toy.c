@@ -1,4 +1,4 @@
-/* test_kernels_toy.c — the pbt_toy kernel (KERNELS.md §8), the toy problem of the PBT paper:
+/* test_kernels_toy.c — the pbt_toy kernel (docs/kernels.md §8), the toy problem of the PBT paper:
  * the closed form θi·(1 − 2ηhi)^T with constant h, continuation from a state bit for bit, a state
  * continued with other h following the schedule step by step (a hand loop of §8's update),
  * refused states, the metadata and the space. Expected numbers come from §8's formulas. */

@@ -1,4 +1,4 @@
-/* test_kernels_train.c — the fmnist_mlp kernel (KERNELS.md §4) and its train() interface: the
+/* test_kernels_train.c — the fmnist_mlp kernel (docs/kernels.md §4) and its train() interface: the
  * initial weights and untrained error of approximate.fmnist_mlp bit for bit, its two short runs
  * within their tolerance, the prefix property across saved states (same loss, same bytes),
  * refused states, divergence, the data checks (missing, truncated and damaged files in a
@@ -123,7 +123,7 @@ static void test_sha256(void)
     CU_ASSERT(memcmp(one, many, sizeof one) == 0);
 }
 
-/* The space of KERNELS.md §4, the option data=DIR, and the kernel's metadata. */
+/* The space of docs/kernels.md §4, the option data=DIR, and the kernel's metadata. */
 static void test_space(void)
 {
     static const struct {
@@ -254,7 +254,7 @@ static void test_vectors(void)
     hb_space_free(sp);
 }
 
-/* The prefix property (KERNELS.md §1.1): 1 epoch, then 2 more from its state, is 3 epochs from
+/* The prefix property (docs/kernels.md §1.1): 1 epoch, then 2 more from its state, is 3 epochs from
  * scratch, bit for bit in the loss and in every byte of the state; so is continuing in place,
  * and a state at exactly the budget only recomputes the loss. */
 static void test_prefix(void)
@@ -372,7 +372,7 @@ static void test_refused(void)
     hb_space_free(sp);
 }
 
-/* Changed mutable values at a step boundary (KERNELS.md §4): 1 epoch with a, then on to 3 with
+/* Changed mutable values at a step boundary (docs/kernels.md §4): 1 epoch with a, then on to 3 with
  * b (another learning rate, weight decay and momentum) is deterministic, differs from 3 epochs of
  * a, is the same bits when cut at 2 as well, and leaves the unchanged configuration's bits alone
  * (test_prefix). The state records the values last trained with. */
@@ -420,7 +420,7 @@ static void test_mutable(void)
     hb_space_free(sp);
 }
 
-/* Divergence (KERNELS.md §4): a non-finite logit gives 1.0; a non-finite parameter after an
+/* Divergence (docs/kernels.md §4): a non-finite logit gives 1.0; a non-finite parameter after an
  * epoch stops the training with 1.0 and marks the state, whose continuations give 1.0 too. No
  * configuration of the space is known to overflow, so the test plants a NaN in W1[0][0]. */
 static void test_divergence(void)
@@ -635,11 +635,11 @@ static void test_nomem(void)
     hb_space_free(sp);
 }
 
-/* ---- fmnist_mlp32: the same network in float32 (KERNELS.md §4, "float32 variant") ---- */
+/* ---- fmnist_mlp32: the same network in float32 (docs/kernels.md §4, "float32 variant") ---- */
 
 /* How far fmnist_mlp32's validation error may be from fmnist_mlp's (and from the reference's)
  * on the cases below: measured 0, 0, 0.0003 and 0.0026; the tolerance adds a margin for other
- * CPUs' sgemm. Over 46 configurations (KERNELS.md §4, "float32 variant") most differed by 0 to
+ * CPUs' sgemm. Over 46 configurations (docs/kernels.md §4, "float32 variant") most differed by 0 to
  * 0.0026; a few trainings with a large effective step at 9 epochs differed by up to 0.025, where
  * float64 itself moves as much when the learning rate changes in its fifth digit. */
 #define F32_TOL 0.005

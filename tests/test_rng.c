@@ -1,4 +1,4 @@
-/* test_rng.c — SplitMix64 against KERNELS.md, and the optimiser RNG's streams and state. */
+/* test_rng.c — SplitMix64 against docs/kernels.md, and the optimiser RNG's streams and state. */
 #include <CUnit/CUnit.h>
 #include <math.h>
 
