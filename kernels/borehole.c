@@ -22,7 +22,7 @@ static const char *const pname[DIM] = {"rw", "r", "Tu", "Hu", "Tl", "Hl", "L", "
 static const double lower[DIM] = {0.05, 100.0, 63070.0, 990.0, 63.1, 700.0, 1120.0, 9855.0};
 static const double upper[DIM] = {0.15, 50000.0, 115600.0, 1110.0, 116.0, 820.0, 1680.0, 12045.0};
 
-static const hb__box box = {KNAME, DIM, pname, lower, upper, B_MAX};
+static const hb__box box = {KNAME, DIM, pname, lower, upper, B_MAX, NULL, NULL, 0};
 
 static int borehole_space(const char *args, hb_space **out, hb_error *err)
 {

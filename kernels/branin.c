@@ -19,7 +19,7 @@ static const char *const pname[DIM] = {"x0", "x1"};
 static const double lower[DIM] = {-5.0, 0.0};
 static const double upper[DIM] = {10.0, 15.0};
 
-static const hb__box box = {KNAME, DIM, pname, lower, upper, B_MAX};
+static const hb__box box = {KNAME, DIM, pname, lower, upper, B_MAX, NULL, NULL, 0};
 
 static int branin_space(const char *args, hb_space **out, hb_error *err)
 {

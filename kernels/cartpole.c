@@ -47,16 +47,15 @@ enum { LR, GAMMA, BETA, LR_B, INIT }; /* indices into the configuration */
 /* 'mut': the parameter may change between episodes (docs/kernels.md §5, "Changing hyperparameters at
  * a step boundary"): the four that the update of every episode reads. init_scale is read once,
  * by the initialisation, so a saved state has already used it up and it stays fixed. */
-static const struct {
-    const char *name;
-    double lower, upper;
-    hb_scale scale;
-    int mut;
-} params[N_PARAM] = {
-    {"learning_rate", 1e-3, 1.0, HB_SCALE_LOG, 1}, {"gamma", 0.8, 0.999, HB_SCALE_LINEAR, 1},
-    {"entropy_coef", 1e-5, 1e-1, HB_SCALE_LOG, 1}, {"baseline_lr", 1e-3, 1.0, HB_SCALE_LOG, 1},
-    {"init_scale", 1e-3, 1.0, HB_SCALE_LOG, 0},
-};
+static const char *const pname[N_PARAM] = {"learning_rate", "gamma", "entropy_coef",
+                                           "baseline_lr", "init_scale"};
+static const double lower[N_PARAM] = {1e-3, 0.8, 1e-5, 1e-3, 1e-3};
+static const double upper[N_PARAM] = {1.0, 0.999, 1e-1, 1.0, 1.0};
+static const hb_scale scale[N_PARAM] = {HB_SCALE_LOG, HB_SCALE_LINEAR, HB_SCALE_LOG, HB_SCALE_LOG,
+                                        HB_SCALE_LOG};
+static const int mut[N_PARAM] = {1, 1, 1, 1, 0};
+
+static const hb__box box = {KNAME, N_PARAM, pname, lower, upper, B_MAX, scale, mut, 1};
 
 /* Everything training carries from one episode to the next; with the seed and the configuration
  * it is all a saved state holds (stream 1 is spent on the initial weights, stream 4 is read
@@ -208,74 +207,26 @@ static double evaluate(const learner *L, uint64_t seed)
 #define STATE_VERSION 1
 #define KERNEL_LEN 16
 
-static void put_u64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get_u64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static void put_u32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
-    return v;
-}
-
-static uint64_t f64_bits(double d)
-{
-    uint64_t v;
-    memcpy(&v, &d, sizeof v);
-    return v;
-}
-
-/* Doubles travel as their IEEE bits, so a state restores the exact values (NaN included). */
-static void put_f64(unsigned char *p, double d) { put_u64(p, f64_bits(d)); }
-
-static double get_f64(const unsigned char *p)
-{
-    uint64_t v = get_u64(p);
-    double d;
-    memcpy(&d, &v, sizeof d);
-    return d;
-}
-
-/* FNV-1a: a change of any single byte always changes the result, since each step is a
- * bijection of the running hash. */
-uint64_t hb__cartpole_state_check(const unsigned char *p, size_t n)
-{
-    uint64_t h = 0xCBF29CE484222325u;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001B3u;
-    return h;
-}
+/* FNV-1a over the first 'n' bytes (kernels_impl.h). */
+uint64_t hb__cartpole_state_check(const unsigned char *p, size_t n) { return hb__fnv1a64(p, n); }
 
 static void state_write(const learner *L, uint64_t seed, unsigned char *out)
 {
     memset(out, 0, HB__CP_STATE_LEN);
     memcpy(out + HB__CP_OFF_MAGIC, STATE_MAGIC, 4);
-    put_u32(out + HB__CP_OFF_VERSION, STATE_VERSION);
+    hb__put_u32(out + HB__CP_OFF_VERSION, STATE_VERSION);
     memcpy(out + HB__CP_OFF_KERNEL, KNAME, sizeof KNAME); /* the rest stays NUL */
-    put_u64(out + HB__CP_OFF_SEED, seed);
-    for (int i = 0; i < N_PARAM; i++) put_f64(out + HB__CP_OFF_CONFIG + 8 * i, L->cfg[i]);
-    put_u32(out + HB__CP_OFF_EPISODES, L->episodes);
-    put_u32(out + HB__CP_OFF_DIVERGED, (uint32_t)L->diverged);
+    hb__put_u64(out + HB__CP_OFF_SEED, seed);
+    for (int i = 0; i < N_PARAM; i++) hb__put_f64(out + HB__CP_OFF_CONFIG + 8 * i, L->cfg[i]);
+    hb__put_u32(out + HB__CP_OFF_EPISODES, L->episodes);
+    hb__put_u32(out + HB__CP_OFF_DIVERGED, (uint32_t)L->diverged);
     for (int k = 0; k < N_FEAT; k++) {
-        put_f64(out + HB__CP_OFF_W + 8 * k, L->w[k]);
-        put_f64(out + HB__CP_OFF_V + 8 * k, L->v[k]);
+        hb__put_f64(out + HB__CP_OFF_W + 8 * k, L->w[k]);
+        hb__put_f64(out + HB__CP_OFF_V + 8 * k, L->v[k]);
     }
-    put_u64(out + HB__CP_OFF_RESET, L->reset_rng.state);
-    put_u64(out + HB__CP_OFF_ACTION, L->action_rng.state);
-    put_u64(out + HB__CP_OFF_CHECK, hb__cartpole_state_check(out, HB__CP_OFF_CHECK));
+    hb__put_u64(out + HB__CP_OFF_RESET, L->reset_rng.state);
+    hb__put_u64(out + HB__CP_OFF_ACTION, L->action_rng.state);
+    hb__put_u64(out + HB__CP_OFF_CHECK, hb__cartpole_state_check(out, HB__CP_OFF_CHECK));
 }
 
 /* Restore 'L' from 'st' if it is a cartpole state for this seed, with this configuration's fixed
@@ -295,28 +246,28 @@ static int state_read(const hb_kernel_state *st, const double *x, uint64_t seed,
         memcmp(b + HB__CP_OFF_KERNEL, kernel, KERNEL_LEN) != 0)
         return hb_error_set(err, HB_EINVAL, NULL, "%s: the saved state is not a cartpole state",
                             KNAME);
-    if (get_u32(b + HB__CP_OFF_VERSION) != STATE_VERSION)
+    if (hb__get_u32(b + HB__CP_OFF_VERSION) != STATE_VERSION)
         return hb_error_set(err, HB_EINVAL, NULL,
                             "%s: the saved state has layout version %lu, this kernel reads %d",
-                            KNAME, (unsigned long)get_u32(b + HB__CP_OFF_VERSION), STATE_VERSION);
-    if (get_u64(b + HB__CP_OFF_CHECK) != hb__cartpole_state_check(b, HB__CP_OFF_CHECK))
+                            KNAME, (unsigned long)hb__get_u32(b + HB__CP_OFF_VERSION), STATE_VERSION);
+    if (hb__get_u64(b + HB__CP_OFF_CHECK) != hb__cartpole_state_check(b, HB__CP_OFF_CHECK))
         return hb_error_set(err, HB_EINVAL, NULL, "%s: the saved state is damaged (bad check)",
                             KNAME);
-    if (get_u64(b + HB__CP_OFF_SEED) != seed)
+    if (hb__get_u64(b + HB__CP_OFF_SEED) != seed)
         return hb_error_set(err, HB_EINVAL, NULL,
                             "%s: the saved state is for seed %llu, not %llu", KNAME,
-                            (unsigned long long)get_u64(b + HB__CP_OFF_SEED),
+                            (unsigned long long)hb__get_u64(b + HB__CP_OFF_SEED),
                             (unsigned long long)seed);
     /* Compare bits, not values: the same configuration is the same bytes. */
     for (int i = 0; i < N_PARAM; i++)
-        if (!params[i].mut && get_u64(b + HB__CP_OFF_CONFIG + 8 * i) != f64_bits(x[i]))
+        if (!mut[i] && hb__get_u64(b + HB__CP_OFF_CONFIG + 8 * i) != hb__f64_bits(x[i]))
             return hb_error_set(err, HB_EINVAL, NULL,
                                 "%s: the saved state is for %s = %.17g, not %.17g (a fixed "
                                 "parameter)",
-                                KNAME, params[i].name, get_f64(b + HB__CP_OFF_CONFIG + 8 * i),
+                                KNAME, pname[i], hb__get_f64(b + HB__CP_OFF_CONFIG + 8 * i),
                                 x[i]);
-    uint32_t episodes = get_u32(b + HB__CP_OFF_EPISODES);
-    uint32_t diverged = get_u32(b + HB__CP_OFF_DIVERGED);
+    uint32_t episodes = hb__get_u32(b + HB__CP_OFF_EPISODES);
+    uint32_t diverged = hb__get_u32(b + HB__CP_OFF_DIVERGED);
     if (episodes > n)
         return hb_error_set(err, HB_EINVAL, NULL,
                             "%s: the saved state has trained %lu episodes, more than the %lu asked",
@@ -326,11 +277,11 @@ static int state_read(const hb_kernel_state *st, const double *x, uint64_t seed,
                             KNAME);
     memcpy(L->cfg, x, sizeof L->cfg);
     for (int k = 0; k < N_FEAT; k++) {
-        L->w[k] = get_f64(b + HB__CP_OFF_W + 8 * k);
-        L->v[k] = get_f64(b + HB__CP_OFF_V + 8 * k);
+        L->w[k] = hb__get_f64(b + HB__CP_OFF_W + 8 * k);
+        L->v[k] = hb__get_f64(b + HB__CP_OFF_V + 8 * k);
     }
-    L->reset_rng.state = get_u64(b + HB__CP_OFF_RESET);
-    L->action_rng.state = get_u64(b + HB__CP_OFF_ACTION);
+    L->reset_rng.state = hb__get_u64(b + HB__CP_OFF_RESET);
+    L->action_rng.state = hb__get_u64(b + HB__CP_OFF_ACTION);
     L->episodes = episodes;
     L->diverged = (int)diverged;
     return HB_OK;
@@ -340,54 +291,9 @@ static int state_read(const hb_kernel_state *st, const double *x, uint64_t seed,
 
 static int cp_space(const char *args, hb_space **out, hb_error *err)
 {
-    hb_space *sp = NULL;
-    int rc;
-    if (out == NULL) return hb_error_set(err, HB_EINVAL, NULL, "%s: 'out' is NULL", KNAME);
-    *out = NULL;
-    if (args != NULL)
-        return hb_error_set(err, HB_EINVAL, NULL, "kernel '%s' takes no options, got '%s'", KNAME,
-                            args);
-    if ((rc = hb_space_create(&sp)) != HB_OK)
-        return hb_error_set(err, rc, NULL, "%s: cannot create the space", KNAME);
-    for (int i = 0; i < N_PARAM; i++)
-        if ((rc = hb_space_add_float(sp, params[i].name, params[i].lower, params[i].upper,
-                                     params[i].scale, NAN, err)) != HB_OK ||
-            (params[i].mut && (rc = hb_space_set_mutable(sp, params[i].name, 1, err)) != HB_OK))
-            goto fail;
-    if ((rc = hb_space_finalize(sp, NULL, err)) != HB_OK) goto fail;
-    *out = sp;
-    return HB_OK;
-fail:
-    hb_space_free(sp);
-    return rc;
+    return hb__box_space(&box, args, out, err);
 }
 
-/* The space must be laid out as cp_space() builds it (the kernel reads x by position), the
- * budget positive and every value inside the kernel's own bounds (HB_ERANGE, never clamped). */
-static int check_args(const hb_space *sp, const double *x, double budget, const double *loss,
-                      hb_error *err)
-{
-    if (sp == NULL || x == NULL || loss == NULL)
-        return hb_error_set(err, HB_EINVAL, NULL, "%s: NULL space, config or loss", KNAME);
-    if (hb_space_dim(sp) != N_PARAM)
-        return hb_error_set(err, HB_EINVAL, NULL, "%s: the space has %zu parameters, expected %d",
-                            KNAME, hb_space_dim(sp), N_PARAM);
-    for (int i = 0; i < N_PARAM; i++)
-        if (hb_space_type(sp, (size_t)i) != HB_PARAM_FLOAT ||
-            strcmp(hb_space_name(sp, (size_t)i), params[i].name) != 0)
-            return hb_error_set(err, HB_EINVAL, NULL,
-                                "%s: parameter %d is '%s', expected the float '%s'", KNAME, i,
-                                hb_space_name(sp, (size_t)i), params[i].name);
-    if (!(budget > 0.0))
-        return hb_error_set(err, HB_EINVAL, NULL, "%s: budget must be > 0, got %g", KNAME,
-                            budget);
-    for (int i = 0; i < N_PARAM; i++)
-        if (!(x[i] >= params[i].lower && x[i] <= params[i].upper))
-            return hb_error_set(err, HB_ERANGE, NULL,
-                                "%s: parameter '%s' = %.17g is outside [%g, %g]", KNAME,
-                                params[i].name, x[i], params[i].lower, params[i].upper);
-    return HB_OK;
-}
 
 /* Train from 'from' (or from scratch) up to the budget's episode count, then evaluate. After a
  * divergence nothing is trained any more, but the episode count still advances to the budget,
@@ -402,11 +308,13 @@ static int cp_train(const hb_space *sp, const double *x, double budget, uint64_t
     learner L;
     episode ep;
     unsigned char *out = NULL;
+    double z;
     int rc;
 
-    if (loss != NULL) *loss = NAN;
     if (trained != NULL) *trained = 0.0;
-    if ((rc = check_args(sp, x, budget, loss, err)) != HB_OK) return rc;
+    /* the space laid out as cp_space() builds it (the kernel reads x by position), the budget
+     * positive, every value inside the kernel's own bounds (HB_ERANGE, never clamped) */
+    if ((rc = hb__box_check(&box, sp, x, budget, loss, &z, err)) != HB_OK) return rc;
     uint32_t n = (uint32_t)hb__budget_steps(budget, B_MAX);
     if (from == NULL)
         learner_init(&L, x, seed);

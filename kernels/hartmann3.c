@@ -4,7 +4,7 @@
 #include "kernels_impl.h"
 
 static const hb__hartmann h = {
-    {"hartmann3", 3, hb__hartmann_names, hb__hartmann_zeros, hb__hartmann_ones, 81.0},
+    {"hartmann3", 3, hb__hartmann_names, hb__hartmann_zeros, hb__hartmann_ones, 81.0, NULL, NULL, 0},
     {{3.0, 10.0, 30.0}, {0.1, 10.0, 35.0}, {3.0, 10.0, 30.0}, {0.1, 10.0, 35.0}},
     {{0.3689, 0.1170, 0.2673},
      {0.4699, 0.4387, 0.7470},

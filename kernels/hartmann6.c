@@ -4,7 +4,7 @@
 #include "kernels_impl.h"
 
 static const hb__hartmann h = {
-    {"hartmann6", 6, hb__hartmann_names, hb__hartmann_zeros, hb__hartmann_ones, 81.0},
+    {"hartmann6", 6, hb__hartmann_names, hb__hartmann_zeros, hb__hartmann_ones, 81.0, NULL, NULL, 0},
     {{10.0, 3.0, 17.0, 3.5, 1.7, 8.0},
      {0.05, 10.0, 17.0, 0.1, 8.0, 14.0},
      {3.0, 3.5, 1.7, 10.0, 17.0, 8.0},

@@ -27,42 +27,12 @@ static const char *const pname[DIM] = {"h0", "h1"};
 static const double lower[DIM] = {0.0, 0.0};
 static const double upper[DIM] = {1.0, 1.0};
 
-static const hb__box box = {KNAME, DIM, pname, lower, upper, B_MAX};
+static const int mut[DIM] = {1, 1};
 
-static void put_u64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
+static const hb__box box = {KNAME, DIM, pname, lower, upper, B_MAX, NULL, mut, 1};
 
-static uint64_t get_u64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static void put_f64(unsigned char *p, double d)
-{
-    uint64_t v;
-    memcpy(&v, &d, sizeof v);
-    put_u64(p, v);
-}
-
-static double get_f64(const unsigned char *p)
-{
-    uint64_t v = get_u64(p);
-    double d;
-    memcpy(&d, &v, sizeof d);
-    return d;
-}
-
-/* FNV-1a, as the cartpole state's: any single changed byte changes the result. */
-uint64_t hb__pbt_toy_state_check(const unsigned char *p, size_t n)
-{
-    uint64_t h = 0xCBF29CE484222325u;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001B3u;
-    return h;
-}
+/* FNV-1a over the first 'n' bytes, as the cartpole state's (kernels_impl.h). */
+uint64_t hb__pbt_toy_state_check(const unsigned char *p, size_t n) { return hb__fnv1a64(p, n); }
 
 static void state_write(const double *h, uint64_t steps, const double theta[DIM],
                         unsigned char *out)
@@ -72,11 +42,11 @@ static void state_write(const double *h, uint64_t steps, const double theta[DIM]
     out[HB__TOY_OFF_VERSION] = STATE_VERSION; /* u32 little-endian, the other bytes 0 */
     memcpy(out + HB__TOY_OFF_KERNEL, KNAME, sizeof KNAME);
     for (int i = 0; i < DIM; i++) {
-        put_f64(out + HB__TOY_OFF_H + 8 * i, h[i]);
-        put_f64(out + HB__TOY_OFF_THETA + 8 * i, theta[i]);
+        hb__put_f64(out + HB__TOY_OFF_H + 8 * i, h[i]);
+        hb__put_f64(out + HB__TOY_OFF_THETA + 8 * i, theta[i]);
     }
-    put_u64(out + HB__TOY_OFF_STEPS, steps);
-    put_u64(out + HB__TOY_OFF_CHECK, hb__pbt_toy_state_check(out, HB__TOY_OFF_CHECK));
+    hb__put_u64(out + HB__TOY_OFF_STEPS, steps);
+    hb__put_u64(out + HB__TOY_OFF_CHECK, hb__pbt_toy_state_check(out, HB__TOY_OFF_CHECK));
 }
 
 static int refuse(hb_error *err, const char *why)
@@ -98,37 +68,18 @@ static int state_read(const hb_kernel_state *st, uint64_t n, double theta[DIM], 
         memcmp(b + HB__TOY_OFF_KERNEL, kernel, KERNEL_LEN) != 0 ||
         memcmp(b + HB__TOY_OFF_VERSION, version, 4) != 0)
         return refuse(err, "not a state of this version of " KNAME);
-    if (get_u64(b + HB__TOY_OFF_CHECK) != hb__pbt_toy_state_check(b, HB__TOY_OFF_CHECK))
+    if (hb__get_u64(b + HB__TOY_OFF_CHECK) != hb__pbt_toy_state_check(b, HB__TOY_OFF_CHECK))
         return refuse(err, "damaged (bad check)");
-    uint64_t done = get_u64(b + HB__TOY_OFF_STEPS);
+    uint64_t done = hb__get_u64(b + HB__TOY_OFF_STEPS);
     if (done < 1 || done > n) return refuse(err, "more steps than the budget");
-    for (int i = 0; i < DIM; i++) theta[i] = get_f64(b + HB__TOY_OFF_THETA + 8 * i);
+    for (int i = 0; i < DIM; i++) theta[i] = hb__get_f64(b + HB__TOY_OFF_THETA + 8 * i);
     *steps = done;
     return HB_OK;
 }
 
 static int toy_space(const char *args, hb_space **out, hb_error *err)
 {
-    hb_space *sp = NULL;
-    int rc;
-    if (out == NULL) return hb_error_set(err, HB_EINVAL, NULL, "%s: 'out' is NULL", KNAME);
-    *out = NULL;
-    if (args != NULL)
-        return hb_error_set(err, HB_EINVAL, NULL, "kernel '%s' takes no options, got '%s'", KNAME,
-                            args);
-    if ((rc = hb_space_create(&sp)) != HB_OK)
-        return hb_error_set(err, rc, NULL, "%s: cannot create the space", KNAME);
-    for (int i = 0; i < DIM; i++)
-        if ((rc = hb_space_add_float(sp, pname[i], lower[i], upper[i], HB_SCALE_LINEAR, NAN,
-                                     err)) != HB_OK ||
-            (rc = hb_space_set_mutable(sp, pname[i], 1, err)) != HB_OK)
-            goto fail;
-    if ((rc = hb_space_finalize(sp, NULL, err)) != HB_OK) goto fail;
-    *out = sp;
-    return HB_OK;
-fail:
-    hb_space_free(sp);
-    return rc;
+    return hb__box_space(&box, args, out, err);
 }
 
 /* Steps from 'from' (or from θ = (0.9, 0.9)) up to the budget's step count with this h, then the
@@ -145,11 +96,6 @@ static int toy_train(const hb_space *sp, const double *x, double budget, uint64_
     (void)seed;
     if (trained != NULL) *trained = 0.0;
     if ((rc = hb__box_check(&box, sp, x, budget, loss, &z, err)) != HB_OK) return rc;
-    for (size_t i = 0; i < DIM; i++)
-        if (hb_space_type(sp, i) != HB_PARAM_FLOAT || strcmp(hb_space_name(sp, i), pname[i]) != 0)
-            return hb_error_set(err, HB_EINVAL, NULL,
-                                "%s: parameter %zu is '%s', expected the float '%s'", KNAME, i,
-                                hb_space_name(sp, i), pname[i]);
     uint64_t n = hb__budget_steps(budget, B_MAX);
     if (from != NULL && (rc = state_read(from, n, theta, &done, err)) != HB_OK) return rc;
     /* Allocate before training, so running out of memory changes nothing. */
