@@ -43,6 +43,20 @@ void hb_test_sampler_ordered(const char *kind);
 void hb_test_sampler_allocation_failures(const char *kind);
 void hb_test_sampler_cost(const char *kind);
 
+/* The training kernels' suites (test_kernels_cartpole.c, _toy.c, _train.c). The space of
+ * 'kernel' (NULL on failure, recorded as a failed assertion); train() that must succeed, its
+ * failure recorded at the caller's 'line'; bit equality of two doubles (== would let -0.0 and
+ * 0.0 pass as one) and of two states; a little-endian double in a state; a state's bytes freed. */
+typedef struct hb_kernel_state hb_kernel_state;
+hb_space *hb_test_kernel_space(const char *kernel, const char *args);
+double hb_test_train_ok(const char *kernel, const hb_space *sp, const double *x, double budget,
+                        uint64_t seed, const hb_kernel_state *from, hb_kernel_state *to,
+                        double *trained, unsigned line);
+int hb_test_same_bits(double a, double b);
+int hb_test_same_state(const hb_kernel_state *a, const hb_kernel_state *b);
+double hb_test_state_f64(const hb_kernel_state *st, size_t off);
+void hb_test_state_free(hb_kernel_state *st);
+
 /* Path of a file under tests/data (static buffer, valid until the next call). */
 const char *hb_test_data(const char *rel);
 /* Read a whole file; caller frees with hb_free. NULL on failure. */

@@ -27,56 +27,20 @@ static const double other_x[DIM] = {0.03, 0.9, 0.01, 0.01, 1.0};
 static const char *const names[DIM] = {"learning_rate", "gamma", "entropy_coef", "baseline_lr",
                                        "init_scale"};
 
-/* Record an assertion with a formatted message (CUnit copies the text). */
 static const hb_kernel *kernel(void) { return hb_kernels_find("cartpole"); }
-
-static hb_space *make_space(void)
-{
-    hb_space *sp = NULL;
-    hb_error err = {0};
-    int rc = kernel()->space(NULL, &sp, &err);
-    EXPECT(rc == HB_OK, "space() failed: %s", err.msg);
-    return rc == HB_OK ? sp : NULL;
-}
-
-/* Same bits: a loss compared with == would let -0.0 and 0.0 pass as one. */
-static int same_bits(double a, double b) { return memcmp(&a, &b, sizeof a) == 0; }
-
-static int same_state(const hb_kernel_state *a, const hb_kernel_state *b)
-{
-    return a->len == b->len && a->data != NULL && b->data != NULL &&
-           memcmp(a->data, b->data, a->len) == 0;
-}
-
-/* train() that must succeed; the state goes to 'to' when it is not NULL. */
-static double train_ok(const hb_space *sp, const double *x, double budget, uint64_t seed,
-                       const hb_kernel_state *from, hb_kernel_state *to, double *trained,
-                       unsigned line)
-{
-    hb_error err = {0};
-    double loss = NAN, t = NAN;
-    int rc = kernel()->train(sp, x, budget, seed, from, to, &t, &loss, &err);
-    hb_test_expect_(rc == HB_OK, __FILE__, line, "train(budget %g, seed %llu) gave %d (%s)", budget,
-            (unsigned long long)seed, rc, err.msg);
-    if (trained != NULL) *trained = t;
-    return loss;
-}
+static hb_space *make_space(void) { return hb_test_kernel_space("cartpole", NULL); }
+#define train_ok(sp, x, budget, seed, from, to, trained, line)                                     \
+    hb_test_train_ok("cartpole", sp, x, budget, seed, from, to, trained, line)
+#define same_bits hb_test_same_bits
+#define same_state hb_test_same_state
+#define state_f64 hb_test_state_f64
+#define state_free hb_test_state_free
 
 static uint32_t state_u32(const hb_kernel_state *st, size_t off)
 {
     const unsigned char *b = st->data;
     return (uint32_t)b[off] | (uint32_t)b[off + 1] << 8 | (uint32_t)b[off + 2] << 16 |
            (uint32_t)b[off + 3] << 24;
-}
-
-static double state_f64(const hb_kernel_state *st, size_t off)
-{
-    const unsigned char *b = st->data;
-    uint64_t v = 0;
-    double d;
-    for (int i = 0; i < 8; i++) v |= (uint64_t)b[off + (size_t)i] << (8 * i);
-    memcpy(&d, &v, sizeof d);
-    return d;
 }
 
 static void state_set_f64(hb_kernel_state *st, size_t off, double d)
@@ -101,13 +65,6 @@ static void state_copy(hb_kernel_state *dst, const hb_kernel_state *src)
     dst->len = src->len;
     CU_ASSERT_PTR_NOT_NULL_FATAL(dst->data);
     memcpy(dst->data, src->data, src->len);
-}
-
-static void state_free(hb_kernel_state *st)
-{
-    hb_free(st->data);
-    st->data = NULL;
-    st->len = 0;
 }
 
 /* The registry has it, with the metadata of docs/kernels.md §1.2 and §5 and a train function. */

@@ -15,53 +15,13 @@
 #include "pbt_toy_impl.h"
 
 static const hb_kernel *kernel(void) { return hb_kernels_find("pbt_toy"); }
-
-static hb_space *make_space(void)
-{
-    hb_space *sp = NULL;
-    hb_error err = {0};
-    int rc = kernel()->space(NULL, &sp, &err);
-    EXPECT(rc == HB_OK, "space() failed: %s", err.msg);
-    return rc == HB_OK ? sp : NULL;
-}
-
-static int same_bits(double a, double b) { return memcmp(&a, &b, sizeof a) == 0; }
-
-static int same_state(const hb_kernel_state *a, const hb_kernel_state *b)
-{
-    return a->len == b->len && a->data != NULL && b->data != NULL &&
-           memcmp(a->data, b->data, a->len) == 0;
-}
-
-static double train_ok(const hb_space *sp, const double *x, double budget,
-                       const hb_kernel_state *from, hb_kernel_state *to, double *trained,
-                       unsigned line)
-{
-    hb_error err = {0};
-    double loss = NAN, t = NAN;
-    int rc = kernel()->train(sp, x, budget, 0, from, to, &t, &loss, &err);
-    hb_test_expect_(rc == HB_OK, __FILE__, line, "train(budget %g) gave %d (%s)", budget, rc,
-                    err.msg);
-    if (trained != NULL) *trained = t;
-    return loss;
-}
-
-static void state_free(hb_kernel_state *st)
-{
-    hb_free(st->data);
-    st->data = NULL;
-    st->len = 0;
-}
-
-static double state_f64(const hb_kernel_state *st, size_t off)
-{
-    const unsigned char *b = st->data;
-    uint64_t v = 0;
-    double d;
-    for (int i = 0; i < 8; i++) v |= (uint64_t)b[off + (size_t)i] << (8 * i);
-    memcpy(&d, &v, sizeof d);
-    return d;
-}
+static hb_space *make_space(void) { return hb_test_kernel_space("pbt_toy", NULL); }
+#define train_ok(sp, x, budget, from, to, trained, line)                                           \
+    hb_test_train_ok("pbt_toy", sp, x, budget, 0, from, to, trained, line)
+#define same_bits hb_test_same_bits
+#define same_state hb_test_same_state
+#define state_f64 hb_test_state_f64
+#define state_free hb_test_state_free
 
 /* §8's step, written out: θi ← θi + η·(−2·hi·θi). */
 static void hand_steps(double theta[2], const double h[2], int n)

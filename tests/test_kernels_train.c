@@ -61,11 +61,7 @@ static int train(const hb_space *sp, const double *x, double budget, uint64_t se
     return rc;
 }
 
-static int same_state(const hb_kernel_state *a, const hb_kernel_state *b)
-{
-    return a->data != NULL && b->data != NULL && a->len == b->len &&
-           memcmp(a->data, b->data, a->len) == 0;
-}
+#define same_state hb_test_same_state
 
 static hb_kernel_state copy_state(const hb_kernel_state *s)
 {

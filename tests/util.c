@@ -5,8 +5,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "hb_common.h"
+#include "hb_kernel.h"
+#include "hb_kernels.h"
 #include "hb_space.h"
 #include "hb_test.h"
 
@@ -109,4 +112,52 @@ int hb_test_vectors_free(void)
     json_decref(vectors);
     vectors = NULL;
     return 0;
+}
+
+hb_space *hb_test_kernel_space(const char *kernel, const char *args)
+{
+    hb_space *sp = NULL;
+    hb_error err = {0};
+    int rc = hb_kernels_find(kernel)->space(args, &sp, &err);
+    hb_test_expect_(rc == HB_OK, __FILE__, __LINE__, "%s: space(%s): status %d (%s)", kernel,
+                    args ? args : "NULL", rc, err.msg);
+    return rc == HB_OK ? sp : NULL;
+}
+
+double hb_test_train_ok(const char *kernel, const hb_space *sp, const double *x, double budget,
+                        uint64_t seed, const hb_kernel_state *from, hb_kernel_state *to,
+                        double *trained, unsigned line)
+{
+    hb_error err = {0};
+    double loss = NAN, t = NAN;
+    int rc = hb_kernels_find(kernel)->train(sp, x, budget, seed, from, to, &t, &loss, &err);
+    hb_test_expect_(rc == HB_OK, __FILE__, line, "%s: train(budget %g, seed %llu) gave %d (%s)",
+                    kernel, budget, (unsigned long long)seed, rc, err.msg);
+    if (trained != NULL) *trained = t;
+    return loss;
+}
+
+int hb_test_same_bits(double a, double b) { return memcmp(&a, &b, sizeof a) == 0; }
+
+int hb_test_same_state(const hb_kernel_state *a, const hb_kernel_state *b)
+{
+    return a->len == b->len && a->data != NULL && b->data != NULL &&
+           memcmp(a->data, b->data, a->len) == 0;
+}
+
+double hb_test_state_f64(const hb_kernel_state *st, size_t off)
+{
+    const unsigned char *b = st->data;
+    uint64_t v = 0;
+    double d;
+    for (int i = 0; i < 8; i++) v |= (uint64_t)b[off + (size_t)i] << (8 * i);
+    memcpy(&d, &v, sizeof d);
+    return d;
+}
+
+void hb_test_state_free(hb_kernel_state *st)
+{
+    hb_free(st->data);
+    st->data = NULL;
+    st->len = 0;
 }
