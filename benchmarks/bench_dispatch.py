@@ -32,14 +32,8 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+from benchlib import MPI_ENV, ROOT, git_commit, hbmpi_version, log, write_result
 
-MPI_ENV = {
-    "OMPI_ALLOW_RUN_AS_ROOT": "1",
-    "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
-    "OMPI_MCA_rmaps_base_oversubscribe": "1",
-}
 
 # Stop rules per optimiser: long enough that the master loop lasts about 1-2 s on a 2-core
 # machine (full) or a few milliseconds (quick).
@@ -70,32 +64,8 @@ TARGET_RANDOM_RAW_FACTOR = 3.0
 TARGET_BOHB = 2000.0
 
 
-def log(*a):
-    print(*a, file=sys.stderr, flush=True)
-
-
 def default_path(*parts):
     return os.path.join(ROOT, *parts)
-
-
-def git_commit():
-    try:
-        c = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE,
-                           stderr=subprocess.DEVNULL, text=True, timeout=10).stdout.strip()
-        d = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=10).stdout
-        return (c + ("-dirty" if d.strip() else "")) or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def hbmpi_version(binary):
-    try:
-        out = subprocess.run([binary, "--version"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                             text=True, timeout=30).stdout
-        return out.splitlines()[0] if out else None
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def loadavg():
@@ -384,12 +354,7 @@ def main():
                                             {True: "PASS", False: "MISS", None: "n/a"}[c["pass"]]))
     log("total wall time %.1f s" % result["wall_seconds"])
 
-    text = json.dumps(result, indent=1)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
-    else:
-        print(text)
+    write_result(result, args.out)
     return 1 if failed else 0
 
 

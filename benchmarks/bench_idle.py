@@ -31,29 +31,8 @@ import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+from benchlib import MPI_ENV, ROOT, git_commit, log, write_result
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-MPI_ENV = {
-    "OMPI_ALLOW_RUN_AS_ROOT": "1",
-    "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
-    "OMPI_MCA_rmaps_base_oversubscribe": "1",
-}
-
-
-def log(*a):
-    print(*a, file=sys.stderr, flush=True)
-
-
-def git_commit():
-    try:
-        c = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE,
-                           stderr=subprocess.DEVNULL, text=True, timeout=10).stdout.strip()
-        d = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=10).stdout
-        return (c + ("-dirty" if d.strip() else "")) or None
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def read_stat(pid):
@@ -293,12 +272,7 @@ def main():
                 c["case"], c["rank"], c["role"], c["cpu_percent"], c["target"]))
     log("all under %g %%: %s; total wall time %.1f s" % (args.limit, "yes" if all_pass else "NO",
                                                         result["wall_seconds"]))
-    text = json.dumps(result, indent=1)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
-    else:
-        print(text)
+    write_result(result, args.out)
     if failed:
         return 1
     return 1 if args.check and not all_pass else 0

@@ -25,9 +25,9 @@ import sys
 import tempfile
 import time
 
+from benchlib import MPI_ENV
+
 ARGS = None
-MPI_ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
-           "OMPI_MCA_rmaps_base_oversubscribe": "1"}
 
 
 def run(argv, np=None):

@@ -33,27 +33,11 @@ import tempfile
 import time
 from xml.sax.saxutils import escape
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+from benchlib import HERE, ROOT, git_commit, log, write_result
 
 TARGET = 0.95
 TARGET_WORKERS = 1024
 COLOURS = {"hyperband": "#1f77b4", "bohb": "#d62728", "asha": "#2ca02c"}
-
-
-def log(*a):
-    print(*a, file=sys.stderr, flush=True)
-
-
-def git_commit():
-    try:
-        c = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE,
-                           stderr=subprocess.DEVNULL, text=True, timeout=10).stdout.strip()
-        d = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=10).stdout
-        return (c + ("-dirty" if d.strip() else "")) or None
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def busy_steps(trials):
@@ -353,12 +337,7 @@ def main():
         log("check %-32s %.4f %s %s%s" % (c["check"], c["value"], c["target"], "PASS" if c["pass"] else "MISS",
                                          " (run length capped)" if c["capped_run_length"] else ""))
     log("total wall time %.1f s" % result["wall_seconds"])
-    text = json.dumps(result, indent=1)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
-    else:
-        print(text)
+    write_result(result, args.out)
     return 1 if failed else 0
 
 
