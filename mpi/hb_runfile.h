@@ -61,7 +61,8 @@ typedef struct hb_run_view {
     char *optimizer;
     char *settings_json;        /* as the last session resolved them */
     double wall_seconds;
-    int workers;
+    int workers;                /* the last session's */
+    hb_session_span *spans;     /* each session's start and workers ('sessions' of them) */
     int state;                  /* HB_VIEW_FINISHED, _STOPPED (signal), _RUNNING (or killed) */
     size_t sessions, interrupted;
     hb_trial *trials;

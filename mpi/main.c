@@ -954,6 +954,10 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
     hb_run_result res;
     rc = hb_runtime_run(&spec, comm, &res, &err);
     int code = HB_EXIT_OK;
+    /* the sessions of a resumed run, each with its workers, for the report's utilisation */
+    hb_session_span *spans = NULL;
+    size_t n_spans = 0;
+    if (rank == 0 && rf.have_log && hb_report_sessions(&rf.log, &spans, &n_spans) != HB_OK) n_spans = 0;
     if (rank == 0) {
         hb_error ferr;
         hb_error_clear(&ferr);
@@ -977,6 +981,7 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
                 hb_run_result_fini(&res);
                 hb_space_free(sp);
                 hb_free(start_xs);
+                hb_free(spans);
                 if (comm != MPI_COMM_NULL) MPI_Abort(comm, HB_EXIT_INTERRUPTED);
                 return HB_EXIT_INTERRUPTED;
             }
@@ -993,6 +998,7 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
             hb_run_result_fini(&res);
             hb_space_free(sp);
             hb_free(start_xs);
+            hb_free(spans);
             fflush(NULL);
             if (comm != MPI_COMM_NULL) MPI_Abort(comm, HB_EXIT_LOST);
             return HB_EXIT_LOST;
@@ -1004,7 +1010,8 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
     } else if (rank == 0) {
         if (json) {
             hb_buf b = HB_BUF_INIT;
-            hb_report_info info = {kname, &res.settings, NULL, res.wall_seconds, res.workers, NULL};
+            hb_report_info info = {kname, &res.settings, NULL, res.wall_seconds, res.workers, NULL,
+                                   spans, n_spans};
             hb_report_json(sp, &info, res.trials, res.n, &b);
             if (b.failed) {
                 fprintf(stderr, "hbmpi run: out of memory writing the report\n");
@@ -1020,6 +1027,7 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
     hb_run_result_fini(&res);
     hb_space_free(sp);
     hb_free(start_xs);
+    hb_free(spans);
     return code;
 }
 

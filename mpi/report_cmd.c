@@ -276,8 +276,12 @@ static void summary(const char *path, const hb_run_view *v)
         busy += t[i].end - t[i].start;
         if (t[i].worker > wmax) wmax = t[i].worker;
     }
-    double cap = v->wall_seconds * (v->workers > 0 ? v->workers : 1);
-    printf("\nworkers: %d, busy %.1f %% of the run time (%.3f of %.3f worker-seconds)\n", v->workers,
+    /* capacity: each session's workers for its length (a run resumed with another count) */
+    double cap = v->sessions ? hb_report_capacity(v->spans, v->sessions, v->wall_seconds)
+                             : v->wall_seconds * (v->workers > 0 ? v->workers : 1);
+    char label[40];
+    hb_report_workers_label(v->spans, v->sessions, v->workers, label, sizeof label);
+    printf("\nworkers: %s, busy %.1f %% of the run time (%.3f of %.3f worker-seconds)\n", label,
            cap > 0 ? 100 * busy / cap : 0, busy, cap);
     if (wmax <= 64) {
         for (int w = 0; w <= wmax; w++) {
@@ -494,7 +498,8 @@ static int write_plot(const char *path, const hb_run_view *v, const char *file)
     char title[512];
     snprintf(title, sizeof title, "%s on %s, seed %llu (%s)", v->settings.optimizer,
              v->kernel ? v->kernel : v->objective, (unsigned long long)v->settings.seed, path);
-    hb_plot_info info = {title, v->workers, v->wall_seconds, hb_report_is_pbt(v->settings.optimizer), v->space};
+    hb_plot_info info = {title, v->workers, v->wall_seconds, hb_report_is_pbt(v->settings.optimizer), v->space,
+                         v->spans, v->sessions};
     hb_buf b = HB_BUF_INIT;
     int rc = png ? hb_plot_png(&info, v->trials, v->n, &b) : hb_plot_svg(&info, v->trials, v->n, &b);
     if (rc != HB_OK || b.failed) {

@@ -436,6 +436,7 @@ void hb_run_view_fini(hb_run_view *v)
     hb_free(v->settings_json);
     hb_free(v->trials);
     hb_free(v->damage);
+    hb_free(v->spans);
     memset(v, 0, sizeof *v);
 }
 
@@ -492,7 +493,10 @@ int hb_run_view_load(const char *path, hb_run_view *v, int salvage, hb_error *er
             }
         }
         v->wall_seconds = t;
-        if (hb_runlog_trials(&v->log, &v->trials, &v->n) != HB_OK)
+        size_t ns = 0;
+        if (hb_report_sessions(&v->log, &v->spans, &ns) != HB_OK)
+            rc = hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
+        else if (hb_runlog_trials(&v->log, &v->trials, &v->n) != HB_OK)
             rc = hb_error_set(err, HB_ESYNTAX, NULL, "%s: a result names a job that was never issued", path);
     }
     json_decref(h);
@@ -513,7 +517,7 @@ int hb_run_view_print_json(const hb_run_view *v, FILE *out)
 int hb_run_view_json(const hb_run_view *v, hb_buf *out)
 {
     hb_report_info info = {v->kernel, &v->settings, v->settings_json ? v->settings_json : "null", v->wall_seconds,
-                           v->workers, v->damage};
+                           v->workers, v->damage, v->spans, v->sessions};
     return hb_report_json(v->space, &info, v->trials, v->n, out);
 }
 

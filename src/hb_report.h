@@ -6,6 +6,7 @@
 #include "hb_buf.h"
 #include "hb_history.h"
 #include "hb_opt.h"
+#include "hb_runlog.h"
 #include "hb_space.h"
 
 typedef struct hb_trial {
@@ -25,6 +26,25 @@ typedef struct hb_trial {
                                from the previous rung's checkpoint */
 } hb_trial;
 
+/* One session of a run (a start or a resume): when it started, in run time, and how many workers
+ * evaluated in it. A resumed run may have another worker count in each session. */
+typedef struct hb_session_span {
+    double start;
+    int workers;
+} hb_session_span;
+
+/* The sessions of 'log' (its SESSION events, in order) into '*out' (hb_malloc'd, NULL when there
+ * is none) and '*n'. HB_OK or HB_ENOMEM. */
+HB_API int hb_report_sessions(const hb_runlog *log, hb_session_span **out, size_t *n);
+
+/* Worker-seconds the 'n' sessions offered by run time 'end': each session's workers (at least 1)
+ * times the time from its start to the next session's start, the last one's to 'end'. */
+HB_API double hb_report_capacity(const hb_session_span *s, size_t n, double end);
+
+/* The worker counts of the sessions for people: "2" when every session had 2, "2, then 1" when
+ * they changed (at most three counts are listed; more: "1 to 4"). Always NUL-terminated. */
+HB_API void hb_report_workers_label(const hb_session_span *s, size_t n, int workers, char *buf, size_t size);
+
 typedef struct hb_report_info {
     const char *kernel;     /* NULL for a user space (printed as null) */
     const hb_opt_settings *settings;
@@ -33,6 +53,10 @@ typedef struct hb_report_info {
     double wall_seconds;
     int workers;            /* evaluating workers, for utilisation */
     const char *damaged;    /* if not NULL, printed as "damaged": what is wrong with the run file */
+    const hb_session_span *sessions; /* the run's sessions, for utilisation (busy time over the
+                                        capacity of each session); NULL: one session of
+                                        'workers' for 'wall_seconds' */
+    size_t n_sessions;
 } hb_report_info;
 
 /* Index of the incumbent: the lowest ok loss among trials at the largest budget that has an ok

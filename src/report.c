@@ -2,6 +2,7 @@
 #include "hb_report.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 long hb_report_best(const hb_trial *t, size_t n)
@@ -185,6 +186,65 @@ static void schedule_json(const hb_space *sp, const hb_trial *t, size_t n, long 
     hb_free(st);
 }
 
+int hb_report_sessions(const hb_runlog *log, hb_session_span **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < log->n; i++) k += log->ev[i].kind == HB_EV_SESSION;
+    if (k == 0) return HB_OK;
+    hb_session_span *s = hb_malloc(k * sizeof *s);
+    if (s == NULL) return HB_ENOMEM;
+    for (size_t i = 0, j = 0; i < log->n; i++)
+        if (log->ev[i].kind == HB_EV_SESSION) s[j++] = (hb_session_span){log->ev[i].start, log->ev[i].worker};
+    *out = s;
+    *n = k;
+    return HB_OK;
+}
+
+double hb_report_capacity(const hb_session_span *s, size_t n, double end)
+{
+    double cap = 0;
+    for (size_t i = 0; i < n; i++) {
+        double until = i + 1 < n ? s[i + 1].start : end, len = until - s[i].start;
+        if (len > 0) cap += len * (s[i].workers > 0 ? s[i].workers : 1);
+    }
+    return cap;
+}
+
+void hb_report_workers_label(const hb_session_span *s, size_t n, int workers, char *buf, size_t size)
+{
+    if (size == 0) return;
+    int list[3], k = 0, lo = workers, hi = workers, many = 0;
+    for (size_t i = 0; i < n; i++) {
+        int w = s[i].workers;
+        if (i == 0 || w < lo) lo = w;
+        if (i == 0 || w > hi) hi = w;
+        if (k > 0 && list[k - 1] == w) continue;
+        if (k < 3)
+            list[k++] = w;
+        else
+            many = 1;
+    }
+    if (k <= 1)
+        snprintf(buf, size, "%d", k ? list[0] : workers);
+    else if (many)
+        snprintf(buf, size, "%d to %d", lo, hi);
+    else if (k == 2)
+        snprintf(buf, size, "%d, then %d", list[0], list[1]);
+    else
+        snprintf(buf, size, "%d, then %d, then %d", list[0], list[1], list[2]);
+}
+
+/* Busy worker-seconds over the capacity of the run's sessions, at most 1. */
+static double utilisation(const hb_report_info *info, double busy)
+{
+    double cap = info->n_sessions > 0 ? hb_report_capacity(info->sessions, info->n_sessions, info->wall_seconds)
+                                      : info->wall_seconds * (info->workers > 0 ? info->workers : 1);
+    double util = cap > 0 ? busy / cap : 0;
+    return util > 1 ? 1 : util;
+}
+
 int hb_report_json(const hb_space *sp, const hb_report_info *info, const hb_trial *t, size_t n,
                    hb_buf *b)
 {
@@ -258,9 +318,7 @@ int hb_report_json(const hb_space *sp, const hb_report_info *info, const hb_tria
         hb_buf_puts(b, "}");
     }
     if (hb_report_is_pbt(s->optimizer)) schedule_json(sp, t, n, bi, b);
-    double cap = info->wall_seconds * (info->workers > 0 ? info->workers : 1);
-    double util = cap > 0 ? busy / cap : 0;
-    if (util > 1) util = 1;
+    double util = utilisation(info, busy);
     hb_buf_printf(b, ",\n  \"totals\": {\"evaluations\": %zu, \"budget\": ", n);
     hb_buf_json_number(b, total_budget);
     hb_buf_puts(b, ", \"budget_spent\": ");

@@ -89,6 +89,10 @@ set_tests_properties(runfile_damaged PROPERTIES TIMEOUT 300 LABELS runfile ENVIR
 # Real mpirun -n 3, killed with SIGKILL at random moments; signals to rank 0, to every rank, to a worker;
 # a library objective that ignores the stop (rank 0 saves and ends the MPI job).
 list(APPEND HB_RUNFILE_TEST --objlib ${CMAKE_CURRENT_BINARY_DIR}/objectives/libobj.so)
+# A run of 2 workers resumed with 1: utilisation weighted by each session's workers.
+add_test(NAME runfile_workers COMMAND ${HB_RUNFILE_TEST} workers)
+set_tests_properties(runfile_workers PROPERTIES TIMEOUT 300 LABELS "runfile;mpi" ENVIRONMENT "${HB_MPI_ENV}"
+                     PROCESSORS 2)
 foreach(t kill signals stuck)
   add_test(NAME runfile_${t} COMMAND ${HB_RUNFILE_TEST} ${t})
   set_tests_properties(runfile_${t} PROPERTIES TIMEOUT 600 LABELS "runfile;mpi" ENVIRONMENT "${HB_MPI_ENV}"

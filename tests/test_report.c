@@ -37,7 +37,7 @@ static void test_json_shape(void)
     hb_opt_settings_init(&s);
     s.seed = 5;
     s.max_budget = 81;
-    hb_report_info info = {"branin", &s, NULL, 4.0, 1, NULL};
+    hb_report_info info = {"branin", &s, NULL, 4.0, 1, NULL, NULL, 0};
     hb_buf b = HB_BUF_INIT;
     CU_ASSERT_EQUAL(hb_report_json(sp, &info, t, 2, &b), HB_OK);
     json_error_t je;
@@ -88,7 +88,7 @@ static void test_json_extras(void)
     hb_opt_settings s;
     hb_opt_settings_init(&s);
     /* settings as a damaged run file held them (found by changing bytes of a real one) */
-    hb_report_info info = {NULL, &s, "{\"min_budg\xeft\": 1.0, \"eta\": 3", 1.0, 1, "damaged: \xc3"};
+    hb_report_info info = {NULL, &s, "{\"min_budg\xeft\": 1.0, \"eta\": 3", 1.0, 1, "damaged: \xc3", NULL, 0};
     hb_buf b = HB_BUF_INIT;
     CU_ASSERT_EQUAL(hb_report_json(sp, &info, t, 4, &b), HB_OK);
     json_t *r = json_loads(b.data, 0, NULL);
@@ -200,7 +200,7 @@ static void test_schedule_json(void)
     const char *names[] = {"pbt", "pb2", "random", "bohb"};
     for (int k = 0; k < 4; k++) {
         s.optimizer = names[k];
-        hb_report_info info = {NULL, &s, NULL, 1.0, 1, NULL};
+        hb_report_info info = {NULL, &s, NULL, 1.0, 1, NULL, NULL, 0};
         hb_buf b = HB_BUF_INIT;
         CU_ASSERT_EQUAL(hb_report_json(sp, &info, t, 4, &b), HB_OK);
         json_t *r = json_loads(b.data, 0, NULL);
@@ -233,7 +233,7 @@ static void test_schedule_json(void)
     /* no ok trial: an empty schedule */
     t[3].status = t[2].status = t[1].status = t[0].status = HB_TRIAL_CRASHED;
     s.optimizer = "pbt";
-    hb_report_info info = {NULL, &s, NULL, 1.0, 1, NULL};
+    hb_report_info info = {NULL, &s, NULL, 1.0, 1, NULL, NULL, 0};
     hb_buf b = HB_BUF_INIT;
     CU_ASSERT_EQUAL(hb_report_json(sp, &info, t, 4, &b), HB_OK);
     json_t *r = json_loads(b.data, 0, NULL);

@@ -17,6 +17,10 @@ typedef struct hb_plot_info {
                             a step continued): adds the population and schedule panels */
     const hb_space *space; /* the run's space, for the schedule panel's mutable parameters; with
                               pbt set, NULL draws that panel without parameters */
+    const hb_session_span *sessions; /* a resumed run's sessions: the workers line follows each
+                                        session's count and utilisation is weighted by session;
+                                        NULL: one session of 'workers' */
+    size_t n_sessions;
 } hb_plot_info;
 
 /* Width and height of the figure in pixels (both formats); a pbt/pb2 figure has a third row. */

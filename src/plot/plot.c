@@ -816,6 +816,44 @@ static void panel_scatter(hb__scene *sc, const panel *p, const series *s, const 
         note(sc, p, "no ok trial");
 }
 
+/* The sessions of 'info' (a single one of info->workers when none is given). */
+static const hb_session_span *sessions_of(const hb_plot_info *info, hb_session_span *one, size_t *n)
+{
+    if (info->sessions && info->n_sessions > 0) {
+        *n = info->n_sessions;
+        return info->sessions;
+    }
+    *one = (hb_session_span){0, info->workers};
+    *n = info->workers > 0;
+    return one;
+}
+
+/* The most workers of any session (0: unknown). */
+static int most_workers(const hb_plot_info *info)
+{
+    hb_session_span one;
+    size_t n;
+    const hb_session_span *ss = sessions_of(info, &one, &n);
+    int w = 0;
+    for (size_t i = 0; i < n; i++)
+        if (ss[i].workers > w) w = ss[i].workers;
+    return w;
+}
+
+/* The dashed line of the workers each session had, a step at each resume. */
+static void workers_line(hb__scene *sc, const panel *p, const series *s, const hb_session_span *ss, size_t n)
+{
+    size_t first = sc->npts;
+    double a = p->x0;
+    for (size_t i = 0; i < n; i++) {
+        double b = i + 1 < n ? fmin(p->x1, fmax(a, px(p, fmax(s->t_lo, ss[i + 1].start)))) : p->x1;
+        point(sc, a, py(p, ss[i].workers));
+        point(sc, b, py(p, ss[i].workers));
+        a = b;
+    }
+    polyline(sc, first, C_GREY, 1.5, 6, p->idx);
+}
+
 static void panel_workers(hb__scene *sc, const panel *p, const series *s, const hb_plot_info *info)
 {
     draw_grid(sc, p);
@@ -832,18 +870,19 @@ static void panel_workers(hb__scene *sc, const panel *p, const series *s, const 
         point(sc, px(p, s->t_hi), py(p, cur));
         polyline(sc, first, C_BLUE, 1.5, 0, p->idx);
     }
-    if (info->workers > 0) {
-        double y = py(p, info->workers);
-        segment(sc, p->x0, y, p->x1, y, C_GREY, 1.5, 6, p->idx);
-    }
+    hb_session_span one;
+    size_t ns;
+    const hb_session_span *ss = sessions_of(info, &one, &ns);
+    int workers = most_workers(info);
+    if (workers > 0) workers_line(sc, p, s, ss, ns);
     char title[64] = "Busy workers";
-    double cap = info->wall_seconds * info->workers;
-    if (s->n > 0 && info->workers > 0 && cap > 0 && isfinite(cap))
-        snprintf(title, sizeof title, "Busy workers (utilisation %.0f%%)",
-                 100 * fmin(1, s->busy / cap));
+    double cap = hb_report_capacity(ss, ns, info->wall_seconds);
+    if (s->n > 0 && workers > 0 && cap > 0 && isfinite(cap))
+        snprintf(title, sizeof title, "Busy workers (utilisation %.0f%%)", 100 * fmin(1, s->busy / cap));
     draw_axes(sc, p, title, "time (s)", "running trials");
-    char w[48];
-    snprintf(w, sizeof w, "workers (%d)", info->workers);
+    char label[40], w[56];
+    hb_report_workers_label(ss, ns, info->workers, label, sizeof label);
+    snprintf(w, sizeof w, "workers (%s)", label);
     legend_item it[2] = {
         {1, HB__SHAPE_CIRCLE, C_BLUE, 1, 1.5, 0, "running trials"},
         {1, HB__SHAPE_CIRCLE, C_GREY, 1, 1.5, 6, w},
@@ -852,7 +891,7 @@ static void panel_workers(hb__scene *sc, const panel *p, const series *s, const 
     memcpy(alt, it, sizeof alt);
     alt[0].label = "running";
     alt[1].label = "workers";
-    draw_legend(sc, p, it, alt, info->workers > 0 ? 2 : 1);
+    draw_legend(sc, p, it, alt, workers > 0 ? 2 : 1);
     if (s->n == 0) note(sc, p, "no trials");
 }
 
@@ -1139,7 +1178,7 @@ int hb__plot_scene_build(const hb_plot_info *info, const hb_trial *t, size_t n, 
     int loss_log = s.loss_lo > 0 && s.loss_hi / s.loss_lo >= 1000;
     hb__plot_axis(&pn[2].ay, s.loss_lo, s.loss_hi, loss_log, 0, 0, len,
                   LEGEND_H + (s.nbad ? FAIL_BAND : 0) + 4, 0, S_LABEL);
-    double top = fmax(s.max_busy, info->workers > 0 ? info->workers : 0);
+    double top = fmax(s.max_busy, most_workers(info));
     hb__plot_axis(&pn[3].ay, 0, top > 0 ? top : 1, 0, 1, 1, len, LEGEND_H + 4, 0, S_LABEL);
     double strip_lw = 0;
     if (info->pbt) {
@@ -1198,9 +1237,17 @@ int hb__plot_scene_build(const hb_plot_info *info, const hb_trial *t, size_t n, 
     text(sc, W / 2, 36, info->title ? info->title : "hbmpi run", S_TITLE, 0, 0, 1, C_TEXT, W - 40);
     char sub[200], wall[40];
     int k = snprintf(sub, sizeof sub, "%zu trial%s (%zu not ok)", n, n == 1 ? "" : "s", s.nbad);
-    if (info->workers > 0 && k > 0 && (size_t)k < sizeof sub)
-        k += snprintf(sub + k, sizeof sub - (size_t)k, ", %d worker%s", info->workers,
-                      info->workers == 1 ? "" : "s");
+    if (most_workers(info) > 0 && k > 0 && (size_t)k < sizeof sub) {
+        hb_session_span one;
+        size_t ns;
+        const hb_session_span *ss = sessions_of(info, &one, &ns);
+        char label[40];
+        hb_report_workers_label(ss, ns, info->workers, label, sizeof label);
+        if (strchr(label, ' '))
+            k += snprintf(sub + k, sizeof sub - (size_t)k, ", workers %s", label);
+        else
+            k += snprintf(sub + k, sizeof sub - (size_t)k, ", %s worker%s", label, !strcmp(label, "1") ? "" : "s");
+    }
     if (info->wall_seconds > 0 && k > 0 && (size_t)k < sizeof sub) {
         fmt_g(wall, sizeof wall, info->wall_seconds, 4);
         snprintf(sub + k, sizeof sub - (size_t)k, ", %s s wall time", wall);

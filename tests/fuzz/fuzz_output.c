@@ -72,7 +72,7 @@ static void check_report(const hb_eval_result *r)
     double x = 0.5;
     hb_opt_settings s;
     hb_opt_settings_init(&s);
-    hb_report_info info = {NULL, &s, NULL, 1, 1, NULL};
+    hb_report_info info = {NULL, &s, NULL, 1, 1, NULL, NULL, 0};
     hb_trial t = {0};
     t.x = &x;
     t.budget = 1;

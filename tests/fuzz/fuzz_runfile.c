@@ -103,7 +103,7 @@ static void report(const char *header, const hb_runlog *log)
             const char *settings = NULL; /* the last session's, as `report` takes them */
             for (size_t i = 0; i < log->n; i++)
                 if (log->ev[i].kind == HB_EV_SESSION) settings = log->ev[i].extras;
-            hb_report_info info = {NULL, &s, settings, 1.0, 1, "damaged"};
+            hb_report_info info = {NULL, &s, settings, 1.0, 1, "damaged", NULL, 0};
             hb_buf b = HB_BUF_INIT;
             hb_report_json(sp, &info, t, n, &b);
             if (!b.failed) {

@@ -205,7 +205,7 @@ static hb_trial bad_trial(uint64_t id, double budget, hb_trial_status st, double
 
 static void test_arguments(void)
 {
-    hb_plot_info info = {"args", 2, 10, 0, NULL};
+    hb_plot_info info = {"args", 2, 10, 0, NULL, NULL, 0};
     hb_trial one = ok_trial(0, 1, 0.5, 0, 1);
     hb_buf b = HB_BUF_INIT;
     CHECK(hb_plot_svg(NULL, &one, 1, &b) == HB_EINVAL);
@@ -349,7 +349,7 @@ static void test_run(void)
     double wall = 0;
     size_t n = make_run(t, N, 4, 1, &wall);
     CHECK(n == N);
-    hb_plot_info info = {"bohb on hartmann6, seed 1", 4, wall, 0, NULL};
+    hb_plot_info info = {"bohb on hartmann6, seed 1", 4, wall, 0, NULL, NULL, 0};
     plot_case("normal", &info, t, n);
 
     /* The same run, all at budget 1 with equal losses: flat lines, no log axis. */
@@ -359,7 +359,7 @@ static void test_run(void)
         e[i].budget = 1;
         e[i].loss = 0.25;
     }
-    hb_plot_info einfo = {"equal budgets and losses", 4, wall, 0, NULL};
+    hb_plot_info einfo = {"equal budgets and losses", 4, wall, 0, NULL, NULL, 0};
     plot_case("equal", &einfo, e, n);
 
     /* Many trials: 20000 on 64 workers. */
@@ -369,7 +369,7 @@ static void test_run(void)
     if (big) {
         double bw = 0;
         m = make_run(big, m, 64, 3, &bw);
-        hb_plot_info binfo = {"hyperband, 64 workers", 64, bw, 0, NULL};
+        hb_plot_info binfo = {"hyperband, 64 workers", 64, bw, 0, NULL, NULL, 0};
         plot_case("many", &binfo, big, m);
         hb_free(big);
     }
@@ -377,17 +377,17 @@ static void test_run(void)
 
 static void test_edges(void)
 {
-    hb_plot_info info = {"an empty run", 4, 0, 0, NULL};
+    hb_plot_info info = {"an empty run", 4, 0, 0, NULL, NULL, 0};
     plot_case("empty", &info, NULL, 0);
 
     hb_trial bad[5];
     for (int i = 0; i < 5; i++)
         bad[i] = bad_trial((uint64_t)i, 1 + i, (hb_trial_status)(1 + i), i * 2.0, i * 2.0 + 1.5);
-    hb_plot_info binfo = {"every trial failed", 2, 11, 0, NULL};
+    hb_plot_info binfo = {"every trial failed", 2, 11, 0, NULL, NULL, 0};
     plot_case("no_ok", &binfo, bad, 5);
 
     hb_trial one = ok_trial(0, 9, 0.75, 0.5, 3.5);
-    hb_plot_info oinfo = {"a single trial", 1, 4, 0, NULL};
+    hb_plot_info oinfo = {"a single trial", 1, 4, 0, NULL, NULL, 0};
     plot_case("single_ok", &oinfo, &one, 1);
     hb_trial onebad = bad_trial(0, 9, HB_TRIAL_TIMEOUT, 0, 60);
     plot_case("single_failed", &oinfo, &onebad, 1);
@@ -396,7 +396,7 @@ static void test_edges(void)
     hb_trial neg[40];
     for (int i = 0; i < 40; i++)
         neg[i] = ok_trial((uint64_t)i, i < 20 ? 2 : 4, -pow(10, i / 8.0) + 0.3 * (i % 3), i, i + 2);
-    hb_plot_info ninfo = {"negative losses", 2, 0, 0, NULL};
+    hb_plot_info ninfo = {"negative losses", 2, 0, 0, NULL, NULL, 0};
     plot_case("negative", &ninfo, neg, 40);
 
     /* Values from 1e-12 to 1e12: losses, budgets and times. */
@@ -406,7 +406,7 @@ static void test_edges(void)
         ext[i] = ok_trial((uint64_t)i, v, (i % 2 ? v : 1 / v), v * 0.5, v);
         if (i % 7 == 3) ext[i].status = HB_TRIAL_NAN;
     }
-    hb_plot_info xinfo = {"extreme values 1e-12 .. 1e12", 3, 1e12, 0, NULL};
+    hb_plot_info xinfo = {"extreme values 1e-12 .. 1e12", 3, 1e12, 0, NULL, NULL, 0};
     plot_case("extreme", &xinfo, ext, 30);
     /* Huge losses on a linear scale (mixed signs). */
     hb_trial mix[4] = {ok_trial(0, 1, -1e12, 0, 1), ok_trial(1, 1, 1e12, 1, 2),
@@ -416,7 +416,7 @@ static void test_edges(void)
     /* No time at all: wall 0, every start and end 0, no workers. */
     hb_trial zt[6];
     for (int i = 0; i < 6; i++) zt[i] = ok_trial((uint64_t)i, 3, 1.0 / (i + 1), 0, 0);
-    hb_plot_info zinfo = {"zero times", 0, 0, 0, NULL};
+    hb_plot_info zinfo = {"zero times", 0, 0, 0, NULL, NULL, 0};
     plot_case("zero_time", &zinfo, zt, 6);
 
     /* Bad data: NaN and infinite numbers, start after end, negative times; a title with XML
@@ -429,9 +429,9 @@ static void test_edges(void)
     };
     hb_plot_info minfo = {"<b>&amp; \"q\" caf\xc3\xa9 \xff\xfe bad\x01\x7f bytes, and a title "
                           "far too long to fit on one line of the figure, so it is cut ... end",
-                          -3, NAN, 0, NULL};
+                          -3, NAN, 0, NULL, NULL, 0};
     plot_case("messy", &minfo, msg, 8);
-    hb_plot_info ninf = {NULL, 2, INFINITY, 0, NULL};
+    hb_plot_info ninf = {NULL, 2, INFINITY, 0, NULL, NULL, 0};
     plot_case("no_title", &ninf, msg, 8);
 }
 
@@ -531,7 +531,7 @@ static void test_pbt(void)
     hb_space *sp = pbt_space(4);
     size_t n = make_pbt_run(t, xs, hb_space_dim(sp), sp, POP, STEPS, 11);
     CHECK(n == N);
-    hb_plot_info info = {"pbt on a toy, seed 11", 2, n + 1.0, 1, sp};
+    hb_plot_info info = {"pbt on a toy, seed 11", 2, n + 1.0, 1, sp, NULL, 0};
     plot_case("pbt", &info, t, n);
     /* The scene: six panels and a clip per schedule strip; a line per member (width 1.5) in the
      * population panel, one line per mutable parameter in its strip, every point inside its clip. */
@@ -559,12 +559,12 @@ static void test_pbt(void)
     /* More mutable parameters than strips; no space; no ok trial. */
     sp = pbt_space(9);
     n = make_pbt_run(t, xs, hb_space_dim(sp), sp, 3, 5, 12);
-    hb_plot_info minfo = {"pbt, nine mutable parameters", 2, n + 1.0, 1, sp};
+    hb_plot_info minfo = {"pbt, nine mutable parameters", 2, n + 1.0, 1, sp, NULL, 0};
     plot_case("pbt_many", &minfo, t, n);
     CHECK(hb__plot_scene_build(&minfo, t, n, &sc) == HB_OK);
     CHECK(sc.nclips == 5 + HB_PLOT_MAX_SCHEDULE);
     hb__plot_scene_fini(&sc);
-    hb_plot_info ninfo = {"pbt without a space", 2, n + 1.0, 1, NULL};
+    hb_plot_info ninfo = {"pbt without a space", 2, n + 1.0, 1, NULL, NULL, 0};
     plot_case("pbt_nospace", &ninfo, t, n);
     for (size_t i = 0; i < n; i++) t[i].status = HB_TRIAL_CRASHED;
     plot_case("pbt_no_ok", &minfo, t, n);
@@ -579,12 +579,12 @@ static void test_alloc_failures(void)
     static hb_trial t[N];
     double wall = 0;
     size_t n = make_run(t, N, 3, 5, &wall);
-    hb_plot_info info = {"allocation failures", 3, wall, 0, NULL};
+    hb_plot_info info = {"allocation failures", 3, wall, 0, NULL, NULL, 0};
     static hb_trial pt[24];
     static double xs[24 * 5];
     hb_space *sp = pbt_space(3);
     size_t pn = make_pbt_run(pt, xs, hb_space_dim(sp), sp, 4, 6, 3);
-    hb_plot_info pinfo = {"allocation failures, pbt", 2, 30, 1, sp};
+    hb_plot_info pinfo = {"allocation failures, pbt", 2, 30, 1, sp, NULL, 0};
     for (int png = 0; png < 4; png++) {
         if (png == 2) { /* the pbt figure, both ways */
             info = pinfo;

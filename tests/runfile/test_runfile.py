@@ -3,7 +3,7 @@
 processes, real mpirun, real SIGKILL, files read back with h5py and pandas.
 
 usage: test_runfile.py --hbmpi PATH --mpirun PATH [--tmp DIR] GROUP
-GROUP: basic cmd_signal mismatch finished locked warm kill signals
+GROUP: basic cmd_signal mismatch finished locked warm workers kill signals stuck
 Ends with a line 'N passed, M failed'; exits 1 if anything failed.
 """
 import argparse
@@ -461,9 +461,52 @@ def group_stuck():
         check(trials_key(json.loads(q.stdout)) == trials_key(json.loads(ref)), "the trials of the uninterrupted run")
     shutil.rmtree(d)
 
+# ---------------------------------------------------------------- workers
+def group_workers():
+    """A run of 2 workers resumed with 1: utilisation is busy time over the capacity of each session
+    (its workers times its length), in report --json, the text report and the plot's title; the
+    plot's worker line follows the sessions (issue 18: it used the last session's count for all)."""
+    d = tempfile.mkdtemp(prefix="hb-workers-", dir=ARGS.tmp)
+    f = os.path.join(d, "run.h5")
+    argv = ["run", "--kernel", "branin", "--optimizer", "random", "--eval-delay", "0.3", "--seed", "5",
+            "--quiet", "--out", f]
+    # 3 trials on 2 workers leave one idle for a third of session 1
+    rc, _, err = hbmpi(*argv, "--max-evals", "3", np=3)
+    check(rc == 0, f"session 1, mpirun -n 3 (2 workers): rc={rc} {err[-300:]}")
+    rc, ran, err = hbmpi(*argv, "--max-evals", "6", "--json")
+    check(rc == 0, f"session 2, alone (1 worker): rc={rc} {err[-300:]}")
+    evs = events(f) or []
+    sessions = [(e["time"], e["workers"]) for e in evs if e["kind"] == "session"]
+    check([w for _, w in sessions] == [2, 1], f"two sessions, of 2 then 1 workers: {sessions}")
+    rc, out, err = hbmpi("report", f, "--json")
+    check(rc == 0, f"report --json: {err[-300:]}")
+    if rc != 0 or len(sessions) != 2:
+        shutil.rmtree(d)
+        return
+    rep = json.loads(out)
+    wall = rep["totals"]["wall_seconds"]
+    busy = sum(t["end"] - t["start"] for t in rep["trials"])
+    cap = sessions[0][1] * (sessions[1][0] - sessions[0][0]) + sessions[1][1] * (wall - sessions[1][0])
+    want = min(1.0, busy / cap)
+    util = rep["totals"]["utilisation"]
+    check(abs(util - want) < 1e-6 and want < 0.95,
+          f"utilisation {util}: busy {busy:.3f} s over {cap:.3f} worker-seconds = {want:.4f} "
+          f"(not busy over wall x last session's workers, {min(1, busy / wall):.4f})")
+    check(ran == out, "run --json of the resumed session equals report --json")
+    rc, text, err = hbmpi("report", f)
+    check(rc == 0 and f"busy {100 * want:.1f} %" in text, f"the text report says busy {100 * want:.1f} %: "
+                                                           f"{[l for l in text.splitlines() if 'busy' in l]}")
+    svg = os.path.join(d, "run.svg")
+    rc, _, err = hbmpi("report", f, "--plot", svg)
+    body = open(svg).read() if rc == 0 else ""
+    check(rc == 0 and f"utilisation {100 * want:.0f}%" in body,
+          f"the plot's busy-workers title says utilisation {100 * want:.0f}% (rc={rc} {err[-200:]})")
+    check("workers (2, then 1)" in body, "the plot's worker line names both sessions' counts")
+    shutil.rmtree(d)
+
 
 GROUPS = {"basic": group_basic, "cmd_signal": group_cmd_signal, "mismatch": group_mismatch, "finished": group_finished, "locked": group_locked,
-          "warm": group_warm, "kill": group_kill, "signals": group_signals, "stuck": group_stuck}
+          "warm": group_warm, "workers": group_workers, "kill": group_kill, "signals": group_signals, "stuck": group_stuck}
 
 
 def main():
