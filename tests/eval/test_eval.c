@@ -1,4 +1,4 @@
-/* test_eval.c — tests of the evaluators (mpi/eval*.c) with real processes and real shared
+/* test_eval.c — tests of the evaluators (mpi/eval/) with real processes and real shared
  * libraries, no mocks and no MPI_Init: `hb_eval_tests --badobj P --libobj P --libobj-noabi P
  * --libobj-badabi P CASE` runs one case (CTest runs each as its own process) inside a fresh
  * temporary directory, and after every command trial checks that no zombie or member of the

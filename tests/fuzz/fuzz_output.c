@@ -1,5 +1,5 @@
 /* fuzz_output.c — libFuzzer target: any bytes as what a command objective wrote to stdout (and,
- * the same bytes, to stderr), read as the command evaluator reads them (mpi/eval_cmd.c: the last
+ * the same bytes, to stderr), read as the command evaluator reads them (mpi/eval/eval_cmd.c: the last
  * line, a bare number or a JSON object with "loss" and extras). The result must be one of the
  * statuses a command can give, with a NUL-terminated reason; its extras must be a JSON object
  * holding exactly the line's other members (or a "_truncated" count); and the reason and extras

@@ -1,6 +1,6 @@
 /* eval_impl.h — what the evaluator files share (eval.c, eval_kernel.c, eval_lib.c, eval_cmd.c):
  * the evaluator's common header and ops table, result helpers, the text of a parameter value,
- * an interruptible sleep and the process-wide interrupt flag. Seen only by mpi/eval*.c and
+ * an interruptible sleep and the process-wide interrupt flag. Seen only by mpi/eval/ and
  * their tests; the runtime uses hb_eval.h. */
 #ifndef HB_EVAL_IMPL_H
 #define HB_EVAL_IMPL_H
