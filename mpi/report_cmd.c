@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "hb_cli.h"
+#include "hb_fileio.h"
 #include "hb_plot.h"
 #include "hb_runfile.h"
 
@@ -91,12 +92,6 @@ static void print_config(const hb_space *sp, const double *x, const char *indent
         printf("%s%-20s %s\n", indent, hb_space_name(sp, i), b.data ? b.data : "");
     }
     hb_buf_fini(&b);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 /* "node1 ranks 0-1, node2 ranks 2-3": the hosts of a session's ranks, in rank order. */
@@ -229,7 +224,7 @@ static void summary(const char *path, const hb_run_view *v)
     double *b = hb_malloc((n ? n : 1) * sizeof *b);
     if (b) {
         for (size_t i = 0; i < n; i++) b[i] = t[i].budget;
-        qsort(b, n, sizeof *b, cmp_double);
+        qsort(b, n, sizeof *b, hb_cmp_double);
         printf("\nper budget:\n  %10s %8s %8s %16s %16s\n", "budget", "trials", "ok", "best loss", "median loss");
         double *l = hb_malloc((n ? n : 1) * sizeof *l);
         for (size_t i = 0; i < n && l;) {
@@ -241,7 +236,7 @@ static void summary(const char *path, const hb_run_view *v)
                 k++;
                 if (t[q].status == HB_TRIAL_OK) l[m++] = t[q].loss;
             }
-            qsort(l, m, sizeof *l, cmp_double);
+            qsort(l, m, sizeof *l, hb_cmp_double);
             if (m)
                 printf("  %10g %8zu %8zu %16.10g %16.10g\n", b[i], k, m, l[0],
                        m % 2 ? l[m / 2] : 0.5 * (l[m / 2 - 1] + l[m / 2]));
@@ -358,21 +353,6 @@ static void print_schedule(const hb_run_view *v)
     hb_buf_fini(&line);
     hb_buf_fini(&val);
     hb_free(st);
-}
-
-void hb_csv_field(FILE *f, const char *s)
-{
-    if (s == NULL) return;
-    if (strpbrk(s, ",\"\n\r") == NULL) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
 }
 
 static int write_csv(const hb_run_view *v, FILE *f)
@@ -514,26 +494,6 @@ static int write_plot(const char *path, const hb_run_view *v, const char *file)
         return HB_EXIT_FAILED;
     }
     return HB_EXIT_OK;
-}
-
-/* Write beside, then rename: an existing file is replaced whole or not at all. */
-int hb_write_whole(const char *file, const void *data, size_t n)
-{
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", file) >= (int)sizeof tmp) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    FILE *f = fopen(tmp, "wb");
-    int ok = f && fwrite(data, 1, n, f) == n;
-    if (f && fclose(f) != 0) ok = 0;
-    if (!ok || rename(tmp, file) != 0) {
-        int e = errno;
-        remove(tmp);
-        errno = e;
-        return -1;
-    }
-    return 0;
 }
 
 int hb_cmd_report(int argc, char **argv)

@@ -20,8 +20,9 @@
 #include <unistd.h>
 
 #include "hb_cli.h"
+#include "hb_fileio.h"
 #include "hb_kernels.h"
-#include "hb_report_cmd.h"
+#include "hb_plot.h"
 #include "hb_runfile.h"
 #include "hb_runtime.h"
 #include "hb_signals.h"
@@ -354,12 +355,6 @@ static int report_load(const char *dir, sweep_report *rep, hb_error *err)
     return rc;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Final regrets of the finished studies of kernel k, optimizer o, sorted (undefined: +inf). */
 static size_t finals(const sweep_report *rep, size_t k, size_t o, double *v)
 {
@@ -371,7 +366,7 @@ static size_t finals(const sweep_report *rep, size_t k, size_t o, double *v)
             continue;
         v[m++] = isnan(row->r.final) ? INFINITY : row->r.final;
     }
-    qsort(v, m, sizeof *v, cmp_double);
+    qsort(v, m, sizeof *v, hb_cmp_double);
     return m;
 }
 
@@ -488,117 +483,35 @@ static int write_csv(const sweep_report *rep, FILE *f)
     return ferror(f) ? -1 : 0;
 }
 
-/* The regret of trajectory 'r' at cumulative budget x (a step function): +inf before its first
- * point. */
-static double regret_at(const hb_study_regret *r, double x)
-{
-    double v = INFINITY;
-    for (size_t j = 0; j < r->n && r->traj[j].budget <= x; j++) v = r->traj[j].regret;
-    return v;
-}
-
-/* One SVG for kernel row k: median (line) and q1..q3 (band) of the regret of each optimizer's
- * finished studies against cumulative budget, both axes logarithmic. */
+/* The regret figure of kernel row k (hb_plot_regret_svg): one curve per optimizer, of its
+ * finished studies, written to 'file'. 0, 1 when there is nothing to draw, -1 with errno. */
 static int plot_kernel(const sweep_report *rep, size_t k, const char *file)
 {
-    enum { W = 760, H = 480, L = 80, R = 180, T = 40, B = 60, NX = 120 };
-    static const char *const colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
-                                         "#7f7f7f"};
     const char *kernel = rep->rows[k].st.kernel;
-    double xmin = INFINITY, xmax = 0, ymin = INFINITY, ymax = 0;
-    for (size_t i = 0; i < rep->n; i++) {
-        const study_row *row = &rep->rows[i];
-        if (strcmp(row->st.kernel, kernel) || strcmp(row->state, "finished")) continue;
-        for (size_t j = 0; j < row->r.n; j++) {
-            const hb_regret_point *p = &row->r.traj[j];
-            if (p->budget < xmin) xmin = p->budget;
-            if (p->budget > xmax) xmax = p->budget;
-            if (p->regret > 0 && p->regret < ymin) ymin = p->regret;
-            if (p->regret > ymax) ymax = p->regret;
-        }
-    }
-    if (!(xmax > 0)) return 1; /* nothing to draw */
-    if (!(xmin < xmax)) xmax = xmin * 10;
-    if (!isfinite(ymin)) ymin = ymax > 0 ? ymax / 10 : 1e-3;
-    if (!(ymax > ymin)) ymax = ymin * 10;
-    double ylo = floor(log10(ymin)) - 0, yhi = ceil(log10(ymax)), xlo = log10(xmin), xhi = log10(xmax);
-    if (yhi <= ylo) yhi = ylo + 1;
-    double floor_y = pow(10, ylo);
-#define PX(x) (L + (log10(x) - xlo) / (xhi - xlo) * (W - L - R))
-#define PY(y) (T + (yhi - log10((y) > floor_y ? (y) : floor_y)) / (yhi - ylo) * (H - T - B))
-    hb_buf b = HB_BUF_INIT;
-    hb_buf_printf(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" "
-                      "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", W, H);
-    hb_buf_puts(&b, "<text x=\"80\" y=\"24\" font-size=\"15\">regret of ");
-    for (const char *c = kernel; *c; c++) /* the kernel's options are the user's text */
-        hb_buf_puts(&b, *c == '<' ? "&lt;" : *c == '>' ? "&gt;" : *c == '&' ? "&amp;" : (char[2]){*c, 0});
-    hb_buf_puts(&b, ": median over seeds, band q1..q3</text>\n");
-    hb_buf_printf(&b, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#444\"/>\n", L, T,
-                  W - L - R, H - T - B);
-    for (double e = ylo; e <= yhi + 1e-9; e += 1) {
-        double y = PY(pow(10, e));
-        hb_buf_printf(&b, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/><text x=\"%d\" y=\"%.1f\" "
-                          "text-anchor=\"end\">1e%d</text>\n", L, W - R, y, y, L - 6, y + 4, (int)e);
-    }
-    for (double e = ceil(xlo); e <= xhi + 1e-9; e += 1) {
-        double x = PX(pow(10, e));
-        hb_buf_printf(&b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#ddd\"/><text x=\"%.1f\" y=\"%d\" "
-                          "text-anchor=\"middle\">1e%d</text>\n", x, x, T, H - B, x, H - B + 16, (int)e);
-    }
-    hb_buf_printf(&b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">cumulative budget</text>\n", (L + W - R) / 2,
-                  H - 20);
-    hb_buf_printf(&b, "<text x=\"18\" y=\"%d\" transform=\"rotate(-90 18 %d)\" text-anchor=\"middle\">regret "
-                      "(log)</text>\n", (T + H - B) / 2, (T + H - B) / 2);
-    double *v = hb_malloc((rep->n ? rep->n : 1) * sizeof *v);
-    size_t color = 0;
-    for (size_t o = 0; v && o < rep->n; o++) {
+    hb_regret_curve *c = hb_calloc(rep->n ? rep->n : 1, sizeof *c);
+    const hb_study_regret **st = hb_calloc(rep->n ? rep->n : 1, sizeof *st);
+    size_t nc = 0, used = 0;
+    for (size_t o = 0; c && st && o < rep->n; o++) {
         if (strcmp(rep->rows[o].st.kernel, kernel) || !first_of_pair(rep, o)) continue;
-        const char *c = colors[color++ % (sizeof colors / sizeof *colors)];
-        double med[NX], q1[NX], q3[NX], xs[NX];
-        size_t m = 0;
-        for (int g = 0; g < NX; g++) {
-            xs[g] = pow(10, xlo + (xhi - xlo) * g / (NX - 1));
-            m = 0;
-            for (size_t i = 0; i < rep->n; i++) {
-                const study_row *row = &rep->rows[i];
-                if (strcmp(row->st.kernel, kernel) || strcmp(row->st.optimizer, rep->rows[o].st.optimizer) ||
-                    strcmp(row->state, "finished"))
-                    continue;
-                v[m++] = regret_at(&row->r, xs[g]);
-            }
-            qsort(v, m, sizeof *v, cmp_double);
-            med[g] = hb_quantile_sorted(v, m, 0.5);
-            q1[g] = hb_quantile_sorted(v, m, 0.25);
-            q3[g] = hb_quantile_sorted(v, m, 0.75);
+        hb_regret_curve *cv = &c[nc++];
+        cv->label = rep->rows[o].st.optimizer;
+        cv->studies = st + used;
+        for (size_t i = 0; i < rep->n; i++) {
+            const study_row *row = &rep->rows[i];
+            if (!strcmp(row->st.kernel, kernel) && !strcmp(row->st.optimizer, cv->label) &&
+                !strcmp(row->state, "finished"))
+                st[used + cv->n++] = &row->r;
         }
-        if (m == 0) continue;
-        /* the band: q3 forwards, q1 back, where both are defined */
-        hb_buf_printf(&b, "<path fill=\"%s\" fill-opacity=\"0.15\" stroke=\"none\" d=\"", c);
-        int started = 0;
-        for (int g = 0; g < NX; g++)
-            if (isfinite(q3[g])) {
-                hb_buf_printf(&b, "%s%.1f %.1f ", started ? "L" : "M", PX(xs[g]), PY(q3[g]));
-                started = 1;
-            }
-        for (int g = NX - 1; g >= 0 && started; g--)
-            if (isfinite(q3[g])) hb_buf_printf(&b, "L%.1f %.1f ", PX(xs[g]), PY(q1[g]));
-        hb_buf_puts(&b, "Z\"/>\n");
-        hb_buf_printf(&b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", c);
-        for (int g = 0; g < NX; g++)
-            if (isfinite(med[g])) hb_buf_printf(&b, "%.1f,%.1f ", PX(xs[g]), PY(med[g]));
-        hb_buf_puts(&b, "\"/>\n");
-        double ly = T + 10 + 20.0 * (double)(color - 1);
-        hb_buf_printf(&b, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"3\"/>"
-                          "<text x=\"%d\" y=\"%.1f\">%s (%zu)</text>\n", W - R + 12, W - R + 36, ly, ly, c,
-                      W - R + 42, ly + 4, rep->rows[o].st.optimizer, m);
+        used += cv->n;
     }
-#undef PX
-#undef PY
-    hb_buf_puts(&b, "</svg>\n");
-    int bad = v == NULL || b.failed || hb_write_whole(file, b.data, b.len) != 0;
-    hb_free(v);
+    hb_buf b = HB_BUF_INIT;
+    int rc = c && st ? hb_plot_regret_svg(kernel, c, nc, &b) : HB_ENOMEM;
+    int out = rc == HB_ENOTFOUND ? 1 : rc != HB_OK || hb_write_whole(file, b.data, b.len) != 0 ? -1 : 0;
+    if (rc == HB_ENOMEM) errno = ENOMEM;
+    hb_free(c);
+    hb_free(st);
     hb_buf_fini(&b);
-    return bad ? -1 : 0;
+    return out;
 }
 
 static int write_plots(const sweep_report *rep, const char *dir)

@@ -124,3 +124,9 @@ void hb__panic(const char *file, int line, const char *what)
     panic_fn(file, line, what);
     abort(); /* a hook must not return */
 }
+
+int hb_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}

@@ -76,6 +76,9 @@ HB_API long hb_alloc_live(void);
  * Returns how many allocations happened since the last call. */
 HB_API long hb_alloc_fail_after(long n);
 
+/* qsort comparator of doubles, ascending (NaN compares equal to everything: keep it out). */
+HB_API int hb_cmp_double(const void *a, const void *b);
+
 /* Panic hook: called by HB_ASSERT on a bug in hbmpi itself. The default prints and aborts. */
 typedef void (*hb_panic_fn)(const char *file, int line, const char *what);
 HB_API void hb_set_panic(hb_panic_fn fn);

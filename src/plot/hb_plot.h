@@ -2,12 +2,14 @@
  * incumbent against time, loss against budget, busy workers over time), and for population-based
  * training (pbt, pb2) two more (each member's loss against budget, the best model's schedule of
  * its mutable parameters), written as SVG text or PNG bytes into an hb_buf. Pure: no file I/O, no
- * clock; the caller writes the file. */
+ * clock; the caller writes the file. Also the regret figure of `hbmpi sweep report --plot`
+ * (regret.c). */
 #ifndef HB_PLOT_H
 #define HB_PLOT_H
 
 #include "hb_buf.h"
 #include "hb_report.h"
+#include "hb_sweep.h"
 
 typedef struct hb_plot_info {
     const char *title;   /* figure title, e.g. "bohb on hartmann6, seed 1"; NULL: "hbmpi run" */
@@ -42,5 +44,18 @@ HB_API int hb_plot_svg(const hb_plot_info *info, const hb_trial *t, size_t n, hb
  * out->data holds binary data, use out->len, not strlen. Arguments, ownership and errors as
  * for hb_plot_svg(). */
 HB_API int hb_plot_png(const hb_plot_info *info, const hb_trial *t, size_t n, hb_buf *out);
+
+/* One curve of a sweep's regret figure: the finished studies of one optimiser on one kernel. */
+typedef struct hb_regret_curve {
+    const char *label;                      /* the optimiser, shown with the number of studies */
+    const hb_study_regret *const *studies;  /* borrowed */
+    size_t n;                               /* 0: the curve is not drawn but keeps its colour */
+} hb_regret_curve;
+
+/* Append the SVG of `hbmpi sweep report --plot` for 'kernel' (its name in the title): each
+ * curve's median (line) and q1..q3 (band) over its studies of the regret against cumulative
+ * budget, both axes logarithmic, 760 x 480. Returns HB_OK, HB_ENOTFOUND when no study has a
+ * point (nothing to draw), HB_EINVAL or HB_ENOMEM; on error nothing is appended. */
+HB_API int hb_plot_regret_svg(const char *kernel, const hb_regret_curve *c, size_t n, hb_buf *out);
 
 #endif

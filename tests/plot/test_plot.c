@@ -609,6 +609,53 @@ static void test_alloc_failures(void)
     hb_space_free(sp);
 }
 
+/* The sweep's regret figure: bad arguments, nothing to draw, one line and legend entry per curve
+ * that has studies (a curve without keeps its colour), the kernel's text escaped, and every
+ * allocation failure HB_ENOMEM with nothing appended. */
+static void test_regret(void)
+{
+    hb_regret_point pa[] = {{1, 10}, {9, 1}, {81, 0.01}}, pb[] = {{3, 5}, {27, 0.5}}, pc[] = {{2, 2}, {50, 0}};
+    hb_study_regret ra = {pa, 3, 0.01, 81, 3}, rb = {pb, 2, 0.5, 27, 2}, rc_ = {pc, 2, 0, 50, 2};
+    const hb_study_regret *s1[] = {&ra, &rb}, *s3[] = {&rc_};
+    hb_regret_curve c[] = {{"random", s1, 2}, {"hyperband", NULL, 0}, {"bohb", s3, 1}};
+    hb_buf b = HB_BUF_INIT;
+    CHECK(hb_plot_regret_svg(NULL, c, 3, &b) == HB_EINVAL);
+    CHECK(hb_plot_regret_svg("k", NULL, 1, &b) == HB_EINVAL);
+    CHECK(hb_plot_regret_svg("k", c + 1, 1, &b) == HB_ENOTFOUND && b.len == 0);
+    CHECK(hb_plot_regret_svg("a<b>&c", c, 3, &b) == HB_OK);
+    const char *svg = b.data ? b.data : "";
+    CHECK(strstr(svg, "regret of a&lt;b&gt;&amp;c: median") != NULL);
+    CHECK(strstr(svg, ">random (2)</text>") && strstr(svg, ">bohb (1)</text>") && !strstr(svg, "hyperband"));
+    CHECK(strstr(svg, "stroke=\"#2ca02c\"") != NULL); /* bohb keeps the third colour */
+    CHECK(strstr(svg, "stroke=\"#d62728\"") == NULL);
+    size_t lines = 0;
+    for (const char *q = svg; (q = strstr(q, "<polyline")) != NULL; q++) lines++;
+    CHECK(lines == 2);
+    CHECK(strstr(svg, ">1e-2</text>") && strstr(svg, ">1e1</text>") && strstr(svg, ">1e0</text>"));
+    if (out_dir) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/regret.svg", out_dir);
+        FILE *f = fopen(path, "wb");
+        if (f) {
+            fwrite(b.data, 1, b.len, f);
+            fclose(f);
+        }
+    }
+    hb_buf_fini(&b);
+    long base = hb_alloc_live(), k;
+    int rc = HB_ENOMEM;
+    for (k = 0; k < 1000 && rc != HB_OK; k++) {
+        hb_buf e = HB_BUF_INIT;
+        hb_alloc_fail_after(k);
+        rc = hb_plot_regret_svg("k", c, 3, &e);
+        hb_alloc_fail_after(-1);
+        CHECK(rc == HB_OK || (rc == HB_ENOMEM && e.len == 0));
+        hb_buf_fini(&e);
+        CHECK(hb_alloc_live() == base);
+    }
+    CHECK(rc == HB_OK && k > 1);
+}
+
 int main(int argc, char **argv)
 {
     out_dir = argc > 1 ? argv[1] : NULL;
@@ -619,6 +666,7 @@ int main(int argc, char **argv)
     test_edges();
     test_pbt();
     test_alloc_failures();
+    test_regret();
     if (failures) {
         fprintf(stderr, "test_plot: %d check(s) failed\n", failures);
         return 1;
