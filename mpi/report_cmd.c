@@ -173,14 +173,19 @@ static void print_sessions(const hb_run_view *v)
     }
 }
 
-static void summary(const char *path, const hb_run_view *v)
+/* The header: what ran, how long, in how many sessions; the budget; the sessions; the best. */
+static void summary_head(const char *path, const hb_run_view *v)
 {
     const hb_trial *t = v->trials;
     size_t n = v->n;
     printf("%s: %s on %s, seed %llu\n", path, v->settings.optimizer, v->kernel ? v->kernel : v->objective,
            (unsigned long long)v->settings.seed);
-    printf("  %s; %zu session%s, %zu trials, %.3f s of run time, %d worker%s\n", state_word(v->state), v->sessions,
-           v->sessions == 1 ? "" : "s", n, v->wall_seconds, v->workers, v->workers == 1 ? "" : "s");
+    char label[40];
+    hb_report_workers_label(v->spans, v->sessions, v->workers, label, sizeof label);
+    int one = strchr(label, ' ') == NULL;
+    printf("  %s; %zu session%s, %zu trials, %.3f s of run time, %s%s%s\n", state_word(v->state), v->sessions,
+           v->sessions == 1 ? "" : "s", n, v->wall_seconds, one ? label : "workers ", one ? " worker" : label,
+           one ? (strcmp(label, "1") ? "s" : "") : "");
     if (v->interrupted) printf("  %zu evaluations were interrupted and issued again\n", v->interrupted);
     double nominal = 0, spent = 0;
     size_t continued = 0;
@@ -203,7 +208,11 @@ static void summary(const char *path, const hb_run_view *v)
                (unsigned long long)t[bi].id, t[bi].budget, t[bi].end);
         print_config(v->space, t[bi].x, "  ");
     }
-    /* the incumbent whenever it changes */
+}
+
+/* The incumbent whenever it changes. */
+static void summary_trajectory(const hb_trial *t, size_t n)
+{
     printf("\nincumbent trajectory (lowest loss at the largest budget so far):\n");
     printf("  %8s %10s %14s %10s %16s\n", "trial", "budget", "cum. budget", "time s", "loss");
     double cum = 0, top = -INFINITY, best = INFINITY;
@@ -220,7 +229,11 @@ static void summary(const char *path, const hb_run_view *v)
         }
     }
     if (lines > 40) printf("  ... %zu changes in all\n", lines);
-    /* per budget */
+}
+
+/* Trials, ok trials, best and median loss per budget. */
+static void summary_budgets(const hb_trial *t, size_t n)
+{
     double *b = hb_malloc((n ? n : 1) * sizeof *b);
     if (b) {
         for (size_t i = 0; i < n; i++) b[i] = t[i].budget;
@@ -247,7 +260,11 @@ static void summary(const char *path, const hb_run_view *v)
         hb_free(l);
         hb_free(b);
     }
-    /* failures */
+}
+
+/* Failures by status, and the first five reasons. */
+static void summary_failures(const hb_trial *t, size_t n)
+{
     size_t by[HB_TRIAL_LOST + 1] = {0};
     for (size_t i = 0; i < n; i++)
         if ((int)t[i].status >= 0 && t[i].status <= HB_TRIAL_LOST) by[t[i].status]++;
@@ -264,7 +281,13 @@ static void summary(const char *path, const hb_run_view *v)
             printf("  trial %llu: %s: %s\n", (unsigned long long)t[i].id, hb_trial_status_name(t[i].status), t[i].reason);
             shown++;
         }
-    /* workers */
+}
+
+/* Busy time over the capacity of the sessions, and per worker. */
+static void summary_workers(const hb_run_view *v)
+{
+    const hb_trial *t = v->trials;
+    size_t n = v->n;
     double busy = 0;
     int wmax = 0;
     for (size_t i = 0; i < n; i++) {
@@ -290,6 +313,15 @@ static void summary(const char *path, const hb_run_view *v)
             if (c) printf("  worker %3d: %6zu trials, busy %.3f s\n", w, c, bw);
         }
     }
+}
+
+static void summary(const char *path, const hb_run_view *v)
+{
+    summary_head(path, v);
+    summary_trajectory(v->trials, v->n);
+    summary_budgets(v->trials, v->n);
+    summary_failures(v->trials, v->n);
+    summary_workers(v);
 }
 
 /* The text of parameter 'i' at 'v' in a schedule line: a float to 4 significant digits. */
