@@ -27,17 +27,10 @@
 #include "eval_impl.h"
 #include "hb_kernels.h"
 #include "hbmpi.h"
+#include "../hb_check.h"
 
-static int failures;
 static const char *badobj, *libobj, *libobj_noabi, *libobj_badabi;
 
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                  \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
 
 #define CHECK_STREQ(a, b)                                                                          \
     do {                                                                                           \

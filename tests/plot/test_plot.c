@@ -4,21 +4,14 @@
  * Usage: test_plot DIR — writes NAME.svg and NAME.png per case into DIR for check_plot.py. */
 #include "hb_plot.h"
 #include "plot_impl.h"
+#include "../hb_check.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int failures = 0;
 
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                 \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
 
 #define CHECK_CASE(c, name)                                                                        \
     do {                                                                                           \
