@@ -1088,27 +1088,10 @@ static int dispatch(int argc, char **argv)
                        : !strcmp(cmd, "space")   ? space_help
                        : !strcmp(cmd, "plan")    ? plan_help
                                                  : NULL;
-    if (!strcmp(cmd, "report")) {
-        if (want_help(argc, argv, 2)) {
-            fputs(hb_report_help, stdout);
-            return HB_EXIT_OK;
-        }
-        return hb_cmd_report(argc, argv);
-    }
-    if (!strcmp(cmd, "repair")) {
-        if (want_help(argc, argv, 2)) {
-            fputs(hb_repair_help, stdout);
-            return HB_EXIT_OK;
-        }
-        return hb_cmd_repair(argc, argv);
-    }
-    if (!strcmp(cmd, "sweep")) {
-        if (want_help(argc, argv, 2)) {
-            fputs(hb_sweep_help, stdout);
-            return HB_EXIT_OK;
-        }
-        if (argc > 2 && !strcmp(argv[2], "report")) return hb_cmd_sweep_report(argc, argv);
-    }
+    /* report, repair, sweep and sweep report print their own --help (their option tables) */
+    if (!strcmp(cmd, "report")) return hb_cmd_report(argc, argv);
+    if (!strcmp(cmd, "repair")) return hb_cmd_repair(argc, argv);
+    if (!strcmp(cmd, "sweep") && argc > 2 && !strcmp(argv[2], "report")) return hb_cmd_sweep_report(argc, argv);
     if (help == NULL && strcmp(cmd, "sweep")) {
         fprintf(stderr, "hbmpi: unknown command '%s' (see 'hbmpi --help')\n", cmd);
         return HB_EXIT_USAGE;
