@@ -50,36 +50,423 @@ static const char *main_help =
     "Each command has --help. Exit codes: 0 success, 1 a run or evaluation failed,\n"
     "2 bad usage or bad input, 3 interrupted after saving state.\n";
 
-static const char *kernels_help =
-    "usage: hbmpi kernels [--json]\n"
-    "\n"
-    "List the built-in kernels: parameters, budget range, known optimum.\n"
-    "\n"
-    "  --json   one JSON object {\"kernels\": [...]} with each kernel's space\n";
+/* The words of HB_CLI_ENUM options, in the order of their enums' values. */
+static const char *const rule_words[] = {"paper", "hpbandster", NULL};
+_Static_assert(HB_RULE_PAPER == 0 && HB_RULE_HPBANDSTER == 1, "rule_words follows hb_bracket_rule");
 
-static const char *eval_help =
-    "usage: hbmpi eval --kernel NAME --budget B --config JSON [--seed S] [--exact]\n"
-    "\n"
-    "Evaluate one configuration of a built-in kernel and print the loss alone on one line\n"
-    "(%.17g). Parameters missing from the configuration take their defaults.\n"
-    "\n"
-    "  --kernel NAME   a kernel from `hbmpi kernels` (NAME:ARGS for kernel options,\n"
-    "                  e.g. counting_ones:4+4)\n"
-    "  --budget B      budget (> 0); above the kernel's maximum it is clamped by the kernel\n"
-    "  --config JSON   the configuration as a JSON object, e.g. '{\"x0\": 0.5, \"x1\": 0.2}'\n"
-    "  --seed S        seed of the stochastic kernels (default 0)\n"
-    "  --exact         print the noise-free expected loss instead (kernels that have one,\n"
-    "                  e.g. counting_ones); budget and seed are then unused\n";
+/* Split "name:args" and find the kernel; prints the error on failure and returns the exit code. */
+static int find_kernel(hb_args *a, const char *label, const hb_kernel **k, hb_space **sp)
+{
+    char name[128];
+    const char *colon = strchr(label, ':');
+    size_t n = colon ? (size_t)(colon - label) : strlen(label);
+    if (n >= sizeof name) n = sizeof name - 1;
+    memcpy(name, label, n);
+    name[n] = '\0';
+    *k = hb_kernels_find(name);
+    if (*k == NULL) {
+        hb_buf names = HB_BUF_INIT;
+        for (size_t i = 0; i < hb_kernels_count(); i++)
+            hb_buf_printf(&names, "%s%s", i ? ", " : "", hb_kernels_at(i)->name);
+        int rc = hb_cli_usage_error(a, "--kernel: unknown kernel '%s' (known: %s)", name,
+                                    names.data ? names.data : "none");
+        hb_buf_fini(&names);
+        return rc;
+    }
+    hb_error err;
+    hb_error_clear(&err);
+    int rc = (*k)->space(colon ? colon + 1 : NULL, sp, &err);
+    if (rc == HB_EINVAL) return hb_cli_usage_error(a, "--kernel %s: %s", label, err.msg);
+    if (rc != HB_OK) { /* the kernel's data (a missing package, a damaged file): not a usage slip */
+        if (!a->quiet_errors) fprintf(stderr, "hbmpi %s: --kernel %s: %s\n", a->cmd, label, err.msg);
+        return hb_cli_exit_code_as(rc, HB_CLI_EXIT_INPUT);
+    }
+    return HB_EXIT_OK;
+}
 
-static const char *space_help =
-    "usage: hbmpi space check FILE [--json]\n"
-    "       hbmpi space sample FILE [--n N] [--seed S]\n"
-    "\n"
-    "check    read a space file (hbmpi's JSON or ConfigSpace's JSON, 0.4 to 1.x) and report\n"
-    "         its parameters, or the first error as FILE:LINE:COL: error: ... (exit 2).\n"
-    "         --json prints the space in hbmpi's JSON format (docs/spaces.md).\n"
-    "sample   print N random valid configurations (default 10), one JSON object a line;\n"
-    "         inactive parameters are left out. --seed S (default 0).\n";
+/* ---------------------------------------------------------------- plan */
+
+typedef struct plan_opts {
+    double r, R, eta;
+    int rule, json;
+} plan_opts;
+
+#define PLAN(k, nm, mv, field, h) HB_CLI_OPT(k, nm, mv, plan_opts, field, h)
+static const hb_cli_opt plan_rows[] = {
+    HB_CLI_TEXT_ROW("usage: hbmpi plan --min-budget r --max-budget R [--eta ETA] [--bracket-rule RULE] [--json]\n"
+                    "\n"
+                    "Print HyperBand's bracket table: for each bracket s (most aggressive first), how many\n"
+                    "configurations each rung runs and at which budget.\n"
+                    "\n"),
+    {PLAN(HB_CLI_DOUBLE, "--min-budget", "r", r, "smallest budget (> 0)"), .min = 0},
+    {PLAN(HB_CLI_DOUBLE, "--max-budget", "R", R, "largest budget (>= r)"), .min = 0},
+    {PLAN(HB_CLI_DOUBLE, "--eta", "ETA", eta, "reduction factor (default 3)"), .min = 1},
+    {PLAN(HB_CLI_ENUM, "--bracket-rule", "RULE", rule, "paper (default: Li et al.) or hpbandster"),
+     .words = rule_words},
+    {PLAN(HB_CLI_FLAG, "--json", NULL, json,
+          "{\"brackets\": [{\"s\": 4, \"rungs\": [{\"n\": 81, \"budget\": 1}, ...]}]}")},
+    {.kind = HB_CLI_END},
+};
+static const hb_cli_table plan_table = {plan_rows, 2, 26, NULL};
+
+/* A budget for people: whole numbers without a fraction. */
+static void put_budget(hb_buf *b, double v)
+{
+    if (v == floor(v) && fabs(v) < 1e15)
+        hb_buf_printf(b, "%.0f", v);
+    else
+        hb_buf_json_number(b, v);
+}
+
+static void plan_json(const hb_schedule *sch, hb_buf *b)
+{
+    hb_buf_puts(b, "{\"brackets\": [");
+    for (int s = sch->s_max; s >= 0; s--) {
+        hb_bracket br;
+        hb_schedule_bracket(sch, s, &br);
+        hb_buf_printf(b, "%s\n  {\"s\": %d, \"rungs\": [", s == sch->s_max ? "" : ",", s);
+        for (int i = 0; i < br.n_rungs; i++) {
+            hb_buf_printf(b, "%s{\"n\": %ld, \"budget\": ", i ? ", " : "", br.n[i]);
+            put_budget(b, br.budget[i]);
+            hb_buf_puts(b, "}");
+        }
+        hb_buf_puts(b, "]}");
+    }
+    hb_buf_puts(b, "\n]}\n");
+}
+
+static void plan_text(const hb_schedule *sch, const plan_opts *o, hb_buf *b)
+{
+    hb_buf_printf(b, "HyperBand brackets for budgets ");
+    put_budget(b, o->r);
+    hb_buf_puts(b, "..");
+    put_budget(b, o->R);
+    hb_buf_printf(b, ", eta %g, rule %s: s_max = %d\n", o->eta, hb_bracket_rule_name((hb_bracket_rule)o->rule),
+                  sch->s_max);
+    long configs = 0;
+    for (int s = sch->s_max; s >= 0; s--) {
+        hb_bracket br;
+        hb_schedule_bracket(sch, s, &br);
+        hb_buf_printf(b, "s=%d:", s);
+        for (int i = 0; i < br.n_rungs; i++) {
+            hb_buf_printf(b, " %ld@", br.n[i]);
+            put_budget(b, br.budget[i]);
+        }
+        hb_buf_puts(b, "  (budget ");
+        put_budget(b, hb_schedule_bracket_budget(sch, s));
+        hb_buf_puts(b, ")\n");
+        configs += br.n[0];
+    }
+    hb_buf_printf(b, "one iteration: %d brackets, %ld configurations, budget ", sch->s_max + 1, configs);
+    put_budget(b, hb_schedule_iteration_budget(sch));
+    hb_buf_puts(b, "\n");
+}
+
+static int cmd_plan(int argc, char **argv)
+{
+    hb_args a = {argc, argv, 2, "plan", NULL, 0};
+    plan_opts o = {NAN, NAN, 3, HB_RULE_PAPER, 0};
+    int rc = hb_cli_parse(&plan_table, &o, &a);
+    if (rc != HB_CLI_PARSED) return rc;
+    if (isnan(o.r)) return hb_cli_usage_error(&a, "--min-budget is required");
+    if (isnan(o.R)) return hb_cli_usage_error(&a, "--max-budget is required");
+    hb_schedule sch;
+    hb_error err;
+    if (hb_schedule_init(&sch, o.r, o.R, o.eta, (hb_bracket_rule)o.rule, &err) != HB_OK)
+        return hb_cli_usage_error(&a, "%s", err.msg);
+    hb_buf b = HB_BUF_INIT;
+    if (o.json)
+        plan_json(&sch, &b);
+    else
+        plan_text(&sch, &o, &b);
+    if (b.data) fputs(b.data, stdout);
+    hb_buf_fini(&b);
+    return HB_EXIT_OK;
+}
+
+/* ---------------------------------------------------------------- kernels */
+
+typedef struct kernels_opts {
+    int json;
+} kernels_opts;
+
+static const hb_cli_opt kernels_rows[] = {
+    HB_CLI_TEXT_ROW("usage: hbmpi kernels [--json]\n"
+                    "\n"
+                    "List the built-in kernels: parameters, budget range, known optimum.\n"
+                    "\n"),
+    {HB_CLI_OPT(HB_CLI_FLAG, "--json", NULL, kernels_opts, json,
+                "one JSON object {\"kernels\": [...]} with each kernel's space")},
+    {.kind = HB_CLI_END},
+};
+static const hb_cli_table kernels_table = {kernels_rows, 2, 11, NULL};
+
+/* Kernel i's entry: its space 'sp', or (sp NULL) why it is unavailable ('why'). */
+static void kernel_json(hb_buf *b, size_t i, const hb_kernel *k, const hb_space *sp, const char *why)
+{
+    hb_buf_puts(b, i ? ",\n  {\"name\": " : "\n  {\"name\": ");
+    hb_buf_json_string(b, k->name);
+    hb_buf_puts(b, ", \"summary\": ");
+    hb_buf_json_string(b, k->summary ? k->summary : "");
+    if (sp == NULL) {
+        hb_buf_puts(b, ", \"unavailable\": ");
+        hb_buf_json_string(b, why);
+        hb_buf_puts(b, "}");
+        return;
+    }
+    hb_buf_printf(b, ", \"dim\": %zu, \"min_budget\": ", hb_space_dim(sp));
+    hb_buf_json_number(b, k->min_budget);
+    hb_buf_puts(b, ", \"max_budget\": ");
+    hb_buf_json_number(b, k->max_budget);
+    hb_buf_puts(b, ", \"optimum\": ");
+    hb_buf_json_number(b, k->optimum);
+    hb_buf_printf(b, ", \"deterministic\": %s, \"space\": ", k->deterministic ? "true" : "false");
+    hb_space_json(sp, b);
+    hb_buf_puts(b, "}");
+}
+
+static void kernel_text(hb_buf *b, const hb_kernel *k, const hb_space *sp, const char *why)
+{
+    if (sp == NULL) {
+        hb_buf_printf(b, "%-14s %5s %11s %20s  unavailable: %s\n", k->name, "-", "-", "-", why);
+        return;
+    }
+    char opt[40] = "unknown", bud[40];
+    if (!isnan(k->optimum)) snprintf(opt, sizeof opt, "%.15g", k->optimum);
+    snprintf(bud, sizeof bud, "%g..%g", k->min_budget, k->max_budget);
+    hb_buf_printf(b, "%-14s %5zu %11s %20s  %s\n", k->name, hb_space_dim(sp), bud, opt, k->summary ? k->summary : "");
+}
+
+static int cmd_kernels(int argc, char **argv)
+{
+    hb_args a = {argc, argv, 2, "kernels", NULL, 0};
+    kernels_opts o = {0};
+    int rc = hb_cli_parse(&kernels_table, &o, &a);
+    if (rc != HB_CLI_PARSED) return rc;
+    hb_buf b = HB_BUF_INIT;
+    if (o.json)
+        hb_buf_puts(&b, "{\"kernels\": [");
+    else
+        hb_buf_printf(&b, "%-14s %5s %11s %20s  %s\n", "name", "dim", "budget", "optimum", "summary");
+    rc = HB_EXIT_OK;
+    for (size_t i = 0; i < hb_kernels_count() && rc == HB_EXIT_OK; i++) {
+        const hb_kernel *k = hb_kernels_at(i);
+        hb_space *sp = NULL;
+        hb_error err;
+        hb_error_clear(&err);
+        /* a kernel whose data is not installed is listed as unavailable, with the reason */
+        int src = k->space(NULL, &sp, &err);
+        if (src != HB_OK && err.status == HB_ENOMEM) {
+            hb_cli_print_error(&err);
+            rc = HB_EXIT_FAILED;
+        } else if (o.json) {
+            kernel_json(&b, i, k, src == HB_OK ? sp : NULL, err.msg);
+        } else {
+            kernel_text(&b, k, src == HB_OK ? sp : NULL, err.msg);
+        }
+        hb_space_free(sp);
+    }
+    if (o.json) hb_buf_puts(&b, "\n]}\n");
+    if (rc == HB_EXIT_OK && b.data) fputs(b.data, stdout);
+    hb_buf_fini(&b);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- eval */
+
+typedef struct eval_opts {
+    const char *kname, *config;
+    double budget;
+    uint64_t seed;
+    int exact;
+} eval_opts;
+
+#define EVAL(k, nm, mv, field, h) HB_CLI_OPT(k, nm, mv, eval_opts, field, h)
+static const hb_cli_opt eval_rows[] = {
+    HB_CLI_TEXT_ROW("usage: hbmpi eval --kernel NAME --budget B --config JSON [--seed S] [--exact]\n"
+                    "\n"
+                    "Evaluate one configuration of a built-in kernel and print the loss alone on one line\n"
+                    "(%.17g). Parameters missing from the configuration take their defaults.\n"
+                    "\n"),
+    {EVAL(HB_CLI_STR, "--kernel", "NAME", kname,
+          "a kernel from `hbmpi kernels` (NAME:ARGS for kernel options,\n"
+          "e.g. counting_ones:4+4)")},
+    {EVAL(HB_CLI_DOUBLE, "--budget", "B", budget,
+          "budget (> 0); above the kernel's maximum it is clamped by the kernel"),
+     .min = 0},
+    {EVAL(HB_CLI_STR, "--config", "JSON", config,
+          "the configuration as a JSON object, e.g. '{\"x0\": 0.5, \"x1\": 0.2}'")},
+    {EVAL(HB_CLI_U64, "--seed", "S", seed, "seed of the stochastic kernels (default 0)")},
+    {EVAL(HB_CLI_FLAG, "--exact", NULL, exact,
+          "print the noise-free expected loss instead (kernels that have one,\n"
+          "e.g. counting_ones); budget and seed are then unused")},
+    {.kind = HB_CLI_END},
+};
+static const hb_cli_table eval_table = {eval_rows, 2, 18, NULL};
+
+/* Evaluate configuration 'config' (JSON) of kernel 'k' and print the loss; the exit code. */
+static int eval_print(hb_args *a, const eval_opts *o, const hb_kernel *k, const hb_space *sp)
+{
+    double *x = hb_malloc(hb_space_dim(sp) * sizeof(double)), loss;
+    hb_error err;
+    hb_error_clear(&err);
+    int rc = HB_EXIT_OK, erc;
+    if (x == NULL) {
+        fprintf(stderr, "hbmpi eval: out of memory\n");
+        rc = HB_EXIT_FAILED;
+    } else if (hb_space_config_parse(sp, o->config, x, &err) != HB_OK) {
+        rc = hb_cli_usage_error(a, "--config: %s", err.msg);
+    } else if ((erc = o->exact ? k->exact(sp, x, &loss, &err) : k->eval(sp, x, o->budget, o->seed, &loss, &err)) !=
+               HB_OK) {
+        fprintf(stderr, "hbmpi eval: %s: %s\n", k->name, err.msg);
+        rc = hb_cli_exit_code_as(erc, HB_CLI_EXIT_WORK);
+    } else {
+        printf("%.17g\n", loss);
+    }
+    hb_free(x);
+    return rc;
+}
+
+static int cmd_eval(int argc, char **argv)
+{
+    hb_args a = {argc, argv, 2, "eval", NULL, 0};
+    eval_opts o = {NULL, NULL, NAN, 0, 0};
+    int rc = hb_cli_parse(&eval_table, &o, &a);
+    if (rc != HB_CLI_PARSED) return rc;
+    if (!o.kname) return hb_cli_usage_error(&a, "--kernel is required");
+    if (isnan(o.budget) && !o.exact) return hb_cli_usage_error(&a, "--budget is required");
+    if (!o.config) return hb_cli_usage_error(&a, "--config is required");
+    const hb_kernel *k;
+    hb_space *sp = NULL;
+    if ((rc = find_kernel(&a, o.kname, &k, &sp)) != HB_EXIT_OK) return rc;
+    if (o.exact && k->exact == NULL)
+        rc = hb_cli_usage_error(&a, "--exact: kernel '%s' has no exact form (it is deterministic)", k->name);
+    else
+        rc = eval_print(&a, &o, k, sp);
+    hb_space_free(sp);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- space */
+
+typedef struct space_opts {
+    const char *file;
+    int json;
+    long n;
+    uint64_t seed;
+} space_opts;
+
+static int space_file(hb_args *a, void *opts)
+{
+    space_opts *o = opts;
+    if (o->file) return hb_cli_usage_error(a, "one FILE only, got '%s' and '%s'", o->file, a->argv[a->i]);
+    o->file = a->argv[a->i++];
+    return HB_EXIT_OK;
+}
+
+#define SPACE(k, nm, mv, field, h) HB_CLI_OPT(k, nm, mv, space_opts, field, h)
+static const hb_cli_opt space_rows[] = {
+    HB_CLI_TEXT_ROW("usage: hbmpi space check FILE [--json]\n"
+                    "       hbmpi space sample FILE [--n N] [--seed S]\n"
+                    "\n"
+                    "check    read a space file (hbmpi's JSON or ConfigSpace's JSON, 0.4 to 1.x) and report\n"
+                    "         its parameters, or the first error as FILE:LINE:COL: error: ... (exit 2).\n"),
+    {SPACE(HB_CLI_FLAG, "--json", NULL, json, "print the space in hbmpi's JSON format (docs/spaces.md)"),
+     .only = "space check"},
+    HB_CLI_TEXT_ROW("sample   print N random valid configurations, one JSON object a line; inactive\n"
+                    "         parameters are left out.\n"),
+    {SPACE(HB_CLI_LONG, "--n", "N", n, "how many configurations (default 10)"), .min = 0, .only = "space sample"},
+    {SPACE(HB_CLI_U64, "--seed", "S", seed, "seed (default 0)"), .only = "space sample"},
+    {.kind = HB_CLI_END},
+};
+static const hb_cli_table space_table = {space_rows, 9, 20, space_file};
+
+static const char *type_word(hb_param_type t)
+{
+    static const char *w[] = {"float", "int", "categorical", "ordinal", "constant"};
+    return w[t];
+}
+
+/* "FILE: ok: 3 parameters (2 float, 1 int), 0 conditions, 0 forbidden clauses" */
+static void space_summary(const char *file, const hb_space *sp, hb_buf *b)
+{
+    size_t dim = hb_space_dim(sp), count[5] = {0};
+    for (size_t i = 0; i < dim; i++) count[hb_space_type(sp, i)]++;
+    hb_buf_printf(b, "%s: ok: %zu parameters (", file, dim);
+    int first = 1;
+    for (int t = 0; t < 5; t++)
+        if (count[t]) {
+            hb_buf_printf(b, "%s%zu %s", first ? "" : ", ", count[t], type_word((hb_param_type)t));
+            first = 0;
+        }
+    size_t nc = hb_space_n_conditions(sp), nf = hb_space_n_forbiddens(sp);
+    hb_buf_printf(b, "), %zu condition%s, %zu forbidden clause%s", nc, nc == 1 ? "" : "s", nf, nf == 1 ? "" : "s");
+    size_t nm = hb_space_n_mutable(sp); /* named only where there are some (pbt, pb2) */
+    if (nm) hb_buf_printf(b, ", %zu mutable", nm);
+    hb_buf_puts(b, "\n");
+}
+
+/* 'n' configurations drawn with 'seed', a JSON object a line; the exit code. */
+static int space_sample(const hb_space *sp, long n, uint64_t seed, hb_buf *b)
+{
+    size_t dim = hb_space_dim(sp);
+    hb_rng rng;
+    hb_rng_init(&rng, seed, 0);
+    hb_error err;
+    hb_error_clear(&err);
+    int rc = HB_OK;
+    double *x = hb_malloc((dim ? dim : 1) * sizeof(double));
+    for (long k = 0; x && k < n && rc == HB_OK; k++) {
+        if ((rc = hb_space_sample(sp, &rng, x, &err)) == HB_OK) {
+            hb_space_config_json(sp, x, b);
+            hb_buf_puts(b, "\n");
+        }
+    }
+    hb_free(x);
+    if (rc == HB_OK) return HB_EXIT_OK;
+    hb_cli_print_error(&err);
+    return hb_cli_exit_code_as(rc, HB_CLI_EXIT_WORK);
+}
+
+static int cmd_space(int argc, char **argv)
+{
+    hb_args a = {argc, argv, 2, "space", NULL, 0};
+    space_opts o = {NULL, 0, 10, 0};
+    if (hb_cli_wants_help(&a)) { /* before the subcommand: `hbmpi space --help` */
+        hb_cli_print_help(&space_table, stdout);
+        return HB_EXIT_OK;
+    }
+    if (argc < 3) return hb_cli_usage_error(&a, "expected 'check' or 'sample'");
+    int check = !strcmp(argv[2], "check");
+    if (!check && strcmp(argv[2], "sample"))
+        return hb_cli_usage_error(&a, "unknown subcommand '%s' (expected 'check' or 'sample')", argv[2]);
+    a.cmd = check ? "space check" : "space sample";
+    a.i = 3;
+    int rc = hb_cli_parse(&space_table, &o, &a);
+    if (rc != HB_CLI_PARSED) return rc;
+    if (!o.file) return hb_cli_usage_error(&a, "FILE is required");
+    hb_space *sp = NULL;
+    hb_error err;
+    hb_error_clear(&err);
+    if ((rc = hb_space_load(o.file, &sp, &err)) != HB_OK) {
+        hb_cli_print_error(&err);
+        return hb_cli_exit_code_as(rc, HB_CLI_EXIT_INPUT);
+    }
+    hb_buf b = HB_BUF_INIT;
+    if (check && o.json) {
+        hb_space_json(sp, &b);
+        hb_buf_puts(&b, "\n");
+    } else if (check) {
+        space_summary(o.file, sp, &b);
+    }
+    int code = check ? HB_EXIT_OK : space_sample(sp, o.n, o.seed, &b);
+    if (code == HB_EXIT_OK && b.data) fputs(b.data, stdout);
+    hb_buf_fini(&b);
+    hb_space_free(sp);
+    return code;
+}
+
+/* ---------------------------------------------------------------- run */
 
 static const char *run_help =
     "usage: hbmpi run --kernel NAME [OPTIONS]\n"
@@ -184,103 +571,6 @@ static const char *run_help =
     "  --json                  print the report JSON on stdout when the run ends\n"
     "  --quiet                 no progress on stderr\n";
 
-static const char *plan_help =
-    "usage: hbmpi plan --min-budget r --max-budget R [--eta ETA] [--bracket-rule RULE] [--json]\n"
-    "\n"
-    "Print HyperBand's bracket table: for each bracket s (most aggressive first), how many\n"
-    "configurations each rung runs and at which budget.\n"
-    "\n"
-    "  --min-budget r          smallest budget (> 0)\n"
-    "  --max-budget R          largest budget (>= r)\n"
-    "  --eta ETA               reduction factor (default 3)\n"
-    "  --bracket-rule RULE     paper (default: Li et al.) or hpbandster\n"
-    "  --json                  {\"brackets\": [{\"s\": 4, \"rungs\": [{\"n\": 81, \"budget\": 1}, ...]}]}\n";
-
-/* A budget for people: whole numbers without a fraction. */
-static void put_budget(hb_buf *b, double v)
-{
-    if (v == floor(v) && fabs(v) < 1e15)
-        hb_buf_printf(b, "%.0f", v);
-    else
-        hb_buf_json_number(b, v);
-}
-
-static int cmd_plan(int argc, char **argv)
-{
-    hb_args a = {argc, argv, 2, "plan", NULL, 0};
-    double r = NAN, R = NAN, eta = 3;
-    int json = 0, rc;
-    hb_bracket_rule rule = HB_RULE_PAPER;
-    while (a.i < argc) {
-        if ((rc = hb_cli_take(&a, "--min-budget")) != 0) {
-            if (rc < 0 || hb_cli_double(&a, "--min-budget", &r, 0.0)) return HB_EXIT_USAGE;
-        } else if ((rc = hb_cli_take(&a, "--max-budget")) != 0) {
-            if (rc < 0 || hb_cli_double(&a, "--max-budget", &R, 0.0)) return HB_EXIT_USAGE;
-        } else if ((rc = hb_cli_take(&a, "--eta")) != 0) {
-            if (rc < 0 || hb_cli_double(&a, "--eta", &eta, 1.0)) return HB_EXIT_USAGE;
-        } else if ((rc = hb_cli_take(&a, "--bracket-rule")) != 0) {
-            if (rc < 0) return HB_EXIT_USAGE;
-            int v = hb_bracket_rule_parse(a.value);
-            if (v < 0) return hb_cli_usage_error(&a, "--bracket-rule: expected 'paper' or 'hpbandster', got '%s'", a.value);
-            rule = (hb_bracket_rule)v;
-        } else if ((rc = hb_cli_flag(&a, "--json")) != 0) {
-            if (rc < 0) return HB_EXIT_USAGE;
-            json = 1;
-        } else {
-            return hb_cli_usage_error(&a, "unknown option '%s'", argv[a.i]);
-        }
-    }
-    if (isnan(r)) return hb_cli_usage_error(&a, "--min-budget is required");
-    if (isnan(R)) return hb_cli_usage_error(&a, "--max-budget is required");
-    hb_schedule sch;
-    hb_error err;
-    if (hb_schedule_init(&sch, r, R, eta, rule, &err) != HB_OK) return hb_cli_usage_error(&a, "%s", err.msg);
-    hb_buf b = HB_BUF_INIT;
-    if (json) {
-        hb_buf_puts(&b, "{\"brackets\": [");
-    } else {
-        hb_buf_printf(&b, "HyperBand brackets for budgets ");
-        put_budget(&b, r);
-        hb_buf_puts(&b, "..");
-        put_budget(&b, R);
-        hb_buf_printf(&b, ", eta %g, rule %s: s_max = %d\n", eta, hb_bracket_rule_name(rule), sch.s_max);
-    }
-    long configs = 0;
-    for (int s = sch.s_max; s >= 0; s--) {
-        hb_bracket br;
-        hb_schedule_bracket(&sch, s, &br);
-        if (json) {
-            hb_buf_printf(&b, "%s\n  {\"s\": %d, \"rungs\": [", s == sch.s_max ? "" : ",", s);
-            for (int i = 0; i < br.n_rungs; i++) {
-                hb_buf_printf(&b, "%s{\"n\": %ld, \"budget\": ", i ? ", " : "", br.n[i]);
-                put_budget(&b, br.budget[i]);
-                hb_buf_puts(&b, "}");
-            }
-            hb_buf_puts(&b, "]}");
-        } else {
-            hb_buf_printf(&b, "s=%d:", s);
-            for (int i = 0; i < br.n_rungs; i++) {
-                hb_buf_printf(&b, " %ld@", br.n[i]);
-                put_budget(&b, br.budget[i]);
-            }
-            hb_buf_puts(&b, "  (budget ");
-            put_budget(&b, hb_schedule_bracket_budget(&sch, s));
-            hb_buf_puts(&b, ")\n");
-        }
-        configs += br.n[0];
-    }
-    if (json) {
-        hb_buf_puts(&b, "\n]}\n");
-    } else {
-        hb_buf_printf(&b, "one iteration: %d brackets, %ld configurations, budget ", sch.s_max + 1, configs);
-        put_budget(&b, hb_schedule_iteration_budget(&sch));
-        hb_buf_puts(&b, "\n");
-    }
-    if (b.data) fputs(b.data, stdout);
-    hb_buf_fini(&b);
-    return HB_EXIT_OK;
-}
-
 static int want_help(int argc, char **argv, int from)
 {
     for (int i = from; i < argc; i++)
@@ -288,7 +578,6 @@ static int want_help(int argc, char **argv, int from)
     return 0;
 }
 
-/* Split "name:args" and find the kernel; prints a usage error on failure. */
 /* --pbt-start FILE: one configuration (a JSON object) per line, blank lines skipped, into
  * '*xs' (n x dim, hb_malloc'd). A bad line: FILE:LINE: what is wrong, and HB_EINVAL. */
 static int read_start_configs(const char *file, const hb_space *sp, double **xs, size_t *n, hb_error *err)
@@ -341,249 +630,6 @@ static int read_start_configs(const char *file, const hb_space *sp, double **xs,
     return rc;
 }
 
-static int find_kernel(hb_args *a, const char *label, const hb_kernel **k, hb_space **sp)
-{
-    char name[128];
-    const char *colon = strchr(label, ':');
-    size_t n = colon ? (size_t)(colon - label) : strlen(label);
-    if (n >= sizeof name) n = sizeof name - 1;
-    memcpy(name, label, n);
-    name[n] = '\0';
-    *k = hb_kernels_find(name);
-    if (*k == NULL) {
-        hb_buf names = HB_BUF_INIT;
-        for (size_t i = 0; i < hb_kernels_count(); i++)
-            hb_buf_printf(&names, "%s%s", i ? ", " : "", hb_kernels_at(i)->name);
-        int rc = hb_cli_usage_error(a, "--kernel: unknown kernel '%s' (known: %s)", name,
-                                    names.data ? names.data : "none");
-        hb_buf_fini(&names);
-        return rc;
-    }
-    hb_error err;
-    hb_error_clear(&err);
-    int rc = (*k)->space(colon ? colon + 1 : NULL, sp, &err);
-    if (rc == HB_EINVAL) return hb_cli_usage_error(a, "--kernel %s: %s", label, err.msg);
-    if (rc != HB_OK) { /* the kernel's data (a missing package, a damaged file): not a usage slip */
-        if (!a->quiet_errors) fprintf(stderr, "hbmpi %s: --kernel %s: %s\n", a->cmd, label, err.msg);
-        return rc == HB_ENOMEM ? HB_EXIT_FAILED : HB_EXIT_USAGE;
-    }
-    return HB_EXIT_OK;
-}
-
-static int cmd_kernels(int argc, char **argv)
-{
-    hb_args a = {argc, argv, 2, "kernels", NULL, 0};
-    int json = 0, r;
-    while (a.i < argc) {
-        if ((r = hb_cli_flag(&a, "--json")) < 0) return HB_EXIT_USAGE;
-        if (r) {
-            json = 1;
-            continue;
-        }
-        return hb_cli_usage_error(&a, "unknown option '%s'", argv[a.i]);
-    }
-    hb_buf b = HB_BUF_INIT;
-    if (json) hb_buf_puts(&b, "{\"kernels\": [");
-    else
-        hb_buf_printf(&b, "%-14s %5s %11s %20s  %s\n", "name", "dim", "budget", "optimum", "summary");
-    int rc = HB_EXIT_OK;
-    for (size_t i = 0; i < hb_kernels_count(); i++) {
-        const hb_kernel *k = hb_kernels_at(i);
-        hb_space *sp = NULL;
-        hb_error err;
-        hb_error_clear(&err);
-        if (k->space(NULL, &sp, &err) != HB_OK) {
-            /* a kernel whose data is not installed is listed as unavailable, with the reason */
-            if (err.status == HB_ENOMEM) {
-                hb_cli_print_error(&err);
-                rc = HB_EXIT_FAILED;
-                break;
-            }
-            if (json) {
-                hb_buf_puts(&b, i ? ",\n  {\"name\": " : "\n  {\"name\": ");
-                hb_buf_json_string(&b, k->name);
-                hb_buf_puts(&b, ", \"summary\": ");
-                hb_buf_json_string(&b, k->summary ? k->summary : "");
-                hb_buf_puts(&b, ", \"unavailable\": ");
-                hb_buf_json_string(&b, err.msg);
-                hb_buf_puts(&b, "}");
-            } else {
-                hb_buf_printf(&b, "%-14s %5s %11s %20s  unavailable: %s\n", k->name, "-", "-", "-", err.msg);
-            }
-            continue;
-        }
-        if (json) {
-            hb_buf_puts(&b, i ? ",\n  {\"name\": " : "\n  {\"name\": ");
-            hb_buf_json_string(&b, k->name);
-            hb_buf_puts(&b, ", \"summary\": ");
-            hb_buf_json_string(&b, k->summary ? k->summary : "");
-            hb_buf_printf(&b, ", \"dim\": %zu, \"min_budget\": ", hb_space_dim(sp));
-            hb_buf_json_number(&b, k->min_budget);
-            hb_buf_puts(&b, ", \"max_budget\": ");
-            hb_buf_json_number(&b, k->max_budget);
-            hb_buf_puts(&b, ", \"optimum\": ");
-            hb_buf_json_number(&b, k->optimum);
-            hb_buf_printf(&b, ", \"deterministic\": %s, \"space\": ", k->deterministic ? "true" : "false");
-            hb_space_json(sp, &b);
-            hb_buf_puts(&b, "}");
-        } else {
-            char opt[40] = "unknown", bud[40];
-            if (!isnan(k->optimum)) snprintf(opt, sizeof opt, "%.15g", k->optimum);
-            snprintf(bud, sizeof bud, "%g..%g", k->min_budget, k->max_budget);
-            hb_buf_printf(&b, "%-14s %5zu %11s %20s  %s\n", k->name, hb_space_dim(sp), bud, opt,
-                          k->summary ? k->summary : "");
-        }
-        hb_space_free(sp);
-    }
-    if (json) hb_buf_puts(&b, "\n]}\n");
-    if (rc == HB_EXIT_OK && b.data) fputs(b.data, stdout);
-    hb_buf_fini(&b);
-    return rc;
-}
-
-static int cmd_eval(int argc, char **argv)
-{
-    hb_args a = {argc, argv, 2, "eval", NULL, 0};
-    const char *kname = NULL, *config = NULL;
-    double budget = NAN;
-    uint64_t seed = 0;
-    int r, exact = 0;
-    while (a.i < argc) {
-        if ((r = hb_cli_take(&a, "--kernel")) != 0) {
-            if (r < 0) return HB_EXIT_USAGE;
-            kname = a.value;
-        } else if ((r = hb_cli_flag(&a, "--exact")) != 0) {
-            if (r < 0) return HB_EXIT_USAGE;
-            exact = 1;
-        } else if ((r = hb_cli_take(&a, "--budget")) != 0) {
-            if (r < 0 || hb_cli_double(&a, "--budget", &budget, 0.0)) return HB_EXIT_USAGE;
-        } else if ((r = hb_cli_take(&a, "--config")) != 0) {
-            if (r < 0) return HB_EXIT_USAGE;
-            config = a.value;
-        } else if ((r = hb_cli_take(&a, "--seed")) != 0) {
-            if (r < 0 || hb_cli_u64(&a, "--seed", &seed)) return HB_EXIT_USAGE;
-        } else {
-            return hb_cli_usage_error(&a, "unknown option '%s'", argv[a.i]);
-        }
-    }
-    if (!kname) return hb_cli_usage_error(&a, "--kernel is required");
-    if (isnan(budget) && !exact) return hb_cli_usage_error(&a, "--budget is required");
-    if (!config) return hb_cli_usage_error(&a, "--config is required");
-    const hb_kernel *k;
-    hb_space *sp = NULL;
-    if ((r = find_kernel(&a, kname, &k, &sp)) != HB_EXIT_OK) return r;
-    if (exact && k->exact == NULL) {
-        hb_space_free(sp);
-        return hb_cli_usage_error(&a, "--exact: kernel '%s' has no exact form (it is deterministic)",
-                                  k->name);
-    }
-    double *x = hb_malloc(hb_space_dim(sp) * sizeof(double));
-    hb_error err;
-    hb_error_clear(&err);
-    int rc = HB_EXIT_OK;
-    double loss;
-    if (x == NULL) {
-        fprintf(stderr, "hbmpi eval: out of memory\n");
-        rc = HB_EXIT_FAILED;
-    } else if (hb_space_config_parse(sp, config, x, &err) != HB_OK) {
-        rc = hb_cli_usage_error(&a, "--config: %s", err.msg);
-    } else if ((exact ? k->exact(sp, x, &loss, &err) : k->eval(sp, x, budget, seed, &loss, &err)) != HB_OK) {
-        fprintf(stderr, "hbmpi eval: %s: %s\n", k->name, err.msg);
-        rc = HB_EXIT_FAILED;
-    } else {
-        printf("%.17g\n", loss);
-    }
-    hb_free(x);
-    hb_space_free(sp);
-    return rc;
-}
-
-static const char *type_word(hb_param_type t)
-{
-    static const char *w[] = {"float", "int", "categorical", "ordinal", "constant"};
-    return w[t];
-}
-
-static int cmd_space(int argc, char **argv)
-{
-    hb_args a = {argc, argv, 3, "space", NULL, 0};
-    if (argc < 3) return hb_cli_usage_error(&a, "expected 'check' or 'sample'");
-    int check = !strcmp(argv[2], "check");
-    if (!check && strcmp(argv[2], "sample"))
-        return hb_cli_usage_error(&a, "unknown subcommand '%s' (expected 'check' or 'sample')", argv[2]);
-    a.cmd = check ? "space check" : "space sample";
-    const char *file = NULL;
-    int json = 0, r;
-    long n = 10;
-    uint64_t seed = 0;
-    while (a.i < argc) {
-        if (check && (r = hb_cli_flag(&a, "--json")) != 0) {
-            if (r < 0) return HB_EXIT_USAGE;
-            json = 1;
-        } else if (!check && (r = hb_cli_take(&a, "--n")) != 0) {
-            if (r < 0 || hb_cli_long(&a, "--n", &n, 0)) return HB_EXIT_USAGE;
-        } else if (!check && (r = hb_cli_take(&a, "--seed")) != 0) {
-            if (r < 0 || hb_cli_u64(&a, "--seed", &seed)) return HB_EXIT_USAGE;
-        } else if (argv[a.i][0] == '-' && argv[a.i][1] != '\0') {
-            return hb_cli_usage_error(&a, "unknown option '%s'", argv[a.i]);
-        } else if (file) {
-            return hb_cli_usage_error(&a, "one FILE only, got '%s' and '%s'", file, argv[a.i]);
-        } else {
-            file = argv[a.i++];
-        }
-    }
-    if (!file) return hb_cli_usage_error(&a, "FILE is required");
-    hb_space *sp = NULL;
-    hb_error err;
-    hb_error_clear(&err);
-    int rc = hb_space_load(file, &sp, &err);
-    if (rc != HB_OK) {
-        hb_cli_print_error(&err);
-        return rc == HB_ENOMEM ? HB_EXIT_FAILED : HB_EXIT_USAGE;
-    }
-    hb_buf b = HB_BUF_INIT;
-    size_t dim = hb_space_dim(sp);
-    if (check && json) {
-        hb_space_json(sp, &b);
-        hb_buf_puts(&b, "\n");
-    } else if (check) {
-        size_t count[5] = {0};
-        for (size_t i = 0; i < dim; i++) count[hb_space_type(sp, i)]++;
-        hb_buf_printf(&b, "%s: ok: %zu parameters (", file, dim);
-        int first = 1;
-        for (int t = 0; t < 5; t++)
-            if (count[t]) {
-                hb_buf_printf(&b, "%s%zu %s", first ? "" : ", ", count[t], type_word((hb_param_type)t));
-                first = 0;
-            }
-        size_t nc = hb_space_n_conditions(sp), nf = hb_space_n_forbiddens(sp);
-        hb_buf_printf(&b, "), %zu condition%s, %zu forbidden clause%s", nc, nc == 1 ? "" : "s", nf,
-                      nf == 1 ? "" : "s");
-        size_t nm = hb_space_n_mutable(sp); /* named only where there are some (pbt, pb2) */
-        if (nm) hb_buf_printf(&b, ", %zu mutable", nm);
-        hb_buf_puts(&b, "\n");
-    } else {
-        hb_rng rng;
-        hb_rng_init(&rng, seed, 0);
-        double *x = hb_malloc((dim ? dim : 1) * sizeof(double));
-        for (long k = 0; x && k < n && rc == HB_OK; k++) {
-            if ((rc = hb_space_sample(sp, &rng, x, &err)) == HB_OK) {
-                hb_space_config_json(sp, x, &b);
-                hb_buf_puts(&b, "\n");
-            }
-        }
-        hb_free(x);
-        if (rc != HB_OK) {
-            hb_cli_print_error(&err);
-            rc = HB_EXIT_FAILED;
-        }
-    }
-    if (rc == HB_OK && b.data) fputs(b.data, stdout);
-    hb_buf_fini(&b);
-    hb_space_free(sp);
-    return rc == HB_OK ? HB_EXIT_OK : rc;
-}
-
 static void print_best(const hb_kernel *k, const hb_space *sp, const hb_run_result *res)
 {
     long bi = hb_report_best(res->trials, res->n);
@@ -633,16 +679,6 @@ static int print_finished(const char *path, const hb_kernel *k, int json)
     }
     hb_run_view_fini(&v);
     return code;
-}
-
-/* 1 if an MPI launcher (mpirun, srun with PMIx or PMI) started this process. */
-static int launched_by_mpi(void)
-{
-    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE",
-                                       "MPI_LOCALNRANKS", NULL};
-    for (int i = 0; vars[i]; i++)
-        if (getenv(vars[i])) return 1;
-    return 0;
 }
 
 static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
@@ -1023,6 +1059,18 @@ static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
     return code;
 }
 
+/* ---------------------------------------------------------------- main */
+
+/* 1 if an MPI launcher (mpirun, srun with PMIx or PMI) started this process. */
+static int launched_by_mpi(void)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE",
+                                       "MPI_LOCALNRANKS", NULL};
+    for (int i = 0; vars[i]; i++)
+        if (getenv(vars[i])) return 1;
+    return 0;
+}
+
 static void print_version(void)
 {
     char mpiv[MPI_MAX_LIBRARY_VERSION_STRING];
@@ -1037,7 +1085,56 @@ static void print_version(void)
     printf("  jansson: %s\n", jansson_version_str());
 }
 
-static int dispatch(int argc, char **argv);
+/* run and sweep: the MPI commands. Started alone (no launcher in the environment) it does not
+ * initialise MPI at all: a singleton MPI_Init costs a third of a second and can fail. */
+static int mpi_command(int argc, char **argv)
+{
+    int rank = 0, mpi = launched_by_mpi(), sweep = !strcmp(argv[1], "sweep");
+    if (mpi && MPI_Init(&argc, &argv) != MPI_SUCCESS) {
+        fprintf(stderr, "hbmpi: MPI_Init failed\n");
+        return HB_EXIT_FAILED;
+    }
+    if (mpi) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    hb_signals_install();
+    MPI_Comm world = mpi ? MPI_COMM_WORLD : MPI_COMM_NULL;
+    int code = sweep ? hb_cmd_sweep(argc, argv, rank, world) : cmd_run(argc, argv, rank, world);
+    if (mpi) MPI_Finalize();
+    return code;
+}
+
+/* The commands that run in one process; each handles its own --help. */
+static const struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+} commands[] = {{"kernels", cmd_kernels}, {"eval", cmd_eval},       {"space", cmd_space},
+                {"plan", cmd_plan},       {"report", hb_cmd_report}, {"repair", hb_cmd_repair}};
+
+static int dispatch(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(main_help, stderr);
+        return HB_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        fputs(main_help, stdout);
+        return HB_EXIT_OK;
+    }
+    if (!strcmp(cmd, "--version")) {
+        print_version();
+        return HB_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (!strcmp(cmd, commands[i].name)) return commands[i].fn(argc, argv);
+    if (!strcmp(cmd, "sweep") && argc > 2 && !strcmp(argv[2], "report")) return hb_cmd_sweep_report(argc, argv);
+    if (!strcmp(cmd, "run") && want_help(argc, argv, 2)) {
+        fputs(run_help, stdout);
+        return HB_EXIT_OK;
+    }
+    if (!strcmp(cmd, "run") || !strcmp(cmd, "sweep")) return mpi_command(argc, argv);
+    fprintf(stderr, "hbmpi: unknown command '%s' (see 'hbmpi --help')\n", cmd);
+    return HB_EXIT_USAGE;
+}
 
 /* OpenBLAS (behind LAPACK) starts worker threads that spin after each call; the GP's matrices
  * are small, and the master must not burn cores its workers need (DESIGN.md contract 6). Found at
@@ -1064,57 +1161,5 @@ int main(int argc, char **argv)
         fprintf(stderr, "hbmpi: %ld heap blocks not freed at exit\n", hb_alloc_live());
         if (code == HB_EXIT_OK) code = HB_EXIT_FAILED;
     }
-    return code;
-}
-
-static int dispatch(int argc, char **argv)
-{
-    if (argc < 2) {
-        fputs(main_help, stderr);
-        return HB_EXIT_USAGE;
-    }
-    const char *cmd = argv[1];
-    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
-        fputs(main_help, stdout);
-        return HB_EXIT_OK;
-    }
-    if (!strcmp(cmd, "--version")) {
-        print_version();
-        return HB_EXIT_OK;
-    }
-    const char *help = !strcmp(cmd, "run")       ? run_help
-                       : !strcmp(cmd, "eval")    ? eval_help
-                       : !strcmp(cmd, "kernels") ? kernels_help
-                       : !strcmp(cmd, "space")   ? space_help
-                       : !strcmp(cmd, "plan")    ? plan_help
-                                                 : NULL;
-    /* report, repair, sweep and sweep report print their own --help (their option tables) */
-    if (!strcmp(cmd, "report")) return hb_cmd_report(argc, argv);
-    if (!strcmp(cmd, "repair")) return hb_cmd_repair(argc, argv);
-    if (!strcmp(cmd, "sweep") && argc > 2 && !strcmp(argv[2], "report")) return hb_cmd_sweep_report(argc, argv);
-    if (help == NULL && strcmp(cmd, "sweep")) {
-        fprintf(stderr, "hbmpi: unknown command '%s' (see 'hbmpi --help')\n", cmd);
-        return HB_EXIT_USAGE;
-    }
-    if (help && want_help(argc, argv, 2)) {
-        fputs(help, stdout);
-        return HB_EXIT_OK;
-    }
-    if (!strcmp(cmd, "kernels")) return cmd_kernels(argc, argv);
-    if (!strcmp(cmd, "eval")) return cmd_eval(argc, argv);
-    if (!strcmp(cmd, "space")) return cmd_space(argc, argv);
-    if (!strcmp(cmd, "plan")) return cmd_plan(argc, argv);
-    /* run and sweep: the MPI commands. Started alone (no launcher in the environment) it does not
-     * initialise MPI at all: a singleton MPI_Init costs a third of a second and can fail. */
-    int rank = 0, mpi = launched_by_mpi();
-    if (mpi && MPI_Init(&argc, &argv) != MPI_SUCCESS) {
-        fprintf(stderr, "hbmpi: MPI_Init failed\n");
-        return HB_EXIT_FAILED;
-    }
-    if (mpi) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    hb_signals_install();
-    MPI_Comm world = mpi ? MPI_COMM_WORLD : MPI_COMM_NULL;
-    int code = !strcmp(cmd, "sweep") ? hb_cmd_sweep(argc, argv, rank, world) : cmd_run(argc, argv, rank, world);
-    if (mpi) MPI_Finalize();
     return code;
 }
