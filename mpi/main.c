@@ -1,5 +1,10 @@
-/* main.c — the hbmpi command: subcommands, their --help, exit codes (CLI.md). The only code that
- * prints errors or picks exit codes. */
+/* main.c — the hbmpi command: picks the subcommand (run and sweep under MPI when a launcher started
+ * hbmpi, the others alone) and holds the commands run, plan, eval, kernels and space, each with its
+ * option table (one table parses its options and prints its --help; cli.c). Each command prints its
+ * own errors where it finds them: usage slips through hb_cli_usage_error, library errors through
+ * hb_cli_print_error (the same in report_cmd.c and sweep.c), and turns a status into an exit code
+ * with hb_cli_exit_code (CLI.md). `run` is the only code that calls MPI_Abort (a lost rank, or
+ * evaluations that did not stop). */
 #define _POSIX_C_SOURCE 200809L
 
 #include <dlfcn.h>
@@ -52,7 +57,9 @@ static const char *main_help =
 
 /* The words of HB_CLI_ENUM options, in the order of their enums' values. */
 static const char *const rule_words[] = {"paper", "hpbandster", NULL};
+static const char *const acquisition_words[] = {"ei", "pi", NULL};
 _Static_assert(HB_RULE_PAPER == 0 && HB_RULE_HPBANDSTER == 1, "rule_words follows hb_bracket_rule");
+_Static_assert(HB_ACQ_EI == 0 && HB_ACQ_PI == 1, "acquisition_words follows hb_acquisition");
 
 /* Split "name:args" and find the kernel; prints the error on failure and returns the exit code. */
 static int find_kernel(hb_args *a, const char *label, const hb_kernel **k, hb_space **sp)
@@ -466,117 +473,237 @@ static int cmd_space(int argc, char **argv)
     return code;
 }
 
-/* ---------------------------------------------------------------- run */
+/* ---------------------------------------------------------------- run: options */
 
-static const char *run_help =
-    "usage: hbmpi run --kernel NAME [OPTIONS]\n"
-    "       hbmpi run --space FILE [OPTIONS] --eval-lib PATH:SYMBOL\n"
-    "       hbmpi run --space FILE [OPTIONS] --eval-cmd PROGRAM [ARGS...]\n"
-    "       hbmpi run --space FILE [OPTIONS] --eval-server PROGRAM [ARGS...]\n"
-    "\n"
-    "Run an optimisation. Progress goes to stderr; the best configuration (or, with\n"
-    "--json, the report JSON of docs/CLI.md) to stdout. Alone it is one process; under\n"
-    "`mpirun -n N` or `srun`, rank 0 runs the optimiser and ranks 1..N-1 evaluate.\n"
-    "\n"
-    "objective:\n"
-    "  --kernel NAME           a built-in objective (see `hbmpi kernels`); NAME:ARGS for options\n"
-    "  --space FILE            the search space (hbmpi or ConfigSpace JSON) of a user objective\n"
-    "  --eval-lib PATH:SYMBOL  a C function from a shared library built with include/hbmpi.h\n"
-    "  --eval-cmd PROGRAM ...  a program, run once per trial (always the last option): it gets\n"
-    "                          --NAME=VALUE per parameter and --budget=B, and HB_CONFIG,\n"
-    "                          HB_BUDGET, HB_TRIAL_ID, HB_SEED, HB_TRIAL_DIR, HB_CONFIG_ID,\n"
-    "                          HB_CONFIG_SEED, and for a promoted trial HB_PREVIOUS_BUDGET and\n"
-    "                          HB_PREVIOUS_TRIAL_DIR (where its previous rung left its\n"
-    "                          checkpoint); its loss is the last line of stdout (a number or\n"
-    "                          JSON with \"loss\" and, if it continued, \"spent\")\n"
-    "  --eval-server PROGRAM ...  a program started once per worker that serves trials one at\n"
-    "                          a time (always the last option): a JSON line per job on its\n"
-    "                          descriptor 3, a JSON line with \"loss\" back on descriptor 4;\n"
-    "                          its stdout and stderr go to the trial's logs; if it fails, the\n"
-    "                          trial does and a fresh one serves the next (docs/runtime.md;\n"
-    "                          python/hbmpi.py serves a Python function)\n"
-    "  --eval-timeout S        stop a program after S seconds (SIGTERM, then SIGKILL); with\n"
-    "                          --eval-server, S seconds per trial\n"
-    "  --eval-grace S          seconds between that SIGTERM and SIGKILL (default 5)\n"
-    "  --trial-dir DIR         where each trial gets its own directory (--eval-cmd, and with\n"
-    "                          --continue-promoted) (default ./hbmpi-trials)\n"
-    "  --continue-promoted     a promoted trial continues training from the state its\n"
-    "                          configuration's previous rung left in its trial directory\n"
-    "                          (training kernels: fmnist_mlp, fmnist_mlp32, cartpole,\n"
-    "                          pbt_toy; --eval-lib trials get trial_dir and\n"
-    "                          previous_trial_dir); the same losses, less budget; pbt and\n"
-    "                          pb2 always continue\n"
-    "  --eval-delay S          built-in kernels: also sleep S * budget / max budget seconds\n"
-    "\n"
-    "runtime:\n"
-    "  --reproducible W        behave as if W workers ran the jobs and reported in issue\n"
-    "                          order: the same trials alone and under any mpirun -n\n"
-    "  --ranks-per-eval K      under MPI, K ranks evaluate each job together\n"
-    "  --worker-timeout S      under MPI, a worker rank not heard from for S seconds while it\n"
-    "                          evaluates (it sends a heartbeat every S/6 s) is lost: its host\n"
-    "                          died, its link was cut or it was killed; the run is saved and\n"
-    "                          ends with exit 4, to be resumed (default 300; 0: wait for ever)\n"
-    "  --simulate-workers N    simulate N workers in virtual time (no real waiting)\n"
-    "  --sim-cost budget[*C]   simulated cost: C virtual seconds per unit of budget (C = 1)\n"
-    "  --sim-noise S           multiply each simulated cost by exp(S * z), z standard normal\n"
-    "\n"
-    "run file (docs/runfile.md):\n"
-    "  --out RUN.h5            record every job and result in RUN.h5 (HDF5) as the run goes;\n"
-    "                          if RUN.h5 exists, resume it (same settings required: a\n"
-    "                          difference exits 2 and names it); a kill -9 loses nothing\n"
-    "                          that was recorded. SIGTERM, SIGINT or SIGUSR1 stop the run:\n"
-    "                          running jobs are recorded as interrupted, exit 3\n"
-    "  --warm-start OLD.h5     feed OLD.h5's results (same space) to the model first\n"
-    "  --stop-before-end S     in a Slurm job: start no job in the last S seconds of the\n"
-    "                          allocation; once the running ones finish, save and exit 3\n"
-    "\n"
-    "optimiser:\n"
-    "  --optimizer NAME        random (default), grid, tpe, gp: every configuration at the\n"
-    "                          max budget; sh, hyperband, bohb: successive-halving brackets\n"
-    "                          (bohb proposes from its KDE model); asha: asynchronous\n"
-    "                          successive halving; pbt, pb2: population-based training of\n"
-    "                          the space's mutable parameters (docs/optimizers.md)\n"
-    "  --min-budget r          smallest budget (default: the kernel's)\n"
-    "  --max-budget R          largest budget (default: the kernel's)\n"
-    "  --eta ETA               reduction factor of the bracket optimisers (default 3)\n"
-    "  --bracket-rule RULE     paper (default) or hpbandster: first-rung sizes (`hbmpi plan`)\n"
-    "  --max-open-brackets N   brackets running at once (default: one iteration's worth)\n"
-    "  --pbt-population P      pbt, pb2: members (default 8 for pbt, 4 for pb2)\n"
-    "  --pbt-interval B        pbt, pb2: budget of one step of a member (default: min budget)\n"
-    "  --pbt-quantile Q        pbt, pb2: the worst Q of the members copy one of the best Q\n"
-    "                          (default 0.25)\n"
-    "  --pbt-resample P        pbt: chance of drawing a value afresh instead of scaling it\n"
-    "                          by 0.8 or 1.2 (default 0.25)\n"
-    "  --pbt-start FILE        pbt, pb2: member i starts from the configuration on line i of\n"
-    "                          FILE (one JSON object a line, used in turn; default: drawn)\n"
-    "  --seed S                seed (default 0); same seed, same trials\n"
-    "\n"
-    "stop rules (the first one reached ends the run; with none, sh, hyperband and bohb run\n"
-    "one HyperBand iteration, asha that iteration's budget, the others 100 evaluations):\n"
-    "  --max-evals N           evaluations\n"
-    "  --iterations N          HyperBand iterations (sh: brackets; asha: their budget)\n"
-    "  --max-total-budget X    sum of the budgets of the evaluations\n"
-    "  --time-limit SECONDS    wall time after which no evaluation starts\n"
-    "\n"
-    "sampler settings (defaults: HpBandSter's BOHB):\n"
-    "  --random-fraction F     share of random proposals, bohb and tpe (default 1/3)\n"
-    "  --top-n-percent P       best P percent form the good model, bohb and tpe (15)\n"
-    "  --num-samples N         candidates per proposal, bohb and tpe (64)\n"
-    "  --bandwidth-factor F    candidates drawn with bandwidths times F (3)\n"
-    "  --min-bandwidth B       floor of every KDE bandwidth (0.001)\n"
-    "  --min-points-in-model N results before a model is used (default: dimensions + 1)\n"
-    "  --acquisition ei|pi     gp's acquisition function (default ei)\n"
-    "  --grid-points K         grid values per numeric parameter (default 5)\n"
-    "\n"
-    "  --json                  print the report JSON on stdout when the run ends\n"
-    "  --quiet                 no progress on stderr\n";
+typedef struct run_opts {
+    hb_opt_settings set; /* the optimiser's settings, as given */
+    const char *kname, *space_file, *eval_lib, *trial_dir, *out, *warm, *pbt_start_file;
+    double min_b, max_b; /* NaN: the kernel's */
+    double time_limit, eval_delay, eval_timeout, grace, worker_timeout, sim_cost, sim_noise, stop_before_end;
+    long reproducible, sim_workers, ranks_per_eval;
+    int bracket_rule, acquisition; /* into set once parsed */
+    int json, quiet, continue_promoted;
+    int eval_argc, eval_server; /* --eval-cmd or --eval-server: the program and its arguments */
+    char **eval_argv;
+} run_opts;
 
-static int want_help(int argc, char **argv, int from)
+static void run_opts_init(run_opts *o)
 {
-    for (int i = from; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
-    return 0;
+    memset(o, 0, sizeof *o);
+    hb_opt_settings_init(&o->set);
+    o->min_b = o->max_b = NAN;
+    o->grace = 5;
+    o->worker_timeout = 300;
+    o->sim_cost = 1;
+    o->ranks_per_eval = 1;
+    o->bracket_rule = (int)o->set.bracket_rule;
+    o->acquisition = (int)o->set.sampler.acquisition;
 }
+
+static int opt_optimizer(hb_args *a, void *opts)
+{
+    run_opts *o = opts;
+    o->set.optimizer = a->value;
+    if (!hb_opt_known(a->value, NULL))
+        return hb_cli_usage_error(a, "--optimizer: unknown optimizer '%s' (known: random, grid, sh, hyperband, bohb, "
+                                     "tpe, gp, asha, pbt, pb2)", a->value);
+    return HB_EXIT_OK;
+}
+
+static int opt_eval_lib(hb_args *a, void *opts)
+{
+    run_opts *o = opts;
+    const char *colon = strrchr(a->value, ':');
+    if (colon == NULL || colon[1] == '\0')
+        return hb_cli_usage_error(a, "--eval-lib: expected PATH:SYMBOL, got '%s'", a->value);
+    o->eval_lib = a->value;
+    return HB_EXIT_OK;
+}
+
+/* --eval-cmd and --eval-server: everything after them is the program and its arguments. */
+static int opt_eval_cmd(hb_args *a, void *opts)
+{
+    run_opts *o = opts;
+    const char *name = a->argv[a->i];
+    o->eval_server = !strcmp(name, "--eval-server");
+    if (a->i + 1 >= a->argc) return hb_cli_usage_error(a, "%s needs a program", name);
+    o->eval_argv = a->argv + a->i + 1;
+    o->eval_argc = a->argc - a->i - 1;
+    a->i = a->argc;
+    return HB_EXIT_OK;
+}
+
+/* "budget" (1 virtual second per unit of budget) or "budget*C". */
+static int opt_sim_cost(hb_args *a, void *opts)
+{
+    run_opts *o = opts;
+    if (!strcmp(a->value, "budget")) {
+        o->sim_cost = 1;
+        return HB_EXIT_OK;
+    }
+    if (strncmp(a->value, "budget*", 7) != 0)
+        return hb_cli_usage_error(a, "--sim-cost: expected 'budget' or 'budget*C', got '%s'", a->value);
+    a->value += 7;
+    return hb_cli_double(a, "--sim-cost", &o->sim_cost, 0.0);
+}
+
+#define RUN(k, nm, mv, field, h) HB_CLI_OPT(k, nm, mv, run_opts, field, h)
+#define RUN_FN(k, nm, mv, f, h) .kind = (k), .name = (nm), .metavar = (mv), .fn = (f), .help = (h)
+static const hb_cli_opt run_rows[] = {
+    HB_CLI_TEXT_ROW("usage: hbmpi run --kernel NAME [OPTIONS]\n"
+                    "       hbmpi run --space FILE [OPTIONS] --eval-lib PATH:SYMBOL\n"
+                    "       hbmpi run --space FILE [OPTIONS] --eval-cmd PROGRAM [ARGS...]\n"
+                    "       hbmpi run --space FILE [OPTIONS] --eval-server PROGRAM [ARGS...]\n"
+                    "\n"
+                    "Run an optimisation. Progress goes to stderr; the best configuration (or, with\n"
+                    "--json, the report JSON of docs/CLI.md) to stdout. Alone it is one process; under\n"
+                    "`mpirun -n N` or `srun`, rank 0 runs the optimiser and ranks 1..N-1 evaluate.\n"
+                    "\n"
+                    "objective:\n"),
+    {RUN(HB_CLI_STR, "--kernel", "NAME", kname, "a built-in objective (see `hbmpi kernels`); NAME:ARGS for options")},
+    {RUN(HB_CLI_STR, "--space", "FILE", space_file,
+         "the search space (hbmpi or ConfigSpace JSON) of a user objective")},
+    {RUN_FN(HB_CLI_CALL, "--eval-lib", "PATH:SYMBOL", opt_eval_lib,
+            "a C function from a shared library built with include/hbmpi.h")},
+    {RUN_FN(HB_CLI_REST, "--eval-cmd", "PROGRAM ...", opt_eval_cmd,
+            "a program, run once per trial (always the last option): it gets\n"
+            "--NAME=VALUE per parameter and --budget=B, and HB_CONFIG,\n"
+            "HB_BUDGET, HB_TRIAL_ID, HB_SEED, HB_TRIAL_DIR, HB_CONFIG_ID,\n"
+            "HB_CONFIG_SEED, and for a promoted trial HB_PREVIOUS_BUDGET and\n"
+            "HB_PREVIOUS_TRIAL_DIR (where its previous rung left its\n"
+            "checkpoint); its loss is the last line of stdout (a number or\n"
+            "JSON with \"loss\" and, if it continued, \"spent\")")},
+    {RUN_FN(HB_CLI_REST, "--eval-server", "PROGRAM ...", opt_eval_cmd,
+            "a program started once per worker that serves trials one at\n"
+            "a time (always the last option): a JSON line per job on its\n"
+            "descriptor 3, a JSON line with \"loss\" back on descriptor 4;\n"
+            "its stdout and stderr go to the trial's logs; if it fails, the\n"
+            "trial does and a fresh one serves the next (docs/runtime.md;\n"
+            "python/hbmpi.py serves a Python function)")},
+    {RUN(HB_CLI_DOUBLE, "--eval-timeout", "S", eval_timeout,
+         "stop a program after S seconds (SIGTERM, then SIGKILL); with\n"
+         "--eval-server, S seconds per trial"),
+     .min = 0},
+    {RUN(HB_CLI_DOUBLE, "--eval-grace", "S", grace, "seconds between that SIGTERM and SIGKILL (default 5)"), .min = 0},
+    {RUN(HB_CLI_STR, "--trial-dir", "DIR", trial_dir,
+         "where each trial gets its own directory (--eval-cmd, and with\n"
+         "--continue-promoted) (default ./hbmpi-trials)")},
+    {RUN(HB_CLI_FLAG, "--continue-promoted", NULL, continue_promoted,
+         "a promoted trial continues training from the state its\n"
+         "configuration's previous rung left in its trial directory\n"
+         "(training kernels: fmnist_mlp, fmnist_mlp32, cartpole,\n"
+         "pbt_toy; --eval-lib trials get trial_dir and\n"
+         "previous_trial_dir); the same losses, less budget; pbt and\n"
+         "pb2 always continue")},
+    {RUN(HB_CLI_DOUBLE, "--eval-delay", "S", eval_delay,
+         "built-in kernels: also sleep S * budget / max budget seconds"),
+     .min = 0, .flags = HB_CLI_MIN_INCL},
+    HB_CLI_TEXT_ROW("\n"
+                    "runtime:\n"),
+    {RUN(HB_CLI_LONG, "--reproducible", "W", reproducible,
+         "behave as if W workers ran the jobs and reported in issue\n"
+         "order: the same trials alone and under any mpirun -n"),
+     .min = 1, .max = 1000000, .flags = HB_CLI_MAX},
+    {RUN(HB_CLI_LONG, "--ranks-per-eval", "K", ranks_per_eval, "under MPI, K ranks evaluate each job together"),
+     .min = 1, .max = 1000000, .flags = HB_CLI_MAX},
+    {RUN(HB_CLI_DOUBLE, "--worker-timeout", "S", worker_timeout,
+         "under MPI, a worker rank not heard from for S seconds while it\n"
+         "evaluates (it sends a heartbeat every S/6 s) is lost: its host\n"
+         "died, its link was cut or it was killed; the run is saved and\n"
+         "ends with exit 4, to be resumed (default 300; 0: wait for ever)"),
+     .min = 0, .flags = HB_CLI_MIN_INCL},
+    {RUN(HB_CLI_LONG, "--simulate-workers", "N", sim_workers, "simulate N workers in virtual time (no real waiting)"),
+     .min = 1, .max = 10000000, .flags = HB_CLI_MAX},
+    {RUN_FN(HB_CLI_CALL, "--sim-cost", "budget[*C]", opt_sim_cost,
+            "simulated cost: C virtual seconds per unit of budget (C = 1)")},
+    {RUN(HB_CLI_DOUBLE, "--sim-noise", "S", sim_noise, "multiply each simulated cost by exp(S * z), z standard normal"),
+     .min = 0, .flags = HB_CLI_MIN_INCL},
+    HB_CLI_TEXT_ROW("\n"
+                    "run file (docs/runfile.md):\n"),
+    {RUN(HB_CLI_STR, "--out", "RUN.h5", out,
+         "record every job and result in RUN.h5 (HDF5) as the run goes;\n"
+         "if RUN.h5 exists, resume it (same settings required: a\n"
+         "difference exits 2 and names it); a kill -9 loses nothing\n"
+         "that was recorded. SIGTERM, SIGINT or SIGUSR1 stop the run:\n"
+         "running jobs are recorded as interrupted, exit 3")},
+    {RUN(HB_CLI_STR, "--warm-start", "OLD.h5", warm, "feed OLD.h5's results (same space) to the model first")},
+    {RUN(HB_CLI_DOUBLE, "--stop-before-end", "S", stop_before_end,
+         "in a Slurm job: start no job in the last S seconds of the\n"
+         "allocation; once the running ones finish, save and exit 3"),
+     .min = 0},
+    HB_CLI_TEXT_ROW("\n"
+                    "optimiser:\n"),
+    {RUN_FN(HB_CLI_CALL, "--optimizer", "NAME", opt_optimizer,
+            "random (default), grid, tpe, gp: every configuration at the\n"
+            "max budget; sh, hyperband, bohb: successive-halving brackets\n"
+            "(bohb proposes from its KDE model); asha: asynchronous\n"
+            "successive halving; pbt, pb2: population-based training of\n"
+            "the space's mutable parameters (docs/optimizers.md)")},
+    {RUN(HB_CLI_DOUBLE, "--min-budget", "r", min_b, "smallest budget (default: the kernel's)"), .min = 0},
+    {RUN(HB_CLI_DOUBLE, "--max-budget", "R", max_b, "largest budget (default: the kernel's)"), .min = 0},
+    {RUN(HB_CLI_DOUBLE, "--eta", "ETA", set.eta, "reduction factor of the bracket optimisers (default 3)"), .min = 1},
+    {RUN(HB_CLI_ENUM, "--bracket-rule", "RULE", bracket_rule,
+         "paper (default) or hpbandster: first-rung sizes (`hbmpi plan`)"),
+     .words = rule_words},
+    {RUN(HB_CLI_INT, "--max-open-brackets", "N", set.max_open_brackets,
+         "brackets running at once (default: one iteration's worth)"),
+     .min = 1, .max = 100000, .flags = HB_CLI_MAX | HB_CLI_CLAMP},
+    {RUN(HB_CLI_INT, "--pbt-population", "P", set.pbt_population, "pbt, pb2: members (default 8 for pbt, 4 for pb2)"),
+     .min = 2, .max = 100000, .flags = HB_CLI_MAX},
+    {RUN(HB_CLI_DOUBLE, "--pbt-interval", "B", set.pbt_interval,
+         "pbt, pb2: budget of one step of a member (default: min budget)"),
+     .min = 0},
+    {RUN(HB_CLI_DOUBLE, "--pbt-quantile", "Q", set.pbt_quantile,
+         "pbt, pb2: the worst Q of the members copy one of the best Q\n"
+         "(default 0.25)"),
+     .min = 0, .max = 0.5, .flags = HB_CLI_MAX},
+    {RUN(HB_CLI_DOUBLE, "--pbt-resample", "P", set.pbt_resample,
+         "pbt: chance of drawing a value afresh instead of scaling it\n"
+         "by 0.8 or 1.2 (default 0.25)"),
+     .min = 0, .max = 1, .flags = HB_CLI_MIN_INCL | HB_CLI_MAX},
+    {RUN(HB_CLI_STR, "--pbt-start", "FILE", pbt_start_file,
+         "pbt, pb2: member i starts from the configuration on line i of\n"
+         "FILE (one JSON object a line, used in turn; default: drawn)")},
+    {RUN(HB_CLI_U64, "--seed", "S", set.seed, "seed (default 0); same seed, same trials")},
+    HB_CLI_TEXT_ROW("\n"
+                    "stop rules (the first one reached ends the run; with none, sh, hyperband and bohb run\n"
+                    "one HyperBand iteration, asha that iteration's budget, the others 100 evaluations):\n"),
+    {RUN(HB_CLI_LONG, "--max-evals", "N", set.max_evals, "evaluations"), .min = 1},
+    {RUN(HB_CLI_LONG, "--iterations", "N", set.iterations, "HyperBand iterations (sh: brackets; asha: their budget)"),
+     .min = 1},
+    {RUN(HB_CLI_DOUBLE, "--max-total-budget", "X", set.max_total_budget, "sum of the budgets of the evaluations"),
+     .min = 0},
+    {RUN(HB_CLI_DOUBLE, "--time-limit", "SECONDS", time_limit, "wall time after which no evaluation starts"), .min = 0},
+    HB_CLI_TEXT_ROW("\n"
+                    "sampler settings (defaults: HpBandSter's BOHB):\n"),
+    {RUN(HB_CLI_DOUBLE, "--random-fraction", "F", set.sampler.random_fraction,
+         "share of random proposals, bohb and tpe (default 1/3)"),
+     .min = 0, .max = 1, .flags = HB_CLI_MIN_INCL | HB_CLI_MAX},
+    {RUN(HB_CLI_DOUBLE, "--top-n-percent", "P", set.sampler.top_n_percent,
+         "best P percent form the good model, bohb and tpe (15)"),
+     .min = 0, .max = 100, .flags = HB_CLI_MAX_EXCL},
+    {RUN(HB_CLI_INT, "--num-samples", "N", set.sampler.num_samples, "candidates per proposal, bohb and tpe (64)"),
+     .min = 1, .max = 1000000, .flags = HB_CLI_MAX | HB_CLI_CLAMP},
+    {RUN(HB_CLI_DOUBLE, "--bandwidth-factor", "F", set.sampler.bandwidth_factor,
+         "candidates drawn with bandwidths times F (3)"),
+     .min = 0},
+    {RUN(HB_CLI_DOUBLE, "--min-bandwidth", "B", set.sampler.min_bandwidth, "floor of every KDE bandwidth (0.001)"),
+     .min = 0},
+    {RUN(HB_CLI_INT, "--min-points-in-model", "N", set.sampler.min_points_in_model,
+         "results before a model is used (default: dimensions + 1)"),
+     .min = 1, .max = 1000000, .flags = HB_CLI_MAX | HB_CLI_CLAMP},
+    {RUN(HB_CLI_ENUM, "--acquisition", "ei|pi", acquisition, "gp's acquisition function (default ei)"),
+     .words = acquisition_words},
+    {RUN(HB_CLI_INT, "--grid-points", "K", set.sampler.grid_points, "grid values per numeric parameter (default 5)"),
+     .min = 2, .max = 1000000, .flags = HB_CLI_MAX | HB_CLI_CLAMP},
+    HB_CLI_TEXT_ROW("\n"),
+    {RUN(HB_CLI_FLAG, "--json", NULL, json, "print the report JSON on stdout when the run ends")},
+    {RUN(HB_CLI_FLAG, "--quiet", NULL, quiet, "no progress on stderr")},
+    {.kind = HB_CLI_END},
+};
+static const hb_cli_table run_table = {run_rows, 2, 26, NULL};
+
+/* ---------------------------------------------------------------- run */
 
 /* --pbt-start FILE: one configuration (a JSON object) per line, blank lines skipped, into
  * '*xs' (n x dim, hb_malloc'd). A bad line: FILE:LINE: what is wrong, and HB_EINVAL. */
@@ -664,9 +791,10 @@ static int print_finished(const char *path, const hb_kernel *k, int json)
     hb_run_view v;
     hb_error err;
     hb_error_clear(&err);
-    if (hb_run_view_load(path, &v, 0, &err) != HB_OK) {
+    int rc = hb_run_view_load(path, &v, 0, &err);
+    if (rc != HB_OK) {
         hb_cli_print_error(&err);
-        return HB_EXIT_FAILED;
+        return hb_cli_exit_code_as(rc, HB_CLI_EXIT_WORK);
     }
     int code = HB_EXIT_OK;
     if (json) {
@@ -681,381 +809,273 @@ static int print_finished(const char *path, const hb_kernel *k, int json)
     return code;
 }
 
-static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
+/* One `hbmpi run`: its options, what they make, and what it holds, freed in one place (the end
+ * of cmd_run). */
+typedef struct run_ctx {
+    hb_args a;
+    run_opts o;
+    int rank;
+    MPI_Comm comm;          /* MPI_COMM_NULL when started alone */
+    const hb_kernel *k;     /* --kernel, or NULL */
+    hb_space *sp;           /* owned: the kernel's space or the --space file's */
+    double *start_xs;       /* owned: --pbt-start's configurations */
+    hb_run_spec spec;
+    hb_runfile rf;          /* rank 0 */
+    hb_run_result res;      /* owned; rank 0 */
+    hb_error err;
+    int end_job;            /* rank 0: end the whole MPI job (MPI_Abort) with the exit code */
+} run_ctx;
+
+/* Options that do not go together; HB_EXIT_OK or the exit code. */
+static int run_check(run_ctx *c)
 {
-    hb_args a = {argc, argv, 2, "run", NULL, rank != 0};
-    const char *kname = NULL, *space_file = NULL, *eval_lib = NULL, *trial_dir = NULL, *out = NULL, *warm = NULL;
-    double min_b = NAN, max_b = NAN, time_limit = 0, eval_delay = 0, eval_timeout = 0, grace = 5;
-    double worker_timeout = 300;
-    double sim_cost = 1, sim_noise = 0, stop_before_end = 0;
-    long reproducible = 0, sim_workers = 0, ranks_per_eval = 1;
-    int json = 0, quiet = 0, r, eval_argc = 0, eval_server = 0, continue_promoted = 0;
-    char **eval_argv = NULL;
-    hb_opt_settings set;
-    hb_opt_settings_init(&set);
-    hb_sampler_opts *so = &set.sampler;
-    long lv;
-    double pct;
-    const char *pbt_start_file = NULL;
-    while (a.i < argc) {
-        if ((r = hb_cli_take(&a, "--kernel")) != 0) {
-            if (r < 0) return HB_EXIT_USAGE;
-            kname = a.value;
-        } else if ((r = hb_cli_take(&a, "--optimizer")) != 0) {
-            if (r < 0) return HB_EXIT_USAGE;
-            set.optimizer = a.value;
-            if (!hb_opt_known(set.optimizer, NULL))
-                return hb_cli_usage_error(&a, "--optimizer: unknown optimizer '%s' (known: random, grid, "
-                                              "sh, hyperband, bohb, tpe, gp, asha, pbt, pb2)", set.optimizer);
-        } else if ((r = hb_cli_take(&a, "--bracket-rule")) != 0) {
-            if (r < 0) return HB_EXIT_USAGE;
-            int rule = hb_bracket_rule_parse(a.value);
-            if (rule < 0)
-                return hb_cli_usage_error(&a, "--bracket-rule: expected 'paper' or 'hpbandster', got '%s'", a.value);
-            set.bracket_rule = (hb_bracket_rule)rule;
-        } else if ((r = hb_cli_take(&a, "--min-budget")) != 0) {
-            if (r < 0 || hb_cli_double(&a, "--min-budget", &min_b, 0.0)) return HB_EXIT_USAGE;
-        } else if ((r = hb_cli_take(&a, "--max-budget")) != 0) {
-            if (r < 0 || hb_cli_double(&a, "--max-budget", &max_b, 0.0)) return HB_EXIT_USAGE;
-        } else if ((r = hb_cli_take(&a, "--eta")) != 0) {
-            if (r < 0 || hb_cli_double(&a, "--eta", &set.eta, 1.0)) return HB_EXIT_USAGE;
-        } else if ((r = hb_cli_take(&a, "--seed")) != 0) {
-            if (r < 0 || hb_cli_u64(&a, "--seed", &set.seed)) return HB_EXIT_USAGE;
-        } else if ((r = hb_cli_take(&a, "--max-evals")) != 0) {
-            if (r < 0 || hb_cli_long(&a, "--max-evals", &set.max_evals, 1)) return HB_EXIT_USAGE;
-        } else if ((r = hb_cli_take(&a, "--iterations")) != 0) {
-            if (r < 0 || hb_cli_long(&a, "--iterations", &set.iterations, 1)) return HB_EXIT_USAGE;
-        } else if ((r = hb_cli_take(&a, "--max-total-budget")) != 0) {
-            if (r < 0 || hb_cli_double(&a, "--max-total-budget", &set.max_total_budget, 0.0)) return HB_EXIT_USAGE;
-        } else if ((r = hb_cli_take(&a, "--time-limit")) != 0) {
-            if (r < 0 || hb_cli_double(&a, "--time-limit", &time_limit, 0.0)) return HB_EXIT_USAGE;
-        } else if ((r = hb_cli_take(&a, "--max-open-brackets")) != 0) {
-            if (r < 0 || hb_cli_long(&a, "--max-open-brackets", &lv, 1)) return HB_EXIT_USAGE;
-            set.max_open_brackets = lv > 100000 ? 100000 : (int)lv;
-        } else if ((r = hb_cli_take(&a, "--pbt-population")) != 0) {
-            if (r < 0 || hb_cli_long(&a, "--pbt-population", &lv, 2)) return HB_EXIT_USAGE;
-            if (lv > 100000) return hb_cli_usage_error(&a, "--pbt-population: at most 100000");
-            set.pbt_population = (int)lv;
-        } else if ((r = hb_cli_take(&a, "--pbt-interval")) != 0) {
-            if (r < 0 || hb_cli_double(&a, "--pbt-interval", &set.pbt_interval, 0.0)) return HB_EXIT_USAGE;
-        } else if ((r = hb_cli_take(&a, "--pbt-quantile")) != 0) {
-            if (r < 0 || hb_cli_double(&a, "--pbt-quantile", &set.pbt_quantile, 0.0)) return HB_EXIT_USAGE;
-            if (set.pbt_quantile > 0.5)
-                return hb_cli_usage_error(&a, "--pbt-quantile: must be in (0, 0.5], got '%s'", a.value);
-        } else if ((r = hb_cli_take(&a, "--pbt-start")) != 0) {
-            if (r < 0) return HB_EXIT_USAGE;
-            pbt_start_file = a.value;
-        } else if ((r = hb_cli_take(&a, "--pbt-resample")) != 0) {
-            if (r < 0 || hb_cli_double(&a, "--pbt-resample", &set.pbt_resample, -1e-300)) return HB_EXIT_USAGE;
-            if (set.pbt_resample > 1)
-                return hb_cli_usage_error(&a, "--pbt-resample: must be in [0, 1], got '%s'", a.value);
-        } else if ((r = hb_cli_take(&a, "--random-fraction")) != 0) {
-            if (r < 0 || hb_cli_double(&a, "--random-fraction", &so->random_fraction, -1e-300)) return HB_EXIT_USAGE;
-            if (so->random_fraction > 1)
-                return hb_cli_usage_error(&a, "--random-fraction: must be in [0, 1], got '%s'", a.value);
-        } else if ((r = hb_cli_take(&a, "--top-n-percent")) != 0) {
-            if (r < 0 || hb_cli_double(&a, "--top-n-percent", &pct, 0.0)) return HB_EXIT_USAGE;
-            if (pct >= 100) return hb_cli_usage_error(&a, "--top-n-percent: must be below 100, got '%s'", a.value);
-            so->top_n_percent = pct;
-        } else if ((r = hb_cli_take(&a, "--num-samples")) != 0) {
-            if (r < 0 || hb_cli_long(&a, "--num-samples", &lv, 1)) return HB_EXIT_USAGE;
-            so->num_samples = lv > 1000000 ? 1000000 : (int)lv;
-        } else if ((r = hb_cli_take(&a, "--bandwidth-factor")) != 0) {
-            if (r < 0 || hb_cli_double(&a, "--bandwidth-factor", &so->bandwidth_factor, 0.0)) return HB_EXIT_USAGE;
-        } else if ((r = hb_cli_take(&a, "--min-bandwidth")) != 0) {
-            if (r < 0 || hb_cli_double(&a, "--min-bandwidth", &so->min_bandwidth, 0.0)) return HB_EXIT_USAGE;
-        } else if ((r = hb_cli_take(&a, "--min-points-in-model")) != 0) {
-            if (r < 0 || hb_cli_long(&a, "--min-points-in-model", &lv, 1)) return HB_EXIT_USAGE;
-            so->min_points_in_model = lv > 1000000 ? 1000000 : (int)lv;
-        } else if ((r = hb_cli_take(&a, "--acquisition")) != 0) {
-            if (r < 0) return HB_EXIT_USAGE;
-            if (!strcmp(a.value, "ei"))
-                so->acquisition = HB_ACQ_EI;
-            else if (!strcmp(a.value, "pi"))
-                so->acquisition = HB_ACQ_PI;
-            else
-                return hb_cli_usage_error(&a, "--acquisition: expected 'ei' or 'pi', got '%s'", a.value);
-        } else if ((r = hb_cli_take(&a, "--grid-points")) != 0) {
-            if (r < 0 || hb_cli_long(&a, "--grid-points", &lv, 2)) return HB_EXIT_USAGE;
-            so->grid_points = lv > 1000000 ? 1000000 : (int)lv;
-        } else if ((r = hb_cli_take(&a, "--space")) != 0) {
-            if (r < 0) return HB_EXIT_USAGE;
-            space_file = a.value;
-        } else if ((r = hb_cli_take(&a, "--eval-lib")) != 0) {
-            if (r < 0) return HB_EXIT_USAGE;
-            eval_lib = a.value;
-            if (strrchr(eval_lib, ':') == NULL || strrchr(eval_lib, ':')[1] == '\0')
-                return hb_cli_usage_error(&a, "--eval-lib: expected PATH:SYMBOL, got '%s'", eval_lib);
-        } else if (!strcmp(argv[a.i], "--eval-cmd") || !strcmp(argv[a.i], "--eval-server")) {
-            /* Everything after --eval-cmd (--eval-server) is the program and its arguments. */
-            eval_server = !strcmp(argv[a.i], "--eval-server");
-            if (a.i + 1 >= argc) return hb_cli_usage_error(&a, "%s needs a program", argv[a.i]);
-            eval_argv = argv + a.i + 1;
-            eval_argc = argc - a.i - 1;
-            a.i = argc;
-        } else if ((r = hb_cli_take(&a, "--eval-timeout")) != 0) {
-            if (r < 0 || hb_cli_double(&a, "--eval-timeout", &eval_timeout, 0.0)) return HB_EXIT_USAGE;
-        } else if ((r = hb_cli_take(&a, "--worker-timeout")) != 0) {
-            if (r < 0 || hb_cli_double(&a, "--worker-timeout", &worker_timeout, -1e-300)) return HB_EXIT_USAGE;
-        } else if ((r = hb_cli_take(&a, "--eval-grace")) != 0) {
-            if (r < 0 || hb_cli_double(&a, "--eval-grace", &grace, 0.0)) return HB_EXIT_USAGE;
-        } else if ((r = hb_cli_take(&a, "--trial-dir")) != 0) {
-            if (r < 0) return HB_EXIT_USAGE;
-            trial_dir = a.value;
-        } else if ((r = hb_cli_take(&a, "--eval-delay")) != 0) {
-            if (r < 0 || hb_cli_double(&a, "--eval-delay", &eval_delay, -1e-300)) return HB_EXIT_USAGE;
-        } else if ((r = hb_cli_take(&a, "--reproducible")) != 0) {
-            if (r < 0 || hb_cli_long(&a, "--reproducible", &reproducible, 1)) return HB_EXIT_USAGE;
-            if (reproducible > 1000000) return hb_cli_usage_error(&a, "--reproducible: at most 1000000");
-        } else if ((r = hb_cli_take(&a, "--simulate-workers")) != 0) {
-            if (r < 0 || hb_cli_long(&a, "--simulate-workers", &sim_workers, 1)) return HB_EXIT_USAGE;
-            if (sim_workers > 10000000) return hb_cli_usage_error(&a, "--simulate-workers: at most 10000000");
-        } else if ((r = hb_cli_take(&a, "--sim-cost")) != 0) {
-            if (r < 0) return HB_EXIT_USAGE;
-            /* "budget" (1 virtual second per unit of budget) or "budget*C". */
-            if (!strcmp(a.value, "budget"))
-                sim_cost = 1;
-            else if (!strncmp(a.value, "budget*", 7) && (a.value += 7, 1)) {
-                if (hb_cli_double(&a, "--sim-cost", &sim_cost, 0.0)) return HB_EXIT_USAGE;
-            } else
-                return hb_cli_usage_error(&a, "--sim-cost: expected 'budget' or 'budget*C', got '%s'", a.value);
-        } else if ((r = hb_cli_take(&a, "--sim-noise")) != 0) {
-            if (r < 0 || hb_cli_double(&a, "--sim-noise", &sim_noise, -1e-300)) return HB_EXIT_USAGE;
-        } else if ((r = hb_cli_take(&a, "--ranks-per-eval")) != 0) {
-            if (r < 0 || hb_cli_long(&a, "--ranks-per-eval", &ranks_per_eval, 1)) return HB_EXIT_USAGE;
-            if (ranks_per_eval > 1000000) return hb_cli_usage_error(&a, "--ranks-per-eval: at most 1000000");
-        } else if ((r = hb_cli_flag(&a, "--continue-promoted")) != 0) {
-            if (r < 0) return HB_EXIT_USAGE;
-            continue_promoted = 1;
-        } else if ((r = hb_cli_flag(&a, "--json")) != 0) {
-            if (r < 0) return HB_EXIT_USAGE;
-            json = 1;
-        } else if ((r = hb_cli_flag(&a, "--quiet")) != 0) {
-            if (r < 0) return HB_EXIT_USAGE;
-            quiet = 1;
-        } else if ((r = hb_cli_take(&a, "--out")) != 0) {
-            if (r < 0) return HB_EXIT_USAGE;
-            out = a.value;
-        } else if ((r = hb_cli_take(&a, "--stop-before-end")) != 0) {
-            if (r < 0 || hb_cli_double(&a, "--stop-before-end", &stop_before_end, 0.0)) return HB_EXIT_USAGE;
-        } else if ((r = hb_cli_take(&a, "--warm-start")) != 0) {
-            if (r < 0) return HB_EXIT_USAGE;
-            warm = a.value;
-        } else {
-            return hb_cli_usage_error(&a, "unknown option '%s'", argv[a.i]);
-        }
-    }
-    int user_eval = eval_lib != NULL || eval_argc > 0;
-    if (eval_lib && eval_argc > 0)
-        return hb_cli_usage_error(&a, "give --eval-lib or %s, not both", eval_server ? "--eval-server" : "--eval-cmd");
-    if (!kname && !space_file)
-        return hb_cli_usage_error(&a, "--kernel or --space (with --eval-cmd or --eval-lib) is required");
-    if (kname && space_file) return hb_cli_usage_error(&a, "--space replaces a kernel's space: give one of them");
-    if (space_file && !user_eval)
-        return hb_cli_usage_error(&a, "--space needs an objective: --eval-cmd PROGRAM... or --eval-lib PATH:SYMBOL");
-    if (eval_delay > 0 && user_eval) return hb_cli_usage_error(&a, "--eval-delay applies to built-in kernels only");
-    int brackets = 0;
-    hb_opt_known(set.optimizer, &brackets);
-    if (set.iterations > 0 && !brackets)
-        return hb_cli_usage_error(&a, "--iterations applies to sh, hyperband, bohb and asha, not %s",
-                                  set.optimizer);
-    const hb_kernel *k = NULL;
-    hb_space *sp = NULL;
-    if (kname && (r = find_kernel(&a, kname, &k, &sp)) != HB_EXIT_OK) return r;
+    run_opts *o = &c->o;
+    hb_args *a = &c->a;
+    int user_eval = o->eval_lib != NULL || o->eval_argc > 0, brackets = 0;
+    if (o->eval_lib && o->eval_argc > 0)
+        return hb_cli_usage_error(a, "give --eval-lib or %s, not both",
+                                  o->eval_server ? "--eval-server" : "--eval-cmd");
+    if (!o->kname && !o->space_file)
+        return hb_cli_usage_error(a, "--kernel or --space (with --eval-cmd or --eval-lib) is required");
+    if (o->kname && o->space_file) return hb_cli_usage_error(a, "--space replaces a kernel's space: give one of them");
+    if (o->space_file && !user_eval)
+        return hb_cli_usage_error(a, "--space needs an objective: --eval-cmd PROGRAM... or --eval-lib PATH:SYMBOL");
+    if (o->eval_delay > 0 && user_eval) return hb_cli_usage_error(a, "--eval-delay applies to built-in kernels only");
+    hb_opt_known(o->set.optimizer, &brackets);
+    if (o->set.iterations > 0 && !brackets)
+        return hb_cli_usage_error(a, "--iterations applies to sh, hyperband, bohb and asha, not %s", o->set.optimizer);
+    o->set.bracket_rule = (hb_bracket_rule)o->bracket_rule;
+    o->set.sampler.acquisition = (hb_acquisition)o->acquisition;
+    return HB_EXIT_OK;
+}
+
+/* The objective: the kernel and its space, or the --space file; whether promoted trials continue. */
+static int run_objective(run_ctx *c)
+{
+    run_opts *o = &c->o;
+    int rc, user_eval = o->eval_lib != NULL || o->eval_argc > 0;
+    if (o->kname && (rc = find_kernel(&c->a, o->kname, &c->k, &c->sp)) != HB_EXIT_OK) return rc;
     /* pbt and pb2 are made of continued steps: a kernel that trains, or a library, keeps its
      * state between them without being asked (commands always get their previous directory) */
-    if (!strcmp(set.optimizer, "pbt") || !strcmp(set.optimizer, "pb2"))
-        continue_promoted = continue_promoted || (k ? k->train != NULL : user_eval);
-    if (continue_promoted && k && !user_eval && k->train == NULL) {
-        hb_space_free(sp);
-        return hb_cli_usage_error(&a, "--continue-promoted: kernel '%s' does not train (fmnist_mlp, fmnist_mlp32, cartpole and pbt_toy do)",
-                                  k->name);
+    if (!strcmp(o->set.optimizer, "pbt") || !strcmp(o->set.optimizer, "pb2"))
+        o->continue_promoted = o->continue_promoted || (c->k ? c->k->train != NULL : user_eval);
+    if (o->continue_promoted && c->k && !user_eval && c->k->train == NULL)
+        return hb_cli_usage_error(&c->a, "--continue-promoted: kernel '%s' does not train (fmnist_mlp, fmnist_mlp32, "
+                                         "cartpole and pbt_toy do)", c->k->name);
+    if (o->space_file == NULL) return HB_EXIT_OK;
+    hb_error_clear(&c->err);
+    if ((rc = hb_space_load(o->space_file, &c->sp, &c->err)) == HB_OK) return HB_EXIT_OK;
+    hb_signals_obey_early(); /* a stop while parsing comes first */
+    if (c->rank == 0) hb_cli_print_error(&c->err);
+    return hb_cli_exit_code_as(rc, HB_CLI_EXIT_INPUT);
+}
+
+/* The run spec from the options; HB_EXIT_OK or the exit code. */
+static int run_spec(run_ctx *c)
+{
+    const run_opts *o = &c->o;
+    hb_run_spec *s = &c->spec;
+    memset(s, 0, sizeof *s);
+    s->kernel = c->k;
+    s->kernel_label = o->kname;
+    s->space = c->sp;
+    s->quiet = o->quiet;
+    s->time_limit = o->time_limit;
+    s->settings = o->set;
+    s->settings.min_budget = !isnan(o->min_b) ? o->min_b : c->k ? c->k->min_budget : 1;
+    s->settings.max_budget = !isnan(o->max_b) ? o->max_b : c->k ? c->k->max_budget : s->settings.min_budget;
+    s->eval_delay = o->eval_delay;
+    s->continue_promoted = o->continue_promoted;
+    s->eval_lib = o->eval_lib;
+    s->eval_argc = o->eval_argc;
+    s->eval_argv = o->eval_argv;
+    s->eval_server = o->eval_server;
+    s->cmd.timeout = o->eval_timeout;
+    s->cmd.grace = o->grace;
+    s->cmd.trial_root = o->trial_dir;
+    s->reproducible = (int)o->reproducible;
+    s->simulate_workers = (int)o->sim_workers;
+    s->sim_cost = o->sim_cost;
+    s->sim_noise = o->sim_noise;
+    s->ranks_per_eval = (int)o->ranks_per_eval;
+    s->worker_timeout = o->worker_timeout;
+    if (s->settings.max_budget < s->settings.min_budget)
+        return hb_cli_usage_error(&c->a, "--max-budget %g is below --min-budget %g", s->settings.max_budget,
+                                  s->settings.min_budget);
+    return HB_EXIT_OK;
+}
+
+/* The optimiser's settings (and --pbt-start's configurations) are checked before anything is
+ * written: a run file made for a run refused would be left behind. */
+static int run_probe(run_ctx *c)
+{
+    hb_opt_settings *set = &c->spec.settings;
+    hb_error_clear(&c->err);
+    int rc = HB_OK;
+    if (c->o.pbt_start_file) {
+        rc = read_start_configs(c->o.pbt_start_file, c->sp, &c->start_xs, &set->pbt_start_n, &c->err);
+        set->pbt_start = c->start_xs;
+        set->pbt_start_dim = hb_space_dim(c->sp);
     }
-    if (space_file) {
-        hb_error serr;
-        hb_error_clear(&serr);
-        int lrc = hb_space_load(space_file, &sp, &serr);
-        if (lrc != HB_OK) hb_signals_obey_early(); /* a stop while parsing comes first */
-        if (lrc != HB_OK) {
-            if (rank == 0) hb_cli_print_error(&serr);
-            return serr.status == HB_ENOMEM ? HB_EXIT_FAILED : HB_EXIT_USAGE;
-        }
-    }
-    hb_run_spec spec;
-    memset(&spec, 0, sizeof spec);
-    spec.kernel = k;
-    spec.kernel_label = kname;
-    spec.space = sp;
-    spec.quiet = quiet;
-    spec.time_limit = time_limit;
-    spec.settings = set;
-    spec.settings.min_budget = !isnan(min_b) ? min_b : k ? k->min_budget : 1;
-    spec.settings.max_budget = !isnan(max_b) ? max_b : k ? k->max_budget : spec.settings.min_budget;
-    spec.eval_delay = eval_delay;
-    spec.continue_promoted = continue_promoted;
-    spec.eval_lib = eval_lib;
-    spec.eval_argc = eval_argc;
-    spec.eval_argv = eval_argv;
-    spec.eval_server = eval_server;
-    spec.cmd.timeout = eval_timeout;
-    spec.cmd.grace = grace;
-    spec.cmd.trial_root = trial_dir;
-    spec.reproducible = (int)reproducible;
-    spec.simulate_workers = (int)sim_workers;
-    spec.sim_cost = sim_cost;
-    spec.sim_noise = sim_noise;
-    spec.ranks_per_eval = (int)ranks_per_eval;
-    spec.worker_timeout = worker_timeout;
-    if (spec.settings.max_budget < spec.settings.min_budget) {
-        hb_space_free(sp);
-        return hb_cli_usage_error(&a, "--max-budget %g is below --min-budget %g", spec.settings.max_budget,
-                                  spec.settings.min_budget);
-    }
-    /* The optimiser's settings are checked before anything is written (a run file made for a
-     * run refused would be left behind) */
-    double *start_xs = NULL;
-    if (pbt_start_file) {
-        hb_error serr;
-        hb_error_clear(&serr);
-        int lrc = read_start_configs(pbt_start_file, sp, &start_xs, &spec.settings.pbt_start_n, &serr);
-        if (lrc != HB_OK) {
-            hb_space_free(sp);
-            if (rank == 0) hb_cli_print_error(&serr);
-            return lrc == HB_ENOMEM ? HB_EXIT_FAILED : HB_EXIT_USAGE;
-        }
-        spec.settings.pbt_start = start_xs;
-        spec.settings.pbt_start_dim = hb_space_dim(sp);
-    }
-    {
+    if (rc == HB_OK) {
         hb_opt *probe = NULL;
-        hb_error perr;
-        hb_error_clear(&perr);
-        int prc = hb_opt_create(sp, &spec.settings, &probe, &perr);
+        rc = hb_opt_create(c->sp, set, &probe, &c->err);
         hb_opt_free(probe);
-        if (prc != HB_OK) {
-            hb_space_free(sp);
-            hb_free(start_xs);
-            if (rank == 0) hb_cli_print_error(&perr);
-            return prc == HB_ENOMEM ? HB_EXIT_FAILED : HB_EXIT_USAGE;
-        }
     }
-    /* Nothing is written yet: a stop that came while parsing ends hbmpi by its signal. */
-    hb_signals_obey_early();
-    /* The run file (rank 0): create it, or take it up again; every rank learns the outcome. */
-    hb_error err;
-    hb_error_clear(&err);
-    hb_runfile rf;
-    memset(&rf, 0, sizeof rf);
-    int verdict = 0, rc = HB_OK;
-    if (rank == 0) {
-        hb_runfile_spec rs = {out,  warm, kname, eval_argc, eval_argv, eval_lib, sp, &spec.settings,
-                              spec.reproducible, eval_server};
-        rc = hb_runfile_begin(&rs, &rf, &err);
-        verdict = rc == HB_OK                       ? (rf.finished ? 10 : 0)
-                  : rc == HB_EINTR                  ? HB_EXIT_INTERRUPTED
-                  : rc == HB_ENOMEM || rc == HB_EIO ? HB_EXIT_FAILED
-                                                    : HB_EXIT_USAGE;
-        if (rc != HB_OK) hb_cli_print_error(&err);
+    if (rc != HB_OK && c->rank == 0) hb_cli_print_error(&c->err);
+    return hb_cli_exit_code(rc);
+}
+
+enum { RUN_GO = -1 };
+
+/* The run file (rank 0): create it, or take it up again; every rank learns the verdict. RUN_GO, or
+ * the exit code (a run file that holds a finished run: its summary, exit 0). */
+static int run_verdict(run_ctx *c)
+{
+    const run_opts *o = &c->o;
+    int verdict = RUN_GO;
+    if (c->rank == 0) {
+        hb_runfile_spec rs = {o->out, o->warm, o->kname, o->eval_argc, o->eval_argv, o->eval_lib,
+                              c->sp, &c->spec.settings, c->spec.reproducible, o->eval_server};
+        hb_error_clear(&c->err);
+        int rc = hb_runfile_begin(&rs, &c->rf, &c->err);
+        if (rc != HB_OK) hb_cli_print_error(&c->err);
+        verdict = rc != HB_OK ? hb_cli_exit_code(rc) : c->rf.finished ? HB_EXIT_OK : RUN_GO;
     }
-    if (comm != MPI_COMM_NULL) {
+    if (c->comm != MPI_COMM_NULL) {
         MPI_Request req;
-        MPI_Ibcast(&verdict, 1, MPI_INT, 0, comm, &req);
+        MPI_Ibcast(&verdict, 1, MPI_INT, 0, c->comm, &req);
         hb_mpi_wait(&req, NULL);
     }
-    if (verdict != 0) {
-        int code = verdict == 10 ? HB_EXIT_OK : verdict;
-        if (rank == 0) hb_runfile_end(&rf, NULL); /* the file stays as it was */
-        if (rank == 0 && verdict == 10) code = print_finished(out, k, json);
-        hb_space_free(sp);
-        hb_free(start_xs);
-        return code;
+    if (verdict == RUN_GO) return RUN_GO;
+    if (c->rank == 0) hb_runfile_end(&c->rf, NULL); /* the file stays as it was */
+    if (c->rank == 0 && verdict == HB_EXIT_OK) verdict = print_finished(o->out, c->k, o->json);
+    return verdict;
+}
+
+/* Rank 0: the log taken up again, and --stop-before-end's deadline from the end of the Slurm
+ * allocation (stop starting jobs that much earlier). */
+static void run_session(run_ctx *c)
+{
+    const run_opts *o = &c->o;
+    if (c->rank != 0) return;
+    if (c->rf.have_log) {
+        hb_runfile_attach(&c->rf, &c->spec);
+        if (c->rf.resumed && !o->quiet)
+            fprintf(stderr, "hbmpi run: resuming %s (%zu events, session %d)\n", o->out, c->rf.log.n,
+                    c->rf.session + 1);
     }
-    if (rank == 0 && rf.have_log) {
-        hb_runfile_attach(&rf, &spec);
-        if (rf.resumed && !quiet)
-            fprintf(stderr, "hbmpi run: resuming %s (%zu events, session %d)\n", out, rf.log.n, rf.session + 1);
+    if (o->stop_before_end <= 0) return;
+    double end = hb_slurm_job_end(), left = end - (double)time(NULL);
+    if (end < 0)
+        fprintf(stderr, "hbmpi run: --stop-before-end: not in a Slurm job with a time limit (or Slurm cannot "
+                        "tell its end); ignored\n");
+    else if (left <= o->stop_before_end)
+        fprintf(stderr, "hbmpi run: --stop-before-end: the allocation ends in %.0f s, less than %g s; ignored "
+                        "in this session\n", left, o->stop_before_end);
+    else
+        c->spec.deadline = left - o->stop_before_end;
+}
+
+/* Rank 0, the run stopped by a signal or by the allocation's end. */
+static void run_stopped(run_ctx *c)
+{
+    const char *out = c->o.out;
+    char name[32];
+    if (c->res.stop_signal) /* else the allocation's end came near */
+        hb_signal_name(c->res.stop_signal, name, sizeof name);
+    else
+        snprintf(name, sizeof name, "--stop-before-end");
+    fprintf(stderr, "hbmpi run: stopped by %s%s%s%s\n", name,
+            out ? "; the run is saved in " : " (no --out: nothing is saved)", out ? out : "",
+            out ? "; run the same command to resume it" : "");
+    if (c->res.stuck > 0) {
+        fprintf(stderr, "hbmpi run: %d evaluations did not stop; ending the MPI job\n", c->res.stuck);
+        c->end_job = 1;
     }
-    if (rank == 0 && stop_before_end > 0) {
-        /* the allocation's end, from Slurm: stop starting jobs that much earlier */
-        double end = hb_slurm_job_end(), left = end - (double)time(NULL);
-        if (end < 0)
-            fprintf(stderr, "hbmpi run: --stop-before-end: not in a Slurm job with a time limit (or Slurm cannot "
-                            "tell its end); ignored\n");
-        else if (left <= stop_before_end)
-            fprintf(stderr, "hbmpi run: --stop-before-end: the allocation ends in %.0f s, less than %g s; ignored "
-                            "in this session\n", left, stop_before_end);
-        else
-            spec.deadline = left - stop_before_end;
+}
+
+/* Rank 0, the run done: the best configuration, or the report JSON; the exit code. */
+static int run_print(run_ctx *c)
+{
+    if (!c->o.json) {
+        print_best(c->k, c->sp, &c->res);
+        return HB_EXIT_OK;
     }
-    hb_run_result res;
-    rc = hb_runtime_run(&spec, comm, &res, &err);
+    hb_buf b = HB_BUF_INIT;
+    hb_report_info info = {c->o.kname, &c->res.settings, NULL, c->res.wall_seconds, c->res.workers, NULL};
+    hb_report_json(c->sp, &info, c->res.trials, c->res.n, &b);
     int code = HB_EXIT_OK;
-    if (rank == 0) {
+    if (b.failed) {
+        fprintf(stderr, "hbmpi run: out of memory writing the report\n");
+        code = HB_EXIT_FAILED;
+    } else {
+        fputs(b.data, stdout);
+    }
+    hb_buf_fini(&b);
+    return code;
+}
+
+/* Run, close the run file, and say how it ended; the exit code (the same on every rank). */
+static int run_execute(run_ctx *c)
+{
+    int rc = hb_runtime_run(&c->spec, c->comm, &c->res, &c->err);
+    if (c->rank == 0) {
         hb_error ferr;
         hb_error_clear(&ferr);
-        if (hb_runfile_end(&rf, &ferr) != HB_OK) {
+        if (hb_runfile_end(&c->rf, &ferr) != HB_OK && rc == HB_OK) {
+            rc = ferr.status;
+            c->err = ferr;
+        } else if (ferr.status != HB_OK) {
             hb_cli_print_error(&ferr);
-            if (rc == HB_OK) rc = ferr.status;
         }
     }
+    int code = hb_cli_exit_code(rc);
+    if (c->rank != 0) return code;
     if (rc == HB_EINTR) {
-        if (rank == 0) {
-            char name[32];
-            if (res.stop_signal) /* else the allocation's end came near */
-                hb_signal_name(res.stop_signal, name, sizeof name);
-            else
-                snprintf(name, sizeof name, "--stop-before-end");
-            fprintf(stderr, "hbmpi run: stopped by %s%s%s%s\n", name,
-                    out ? "; the run is saved in " : " (no --out: nothing is saved)", out ? out : "",
-                    out ? "; run the same command to resume it" : "");
-            if (res.stuck > 0) {
-                fprintf(stderr, "hbmpi run: %d evaluations did not stop; ending the MPI job\n", res.stuck);
-                hb_run_result_fini(&res);
-                hb_space_free(sp);
-                hb_free(start_xs);
-                if (comm != MPI_COMM_NULL) MPI_Abort(comm, HB_EXIT_INTERRUPTED);
-                return HB_EXIT_INTERRUPTED;
-            }
-        }
-        code = HB_EXIT_INTERRUPTED;
+        run_stopped(c);
     } else if (rc == HB_ELOST) {
         /* The lost rank cannot take part in MPI_Finalize: end the whole job, with exit 4, so
          * that the batch script requeues it (docs/slurm.md). */
-        if (rank == 0) {
-            hb_cli_print_error(&err);
-            fprintf(stderr, "hbmpi run: %s; ending the MPI job\n",
-                    out ? "the run is saved: run the same command (on the hosts that are left) to resume it"
-                        : "no --out: nothing is saved");
-            hb_run_result_fini(&res);
-            hb_space_free(sp);
-            hb_free(start_xs);
-            fflush(NULL);
-            if (comm != MPI_COMM_NULL) MPI_Abort(comm, HB_EXIT_LOST);
-            return HB_EXIT_LOST;
-        }
-        code = HB_EXIT_LOST;
+        hb_cli_print_error(&c->err);
+        fprintf(stderr, "hbmpi run: %s; ending the MPI job\n",
+                c->o.out ? "the run is saved: run the same command (on the hosts that are left) to resume it"
+                         : "no --out: nothing is saved");
+        c->end_job = 1;
     } else if (rc != HB_OK) {
-        if (rank == 0) hb_cli_print_error(&err);
-        code = rc == HB_EINVAL || rc == HB_ENOTFOUND ? HB_EXIT_USAGE : HB_EXIT_FAILED;
-    } else if (rank == 0) {
-        if (json) {
-            hb_buf b = HB_BUF_INIT;
-            hb_report_info info = {kname, &res.settings, NULL, res.wall_seconds, res.workers, NULL};
-            hb_report_json(sp, &info, res.trials, res.n, &b);
-            if (b.failed) {
-                fprintf(stderr, "hbmpi run: out of memory writing the report\n");
-                code = HB_EXIT_FAILED;
-            } else {
-                fputs(b.data, stdout);
-            }
-            hb_buf_fini(&b);
-        } else {
-            print_best(k, sp, &res);
-        }
+        hb_cli_print_error(&c->err);
+    } else {
+        code = run_print(c);
     }
-    hb_run_result_fini(&res);
-    hb_space_free(sp);
-    hb_free(start_xs);
+    return code;
+}
+
+/* parse -> check -> objective -> spec -> probe -> run file -> run -> report; one cleanup. */
+static int cmd_run(int argc, char **argv, int rank, MPI_Comm comm)
+{
+    run_ctx c;
+    memset(&c, 0, sizeof c);
+    c.a = (hb_args){argc, argv, 2, "run", NULL, rank != 0};
+    c.rank = rank;
+    c.comm = comm;
+    run_opts_init(&c.o);
+    int code = hb_cli_parse(&run_table, &c.o, &c.a);
+    if (code != HB_CLI_PARSED) goto done;
+    if ((code = run_check(&c)) != HB_EXIT_OK || (code = run_objective(&c)) != HB_EXIT_OK ||
+        (code = run_spec(&c)) != HB_EXIT_OK || (code = run_probe(&c)) != HB_EXIT_OK)
+        goto done;
+    hb_signals_obey_early(); /* nothing is written yet: a stop that came while parsing ends hbmpi by its signal */
+    if ((code = run_verdict(&c)) != RUN_GO) goto done;
+    run_session(&c);
+    code = run_execute(&c);
+done:
+    hb_run_result_fini(&c.res);
+    hb_space_free(c.sp);
+    hb_free(c.start_xs);
+    if (c.end_job) { /* a lost rank cannot take part in MPI_Finalize; evaluations that did not stop */
+        fflush(NULL);
+        if (comm != MPI_COMM_NULL) MPI_Abort(comm, code);
+    }
     return code;
 }
 
@@ -1127,10 +1147,6 @@ static int dispatch(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         if (!strcmp(cmd, commands[i].name)) return commands[i].fn(argc, argv);
     if (!strcmp(cmd, "sweep") && argc > 2 && !strcmp(argv[2], "report")) return hb_cmd_sweep_report(argc, argv);
-    if (!strcmp(cmd, "run") && want_help(argc, argv, 2)) {
-        fputs(run_help, stdout);
-        return HB_EXIT_OK;
-    }
     if (!strcmp(cmd, "run") || !strcmp(cmd, "sweep")) return mpi_command(argc, argv);
     fprintf(stderr, "hbmpi: unknown command '%s' (see 'hbmpi --help')\n", cmd);
     return HB_EXIT_USAGE;
