@@ -113,16 +113,6 @@ void hb_cli_print_help(const hb_cli_table *t, FILE *f);
  * 'min_exclusive'; on failure print and return HB_EXIT_USAGE. */
 int hb_cli_double(hb_args *a, const char *opt, double *out, double min_exclusive);
 
-/* The helpers of the commands not yet on a table (old style): */
-/* If argv[i] is option 'name' ("--seed"), take it with its value ("--seed 3" or "--seed=3"),
- * store the value in a->value and return 1; return -1 (after printing) if the value is missing;
- * 0 if argv[i] is another option. */
-int hb_cli_take(hb_args *a, const char *name);
-/* If argv[i] is the flag 'name', take it and return 1; "--flag=x" is a usage error (-1). */
-int hb_cli_flag(hb_args *a, const char *name);
-int hb_cli_u64(hb_args *a, const char *opt, uint64_t *out);
-int hb_cli_long(hb_args *a, const char *opt, long *out, long min);
-
 /* Print a library error: "WHERE: error: MSG" or "hbmpi: error: MSG". */
 void hb_cli_print_error(const hb_error *err);
 
