@@ -4,7 +4,6 @@
 
 #include <mpi.h>
 
-extern const char *hb_sweep_help;
 /* `hbmpi sweep SWEEP.json --out DIR`: collective over 'comm' (MPI_COMM_NULL when alone). */
 int hb_cmd_sweep(int argc, char **argv, int rank, MPI_Comm comm);
 /* `hbmpi sweep report DIR`: one process. */

@@ -18,64 +18,6 @@
 #include "hb_plot.h"
 #include "hb_runfile.h"
 
-const char *hb_report_help =
-    "usage: hbmpi report RUN.h5 [--json | --events | --csv FILE | --plot FILE.svg|FILE.png]\n"
-    "\n"
-    "Summarise a run file written by `hbmpi run --out RUN.h5`: the best configuration, the\n"
-    "incumbent's trajectory, trials and best loss per budget, failures by status, and worker\n"
-    "utilisation; for pbt and pb2, the best model's schedule (its steps, mutable values and the\n"
-    "checkpoints it copied; \"schedule\" in --json). The file may belong to a run that is still\n"
-    "going, or was killed.\n"
-    "\n"
-    "  --json         print the report JSON of docs/CLI.md (what `run --json` printed)\n"
-    "  --events       print the event log, one JSON object a line (docs/runfile.md)\n"
-    "  --csv FILE     write the trials as CSV (one column per parameter); '-' for stdout\n"
-    "  --plot FILE    draw incumbent loss against cumulative budget and against time, loss\n"
-    "                 against budget, and busy workers over time (.svg or .png); for pbt and\n"
-    "                 pb2 also each member's loss and the best model's schedule\n"
-    "\n"
-    "A damaged run file (cut short, or bytes changed since hbmpi wrote it) is reported as far as\n"
-    "it can be read, with a warning that says what is wrong; `hbmpi repair` makes a new run file\n"
-    "of it that runs can resume.\n";
-
-const char *hb_repair_help =
-    "usage: hbmpi repair DAMAGED.h5 NEW.h5\n"
-    "\n"
-    "Write what can be read of a damaged run file into a new one: its header and its events up to\n"
-    "the first that cannot be read or does not fit. DAMAGED.h5 is only read; NEW.h5 must not\n"
-    "exist. The same `hbmpi run` command with --out NEW.h5 then resumes the run from there: jobs\n"
-    "whose results were lost are issued again. An intact file is copied as it is. Exit 0 when\n"
-    "NEW.h5 was written, 2 when nothing could be read (or NEW.h5 exists), 1 when it could not be\n"
-    "written.\n";
-
-int hb_cmd_repair(int argc, char **argv)
-{
-    hb_args a = {argc, argv, 2, "repair", NULL, 0};
-    const char *paths[2] = {NULL, NULL};
-    int np = 0;
-    while (a.i < argc) {
-        if (argv[a.i][0] == '-' && argv[a.i][1] != '\0') return hb_cli_usage_error(&a, "unknown option '%s'", argv[a.i]);
-        if (np == 2) return hb_cli_usage_error(&a, "two files: DAMAGED.h5 NEW.h5 ('%s' is extra)", argv[a.i]);
-        paths[np++] = argv[a.i++];
-    }
-    if (np < 2) return hb_cli_usage_error(&a, "which files? (hbmpi repair DAMAGED.h5 NEW.h5)");
-    size_t events = 0;
-    char *damage = NULL;
-    hb_error err;
-    hb_error_clear(&err);
-    if (hb_run_repair(paths[0], paths[1], &events, &damage, &err) != HB_OK) {
-        hb_cli_print_error(&err);
-        return err.status == HB_ENOMEM || err.status == HB_EIO ? HB_EXIT_FAILED : HB_EXIT_USAGE;
-    }
-    if (damage)
-        printf("hbmpi repair: %s; %s holds them: run the same command with --out %s to resume\n", damage, paths[1],
-               paths[1]);
-    else
-        printf("hbmpi repair: %s is intact; %s holds a copy of its %zu events\n", paths[0], paths[1], events);
-    hb_free(damage);
-    return HB_EXIT_OK;
-}
-
 static const char *state_word(int s)
 {
     return s == HB_VIEW_FINISHED ? "finished" : s == HB_VIEW_STOPPED ? "stopped (resumable)"
@@ -528,64 +470,148 @@ static int write_plot(const char *path, const hb_run_view *v, const char *file)
     return HB_EXIT_OK;
 }
 
+/* ---------------------------------------------------------------- the commands */
+
+typedef struct report_opts {
+    const char *path, *csv, *plot;
+    int json, events;
+} report_opts;
+
+static int report_path(hb_args *a, void *opts)
+{
+    report_opts *o = opts;
+    if (o->path) return hb_cli_usage_error(a, "one run file at a time ('%s' is extra)", a->argv[a->i]);
+    o->path = a->argv[a->i++];
+    return HB_EXIT_OK;
+}
+
+static int report_plot(hb_args *a, void *opts)
+{
+    report_opts *o = opts;
+    if (!ends_with(a->value, ".svg") && !ends_with(a->value, ".png"))
+        return hb_cli_usage_error(a, "--plot: the file must end in .svg or .png, got '%s'", a->value);
+    o->plot = a->value;
+    return HB_EXIT_OK;
+}
+
+#define REPORT(k, nm, mv, field, h) HB_CLI_OPT(k, nm, mv, report_opts, field, h)
+static const hb_cli_opt report_rows[] = {
+    HB_CLI_TEXT_ROW("usage: hbmpi report RUN.h5 [--json | --events | --csv FILE | --plot FILE.svg|FILE.png]\n"
+                    "\n"
+                    "Summarise a run file written by `hbmpi run --out RUN.h5`: the best configuration, the\n"
+                    "incumbent's trajectory, trials and best loss per budget, failures by status, and worker\n"
+                    "utilisation; for pbt and pb2, the best model's schedule (its steps, mutable values and the\n"
+                    "checkpoints it copied; \"schedule\" in --json). The file may belong to a run that is still\n"
+                    "going, or was killed.\n"
+                    "\n"),
+    {REPORT(HB_CLI_FLAG, "--json", NULL, json, "print the report JSON of docs/CLI.md (what `run --json` printed)")},
+    {REPORT(HB_CLI_FLAG, "--events", NULL, events, "print the event log, one JSON object a line (docs/runfile.md)")},
+    {REPORT(HB_CLI_STR, "--csv", "FILE", csv, "write the trials as CSV (one column per parameter); '-' for stdout")},
+    {.kind = HB_CLI_CALL, .name = "--plot", .metavar = "FILE", .fn = report_plot,
+     .help = "draw incumbent loss against cumulative budget and against time, loss\n"
+             "against budget, and busy workers over time (.svg or .png); for pbt and\n"
+             "pb2 also each member's loss and the best model's schedule"},
+    HB_CLI_TEXT_ROW("\n"
+                    "A damaged run file (cut short, or bytes changed since hbmpi wrote it) is reported as far as\n"
+                    "it can be read, with a warning that says what is wrong; `hbmpi repair` makes a new run file\n"
+                    "of it that runs can resume.\n"),
+    {.kind = HB_CLI_END},
+};
+static const hb_cli_table report_table = {report_rows, 2, 17, report_path};
+
+/* What the options ask for, of run file 'v'; the exit code. */
+static int report_output(const report_opts *o, const hb_run_view *v)
+{
+    int code = HB_EXIT_OK;
+    if (o->json) {
+        if (hb_run_view_print_json(v, stdout) != HB_OK) code = HB_EXIT_FAILED;
+    } else if (o->events) {
+        print_events(v);
+    } else if (o->csv) {
+        FILE *f = strcmp(o->csv, "-") ? fopen(o->csv, "w") : stdout;
+        if (f == NULL || write_csv(v, f) != 0 || (f != stdout && fclose(f) != 0)) {
+            fprintf(stderr, "hbmpi report: cannot write %s: %s\n", o->csv, strerror(errno));
+            code = HB_EXIT_FAILED;
+        }
+    } else if (o->plot) {
+        code = write_plot(o->path, v, o->plot);
+    } else {
+        summary(o->path, v);
+        if (hb_report_is_pbt(v->settings.optimizer)) print_schedule(v);
+    }
+    return code;
+}
+
 int hb_cmd_report(int argc, char **argv)
 {
     hb_args a = {argc, argv, 2, "report", NULL, 0};
-    const char *path = NULL, *csv = NULL, *plot = NULL;
-    int json = 0, events = 0, r;
-    while (a.i < argc) {
-        if ((r = hb_cli_flag(&a, "--json")) != 0) {
-            if (r < 0) return HB_EXIT_USAGE;
-            json = 1;
-        } else if ((r = hb_cli_flag(&a, "--events")) != 0) {
-            if (r < 0) return HB_EXIT_USAGE;
-            events = 1;
-        } else if ((r = hb_cli_take(&a, "--csv")) != 0) {
-            if (r < 0) return HB_EXIT_USAGE;
-            csv = a.value;
-        } else if ((r = hb_cli_take(&a, "--plot")) != 0) {
-            if (r < 0) return HB_EXIT_USAGE;
-            plot = a.value;
-            if (!ends_with(plot, ".svg") && !ends_with(plot, ".png"))
-                return hb_cli_usage_error(&a, "--plot: the file must end in .svg or .png, got '%s'", plot);
-        } else if (argv[a.i][0] == '-' && argv[a.i][1] != '\0') {
-            return hb_cli_usage_error(&a, "unknown option '%s'", argv[a.i]);
-        } else if (path == NULL) {
-            path = argv[a.i++];
-        } else {
-            return hb_cli_usage_error(&a, "one run file at a time ('%s' is extra)", argv[a.i]);
-        }
-    }
-    if (path == NULL) return hb_cli_usage_error(&a, "which run file? (hbmpi report RUN.h5)");
-    if (json + events + (csv != NULL) + (plot != NULL) > 1)
+    report_opts o = {0};
+    int rc = hb_cli_parse(&report_table, &o, &a);
+    if (rc != HB_CLI_PARSED) return rc;
+    if (o.path == NULL) return hb_cli_usage_error(&a, "which run file? (hbmpi report RUN.h5)");
+    if (o.json + o.events + (o.csv != NULL) + (o.plot != NULL) > 1)
         return hb_cli_usage_error(&a, "give one of --json, --events, --csv and --plot");
     hb_run_view v;
     hb_error err;
     hb_error_clear(&err);
-    if (hb_run_view_load(path, &v, 1, &err) != HB_OK) {
+    if ((rc = hb_run_view_load(o.path, &v, 1, &err)) != HB_OK) {
         hb_cli_print_error(&err);
-        return err.status == HB_ENOMEM || err.status == HB_EIO ? HB_EXIT_FAILED : HB_EXIT_USAGE;
+        return hb_cli_exit_code(rc);
     }
     if (v.damage)
         fprintf(stderr, "hbmpi report: warning: %s: what follows is what they hold ('hbmpi repair %s NEW.h5' "
-                        "writes them into a run file that can be resumed)\n", v.damage, path);
-    int code = HB_EXIT_OK;
-    if (json) {
-        if (hb_run_view_print_json(&v, stdout) != HB_OK) code = HB_EXIT_FAILED;
-    } else if (events) {
-        print_events(&v);
-    } else if (csv) {
-        FILE *f = strcmp(csv, "-") ? fopen(csv, "w") : stdout;
-        if (f == NULL || write_csv(&v, f) != 0 || (f != stdout && fclose(f) != 0)) {
-            fprintf(stderr, "hbmpi report: cannot write %s: %s\n", csv, strerror(errno));
-            code = HB_EXIT_FAILED;
-        }
-    } else if (plot) {
-        code = write_plot(path, &v, plot);
-    } else {
-        summary(path, &v);
-        if (hb_report_is_pbt(v.settings.optimizer)) print_schedule(&v);
-    }
+                        "writes them into a run file that can be resumed)\n", v.damage, o.path);
+    int code = report_output(&o, &v);
     hb_run_view_fini(&v);
     return code;
+}
+
+typedef struct repair_opts {
+    const char *paths[2];
+    int n;
+} repair_opts;
+
+static int repair_path(hb_args *a, void *opts)
+{
+    repair_opts *o = opts;
+    if (o->n == 2) return hb_cli_usage_error(a, "two files: DAMAGED.h5 NEW.h5 ('%s' is extra)", a->argv[a->i]);
+    o->paths[o->n++] = a->argv[a->i++];
+    return HB_EXIT_OK;
+}
+
+static const hb_cli_opt repair_rows[] = {
+    HB_CLI_TEXT_ROW("usage: hbmpi repair DAMAGED.h5 NEW.h5\n"
+                    "\n"
+                    "Write what can be read of a damaged run file into a new one: its header and its events up to\n"
+                    "the first that cannot be read or does not fit. DAMAGED.h5 is only read; NEW.h5 must not\n"
+                    "exist. The same `hbmpi run` command with --out NEW.h5 then resumes the run from there: jobs\n"
+                    "whose results were lost are issued again. An intact file is copied as it is. Exit 0 when\n"
+                    "NEW.h5 was written, 2 when nothing could be read (or NEW.h5 exists), 1 when it could not be\n"
+                    "written.\n"),
+    {.kind = HB_CLI_END},
+};
+static const hb_cli_table repair_table = {repair_rows, 2, 17, repair_path};
+
+int hb_cmd_repair(int argc, char **argv)
+{
+    hb_args a = {argc, argv, 2, "repair", NULL, 0};
+    repair_opts o = {{NULL, NULL}, 0};
+    int rc = hb_cli_parse(&repair_table, &o, &a);
+    if (rc != HB_CLI_PARSED) return rc;
+    if (o.n < 2) return hb_cli_usage_error(&a, "which files? (hbmpi repair DAMAGED.h5 NEW.h5)");
+    size_t events = 0;
+    char *damage = NULL;
+    hb_error err;
+    hb_error_clear(&err);
+    if ((rc = hb_run_repair(o.paths[0], o.paths[1], &events, &damage, &err)) != HB_OK) {
+        hb_cli_print_error(&err);
+        return hb_cli_exit_code(rc);
+    }
+    if (damage)
+        printf("hbmpi repair: %s; %s holds them: run the same command with --out %s to resume\n", damage, o.paths[1],
+               o.paths[1]);
+    else
+        printf("hbmpi repair: %s is intact; %s holds a copy of its %zu events\n", o.paths[0], o.paths[1], events);
+    hb_free(damage);
+    return HB_EXIT_OK;
 }

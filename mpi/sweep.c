@@ -29,29 +29,6 @@
 #include "hb_sweep.h"
 #include "hb_transport.h"
 
-const char *hb_sweep_help =
-    "usage: hbmpi sweep SWEEP.json --out DIR [--json] [--quiet]\n"
-    "       hbmpi sweep report DIR [--json | --csv FILE | --plot PLOTDIR]\n"
-    "\n"
-    "Run every combination of the kernels, optimizers and seeds in SWEEP.json as one study\n"
-    "each, with its own run file DIR/KERNEL-OPTIMIZER-SEED.h5 (DIR is made if missing), and\n"
-    "report each study's regret against cumulative budget. Under `mpirun -n N`, ranks 1..N-1\n"
-    "run studies in parallel, one at a time each; alone, the studies run one after another.\n"
-    "The same command again skips finished studies and resumes the others (exit 3 after a\n"
-    "signal means: run it again). SWEEP.json (docs/CLI.md):\n"
-    "  {\"kernels\": [\"branin\", \"hartmann6\"], \"optimizers\": [\"random\", \"bohb\"],\n"
-    "   \"seeds\": [0, 1, 2] or {\"from\": 0, \"count\": 10},\n"
-    "   \"max_total_budget\": \"100x\" (times each kernel's max budget) or a number,\n"
-    "   \"settings\": {\"eta\": 3, \"min_budget\": 1, \"reproducible\": 4, \"eval_delay\": 0, ...}}\n"
-    "\n"
-    "  --out DIR      where the studies' run files and DIR/sweep.json go (required)\n"
-    "  --json         print the sweep report JSON (as `sweep report --json`) at the end\n"
-    "  --quiet        no progress lines on stderr\n"
-    "\n"
-    "sweep report DIR: a table of final regret (median [q1, q3] over seeds) per kernel and\n"
-    "optimizer; --json: {\"studies\": [...], \"summary\": [...]}; --csv FILE ('-': stdout): one\n"
-    "row per study; --plot PLOTDIR: one SVG per kernel, median regret against cumulative budget.\n";
-
 /* ---------------------------------------------------------------- files */
 
 static char *read_text(const char *path, size_t *len, hb_error *err)
@@ -236,7 +213,7 @@ static void run_study(const hb_sweep *sw, size_t i, const char *dir, outcome *o)
     if (rc != HB_OK || rf.finished) {
         hb_runfile_end(&rf, NULL);
         if (rc != HB_OK) hb_cli_print_error(&err);
-        o->code = rc == HB_OK ? HB_EXIT_OK : rc == HB_ENOMEM || rc == HB_EIO ? HB_EXIT_FAILED : HB_EXIT_USAGE;
+        o->code = hb_cli_exit_code(rc);
         o->skipped = rc == HB_OK;
         hb_space_free(sp);
         return;
@@ -261,7 +238,7 @@ static void run_study(const hb_sweep *sw, size_t i, const char *dir, outcome *o)
         fprintf(stderr, "hbmpi sweep: study %s: ", path);
         hb_cli_print_error(&err);
     }
-    o->code = rc == HB_OK ? HB_EXIT_OK : rc == HB_EINTR ? HB_EXIT_INTERRUPTED : HB_EXIT_FAILED;
+    o->code = hb_cli_exit_code_as(rc, HB_CLI_EXIT_WORK);
     hb_run_result_fini(&res);
     hb_space_free(sp);
 }
@@ -540,54 +517,96 @@ static int write_plots(const sweep_report *rep, const char *dir)
     return HB_EXIT_OK;
 }
 
+/* ---------------------------------------------------------------- the commands' options */
+
+typedef struct sweep_opts {
+    const char *file;       /* sweep: SWEEP.json */
+    const char *dir;        /* sweep: --out DIR; sweep report: DIR */
+    const char *csv, *plot; /* sweep report */
+    int json, quiet;
+} sweep_opts;
+
+static int sweep_arg(hb_args *a, void *opts)
+{
+    sweep_opts *o = opts;
+    const char *arg = a->argv[a->i];
+    if (!strcmp(a->cmd, "sweep report")) {
+        if (o->dir) return hb_cli_usage_error(a, "one sweep directory, not '%s' too", arg);
+        o->dir = arg;
+    } else {
+        if (o->file) return hb_cli_usage_error(a, "one SWEEP.json, not '%s' too", arg);
+        o->file = arg;
+    }
+    a->i++;
+    return HB_EXIT_OK;
+}
+
+/* One table for `sweep` and `sweep report` (the same --help): each option names the one it is for. */
+#define SWEEP(k, nm, mv, field, h) HB_CLI_OPT(k, nm, mv, sweep_opts, field, h)
+static const hb_cli_opt sweep_rows[] = {
+    HB_CLI_TEXT_ROW("usage: hbmpi sweep SWEEP.json --out DIR [--json] [--quiet]\n"
+                    "       hbmpi sweep report DIR [--json | --csv FILE | --plot PLOTDIR]\n"
+                    "\n"
+                    "Run every combination of the kernels, optimizers and seeds in SWEEP.json as one study\n"
+                    "each, with its own run file DIR/KERNEL-OPTIMIZER-SEED.h5 (DIR is made if missing), and\n"
+                    "report each study's regret against cumulative budget. Under `mpirun -n N`, ranks 1..N-1\n"
+                    "run studies in parallel, one at a time each; alone, the studies run one after another.\n"
+                    "The same command again skips finished studies and resumes the others (exit 3 after a\n"
+                    "signal means: run it again). SWEEP.json (docs/CLI.md):\n"
+                    "  {\"kernels\": [\"branin\", \"hartmann6\"], \"optimizers\": [\"random\", \"bohb\"],\n"
+                    "   \"seeds\": [0, 1, 2] or {\"from\": 0, \"count\": 10},\n"
+                    "   \"max_total_budget\": \"100x\" (times each kernel's max budget) or a number,\n"
+                    "   \"settings\": {\"eta\": 3, \"min_budget\": 1, \"reproducible\": 4, \"eval_delay\": 0, ...}}\n"
+                    "\n"),
+    {SWEEP(HB_CLI_STR, "--out", "DIR", dir, "where the studies' run files and DIR/sweep.json go (required)"),
+     .only = "sweep"},
+    {SWEEP(HB_CLI_FLAG, "--json", NULL, json, "print the sweep report JSON (as `sweep report --json`) at the end"),
+     .only = "sweep"},
+    {SWEEP(HB_CLI_FLAG, "--quiet", NULL, quiet, "no progress lines on stderr"), .only = "sweep"},
+    HB_CLI_TEXT_ROW("\n"
+                    "sweep report DIR: a table of final regret (median [q1, q3] over seeds) per kernel and\n"
+                    "optimizer, or:\n"),
+    {SWEEP(HB_CLI_FLAG, "--json", NULL, json, "{\"studies\": [...], \"summary\": [...]}"), .only = "sweep report"},
+    {SWEEP(HB_CLI_STR, "--csv", "FILE", csv, "one row per study ('-': stdout)"), .only = "sweep report"},
+    {SWEEP(HB_CLI_STR, "--plot", "PLOTDIR", plot, "one SVG per kernel, median regret against cumulative budget"),
+     .only = "sweep report"},
+    {.kind = HB_CLI_END},
+};
+static const hb_cli_table sweep_table = {sweep_rows, 2, 17, sweep_arg};
+
+/* ---------------------------------------------------------------- sweep report */
+
 int hb_cmd_sweep_report(int argc, char **argv)
 {
     hb_args a = {argc, argv, 3, "sweep report", NULL, 0};
-    const char *dir = NULL, *csv = NULL, *plot = NULL;
-    int json = 0, r;
-    while (a.i < argc) {
-        if ((r = hb_cli_flag(&a, "--json")) != 0) {
-            if (r < 0) return HB_EXIT_USAGE;
-            json = 1;
-        } else if ((r = hb_cli_take(&a, "--csv")) != 0) {
-            if (r < 0) return HB_EXIT_USAGE;
-            csv = a.value;
-        } else if ((r = hb_cli_take(&a, "--plot")) != 0) {
-            if (r < 0) return HB_EXIT_USAGE;
-            plot = a.value;
-        } else if (argv[a.i][0] == '-' && argv[a.i][1] != '\0') {
-            return hb_cli_usage_error(&a, "unknown option '%s'", argv[a.i]);
-        } else if (dir == NULL) {
-            dir = argv[a.i++];
-        } else {
-            return hb_cli_usage_error(&a, "one sweep directory, not '%s' too", argv[a.i]);
-        }
-    }
-    if (dir == NULL) return hb_cli_usage_error(&a, "which sweep? give the directory of `hbmpi sweep --out DIR`");
-    if (json + (csv != NULL) + (plot != NULL) > 1) return hb_cli_usage_error(&a, "give one of --json, --csv and --plot");
+    sweep_opts o = {0};
+    int rc = hb_cli_parse(&sweep_table, &o, &a);
+    if (rc != HB_CLI_PARSED) return rc;
+    if (o.dir == NULL) return hb_cli_usage_error(&a, "which sweep? give the directory of `hbmpi sweep --out DIR`");
+    if (o.json + (o.csv != NULL) + (o.plot != NULL) > 1)
+        return hb_cli_usage_error(&a, "give one of --json, --csv and --plot");
     sweep_report rep;
     hb_error err;
     hb_error_clear(&err);
-    int rc = report_load(dir, &rep, &err);
-    if (rc != HB_OK) {
+    if ((rc = report_load(o.dir, &rep, &err)) != HB_OK) {
         hb_cli_print_error(&err);
         report_fini(&rep);
-        return rc == HB_ENOMEM || rc == HB_EIO ? HB_EXIT_FAILED : HB_EXIT_USAGE;
+        return hb_cli_exit_code(rc);
     }
     int code = HB_EXIT_OK;
-    if (json) {
+    if (o.json) {
         hb_buf b = HB_BUF_INIT;
         if (report_json(&rep, &b) != HB_OK) code = HB_EXIT_FAILED;
         else fputs(b.data, stdout);
         hb_buf_fini(&b);
-    } else if (csv) {
-        FILE *f = strcmp(csv, "-") ? fopen(csv, "w") : stdout;
+    } else if (o.csv) {
+        FILE *f = strcmp(o.csv, "-") ? fopen(o.csv, "w") : stdout;
         if (f == NULL || write_csv(&rep, f) != 0 || (f != stdout && fclose(f) != 0)) {
-            fprintf(stderr, "hbmpi sweep report: cannot write %s: %s\n", csv, strerror(errno));
+            fprintf(stderr, "hbmpi sweep report: cannot write %s: %s\n", o.csv, strerror(errno));
             code = HB_EXIT_FAILED;
         }
-    } else if (plot) {
-        code = write_plots(&rep, plot);
+    } else if (o.plot) {
+        code = write_plots(&rep, o.plot);
     } else {
         print_table(&rep, stdout);
     }
@@ -643,95 +662,92 @@ static int work(const hb_sweep *sw, const char *dir, MPI_Comm comm)
     }
 }
 
+/* Every rank reads the sweep (a shared file system, as for the run files); rank 0 checks the
+ * directory and takes its lock ('*lock'), and all learn its verdict: HB_EXIT_OK or the exit code. */
+static int sweep_begin(const sweep_opts *o, int rank, MPI_Comm comm, hb_sweep **sw, int *lock)
+{
+    hb_error err;
+    hb_error_clear(&err);
+    int rc = load_sweep(o->file, sw, &err);
+    hb_signals_obey_early(); /* a stop while parsing: nothing written yet, end by the signal */
+    if (rc == HB_OK && rank == 0) rc = prepare_dir(o->dir, *sw, &err);
+    if (rc == HB_OK && rank == 0 && (*lock = lock_dir(o->dir, &err)) < 0) rc = err.status;
+    int verdict = hb_cli_exit_code(rc);
+    if (rc != HB_OK && rank == 0) hb_cli_print_error(&err);
+    if (comm != MPI_COMM_NULL) MPI_Allreduce(MPI_IN_PLACE, &verdict, 1, MPI_INT, MPI_MAX, comm);
+    return verdict;
+}
+
+/* Run the studies: one after another alone, or handed out by rank 0 to ranks 1..N-1. */
+static void sweep_studies(const hb_sweep *sw, const sweep_opts *o, int rank, MPI_Comm comm, int *stopped, int *failed)
+{
+    int size = 1;
+    if (comm != MPI_COMM_NULL) MPI_Comm_size(comm, &size);
+    if (!o->quiet && rank == 0)
+        fprintf(stderr, "hbmpi sweep: %zu studies into %s, %d at a time\n", hb_sweep_count(sw), o->dir,
+                size > 1 ? size - 1 : 1);
+    if (size > 1) {
+        int rc = rank == 0 ? coordinate(sw, comm, size, o->quiet, stopped, failed) : work(sw, o->dir, comm);
+        if (rc != HB_OK) *failed = 1;
+        return;
+    }
+    for (size_t i = 0; i < hb_sweep_count(sw) && !*stopped; i++) {
+        outcome so;
+        run_study(sw, i, o->dir, &so);
+        if (!o->quiet) progress(sw, &so, i + 1, 0);
+        if (so.code == HB_EXIT_INTERRUPTED || hb_stop_signal()) *stopped = 1;
+        else if (so.code != HB_EXIT_OK) *failed = 1;
+    }
+}
+
+/* Rank 0, the studies done: how the sweep was stopped, or its report; the exit code. */
+static int sweep_end(const sweep_opts *o, int stopped, int failed)
+{
+    int code = stopped ? HB_EXIT_INTERRUPTED : failed ? HB_EXIT_FAILED : HB_EXIT_OK;
+    if (stopped) {
+        char name[32];
+        fprintf(stderr, "hbmpi sweep: stopped by %s; every study is saved in %s; run the same command to resume\n",
+                hb_stop_signal() ? hb_signal_name(hb_stop_signal(), name, sizeof name) : "a signal", o->dir);
+        return code;
+    }
+    sweep_report rep;
+    hb_error err;
+    hb_error_clear(&err);
+    int rc = report_load(o->dir, &rep, &err);
+    if (rc != HB_OK) {
+        hb_cli_print_error(&err);
+        code = hb_cli_exit_code_as(rc, HB_CLI_EXIT_WORK);
+    } else if (o->json) {
+        hb_buf b = HB_BUF_INIT;
+        if (report_json(&rep, &b) != HB_OK) code = HB_EXIT_FAILED;
+        else fputs(b.data, stdout);
+        hb_buf_fini(&b);
+    } else {
+        print_table(&rep, stdout);
+    }
+    report_fini(&rep);
+    return code;
+}
+
 int hb_cmd_sweep(int argc, char **argv, int rank, MPI_Comm comm)
 {
     hb_args a = {argc, argv, 2, "sweep", NULL, rank != 0};
-    const char *file = NULL, *dir = NULL;
-    int json = 0, quiet = 0, r;
-    while (a.i < argc) {
-        if ((r = hb_cli_take(&a, "--out")) != 0) {
-            if (r < 0) return HB_EXIT_USAGE;
-            dir = a.value;
-        } else if ((r = hb_cli_flag(&a, "--json")) != 0) {
-            if (r < 0) return HB_EXIT_USAGE;
-            json = 1;
-        } else if ((r = hb_cli_flag(&a, "--quiet")) != 0) {
-            if (r < 0) return HB_EXIT_USAGE;
-            quiet = 1;
-        } else if (argv[a.i][0] == '-' && argv[a.i][1] != '\0') {
-            return hb_cli_usage_error(&a, "unknown option '%s'", argv[a.i]);
-        } else if (file == NULL) {
-            file = argv[a.i++];
-        } else {
-            return hb_cli_usage_error(&a, "one SWEEP.json, not '%s' too", argv[a.i]);
-        }
-    }
-    if (file == NULL) return hb_cli_usage_error(&a, "which sweep? give SWEEP.json (see `hbmpi sweep --help`)");
-    if (dir == NULL) return hb_cli_usage_error(&a, "--out DIR is required: every study writes its run file there");
-    /* Every rank reads the sweep (a shared file system, as for the run files); rank 0 checks
-     * the directory, and all learn its verdict. */
+    sweep_opts o = {0};
+    int rc = hb_cli_parse(&sweep_table, &o, &a);
+    if (rc != HB_CLI_PARSED) return rc;
+    if (o.file == NULL) return hb_cli_usage_error(&a, "which sweep? give SWEEP.json (see `hbmpi sweep --help`)");
+    if (o.dir == NULL) return hb_cli_usage_error(&a, "--out DIR is required: every study writes its run file there");
     hb_sweep *sw = NULL;
-    hb_error err;
-    hb_error_clear(&err);
-    int rc = load_sweep(file, &sw, &err), lock = -1;
-    hb_signals_obey_early(); /* a stop while parsing: nothing written yet, end by the signal */
-    if (rc == HB_OK && rank == 0) rc = prepare_dir(dir, sw, &err);
-    if (rc == HB_OK && rank == 0 && (lock = lock_dir(dir, &err)) < 0) rc = err.status;
-    int verdict = rc == HB_OK ? 0 : rc == HB_ENOMEM || rc == HB_EIO ? HB_EXIT_FAILED : HB_EXIT_USAGE;
-    if (rc != HB_OK && rank == 0) hb_cli_print_error(&err);
-    if (comm != MPI_COMM_NULL) {
-        MPI_Allreduce(MPI_IN_PLACE, &verdict, 1, MPI_INT, MPI_MAX, comm);
-    }
-    if (verdict != 0) {
-        if (lock >= 0) close(lock);
-        hb_sweep_free(sw);
-        return verdict;
-    }
-    int size = 1, stopped = 0, failed = 0;
-    if (comm != MPI_COMM_NULL) MPI_Comm_size(comm, &size);
-    if (!quiet && rank == 0)
-        fprintf(stderr, "hbmpi sweep: %zu studies into %s, %d at a time\n", hb_sweep_count(sw), dir,
-                size > 1 ? size - 1 : 1);
-    if (size == 1) {
-        for (size_t i = 0; i < hb_sweep_count(sw) && !stopped; i++) {
-            outcome o;
-            run_study(sw, i, dir, &o);
-            if (!quiet) progress(sw, &o, i + 1, 0);
-            if (o.code == HB_EXIT_INTERRUPTED || hb_stop_signal()) stopped = 1;
-            else if (o.code != HB_EXIT_OK) failed = 1;
-        }
-    } else {
-        rc = rank == 0 ? coordinate(sw, comm, size, quiet, &stopped, &failed) : work(sw, dir, comm);
-        if (rc != HB_OK) failed = 1;
-    }
-    int code = stopped ? HB_EXIT_INTERRUPTED : failed ? HB_EXIT_FAILED : HB_EXIT_OK;
-    if (rank == 0 && stopped) {
-        char name[32];
-        fprintf(stderr, "hbmpi sweep: stopped by %s; every study is saved in %s; run the same command to resume\n",
-                hb_stop_signal() ? hb_signal_name(hb_stop_signal(), name, sizeof name) : "a signal", dir);
-    }
-    if (rank == 0 && !stopped) {
-        sweep_report rep;
-        hb_error_clear(&err);
-        rc = report_load(dir, &rep, &err);
-        if (rc != HB_OK) {
-            hb_cli_print_error(&err);
-            code = HB_EXIT_FAILED;
-        } else if (json) {
-            hb_buf b = HB_BUF_INIT;
-            if (report_json(&rep, &b) != HB_OK) code = HB_EXIT_FAILED;
-            else fputs(b.data, stdout);
-            hb_buf_fini(&b);
-        } else {
-            print_table(&rep, stdout);
-        }
-        report_fini(&rep);
-    }
-    /* Every rank ends with rank 0's verdict, and only once rank 0 is done: mpirun ends the job
-     * (SIGTERM, then SIGKILL) as soon as one rank exits non-zero. */
-    if (comm != MPI_COMM_NULL) {
+    int lock = -1, stopped = 0, failed = 0;
+    int code = sweep_begin(&o, rank, comm, &sw, &lock);
+    if (code == HB_EXIT_OK) {
+        sweep_studies(sw, &o, rank, comm, &stopped, &failed);
+        code = rank == 0 ? sweep_end(&o, stopped, failed) : HB_EXIT_OK;
+        /* Every rank ends with rank 0's verdict, and only once rank 0 is done: mpirun ends the job
+         * (SIGTERM, then SIGKILL) as soon as one rank exits non-zero. */
         MPI_Request req;
-        if (MPI_Ibcast(&code, 1, MPI_INT, 0, comm, &req) != MPI_SUCCESS || hb_mpi_wait(&req, NULL) != HB_OK)
+        if (comm != MPI_COMM_NULL &&
+            (MPI_Ibcast(&code, 1, MPI_INT, 0, comm, &req) != MPI_SUCCESS || hb_mpi_wait(&req, NULL) != HB_OK))
             code = HB_EXIT_FAILED;
     }
     if (lock >= 0) close(lock);
