@@ -383,14 +383,12 @@ int hb_master_run(hb_opt *opt, hb_transport *t, const hb_master_opts *mo, hb_run
     const hb_opt_settings *set = hb_opt_settings_of(opt);
     res->settings = *set;
     res->workers = t->workers;
-    long total = set->max_evals > 0 && set->iterations <= 0 && set->max_total_budget <= 0 ? set->max_evals : -1;
-    /* Where the run is bounded by budget, the share of it told so far tells what is left. */
-    double budget_total = set->max_total_budget > 0 ? set->max_total_budget : -1, budget_done = 0;
-    hb_schedule sch;
-    if (budget_total < 0 && set->iterations > 0 && hb_opt_open_brackets(opt) == 0 &&
-        hb_schedule_init(&sch, set->min_budget, set->max_budget, set->eta, set->bracket_rule, NULL) == HB_OK &&
-        strcmp(set->optimizer, "sh") != 0)
-        budget_total = (double)set->iterations * hb_schedule_iteration_budget(&sch);
+    /* The progress line counts up to the planned jobs when their number is known; where the
+     * run is bounded by budget, the share of it told so far tells what is left. */
+    hb_opt_plan_info plan;
+    hb_opt_plan(opt, &plan);
+    long total = plan.evals;
+    double budget_total = plan.budget, budget_done = 0;
     hb_progress prog;
     hb_progress_init(&prog, stderr, mo->quiet);
     int rc = HB_OK, done = 0, draining = 0;
