@@ -7,4 +7,4 @@ add_library(hb_eval STATIC
   ${PROJECT_SOURCE_DIR}/mpi/eval_lib.c ${PROJECT_SOURCE_DIR}/mpi/eval_cmd.c
   ${PROJECT_SOURCE_DIR}/mpi/eval_server.c)
 target_include_directories(hb_eval PUBLIC ${PROJECT_SOURCE_DIR}/mpi ${PROJECT_SOURCE_DIR}/include)
-target_link_libraries(hb_eval PUBLIC hb_core MPI::MPI_C ${CMAKE_DL_LIBS})
+target_link_libraries(hb_eval PUBLIC hb_core hb_clock MPI::MPI_C ${CMAKE_DL_LIBS})

@@ -9,6 +9,7 @@
 
 #include "hb_eval.h"
 #include "hb_opt.h"
+#include "hb_wait.h" /* hb_mpi_wait, for the callers that have it from here (main.c, sweep.c) */
 
 typedef struct hb_transport hb_transport;
 
@@ -86,11 +87,5 @@ int hb_transport_sim(hb_evaluator *ev, const hb_space *sp, int n, double cost_pe
  * hb_transport_mpi. */
 int hb_worker_loop(MPI_Comm comm, MPI_Comm group, int members_evaluate, double beat_every,
                    hb_evaluator *ev, const hb_space *sp, hb_error *err);
-
-/* Seconds of a monotonic clock. */
-double hb_now(void);
-/* Wait for 'req' by polling with exponential backoff (1 us .. 1 ms) after a 50 us spin, so an
- * idle rank costs about 1 % of a core (ENVIRONMENT.md §5). */
-int hb_mpi_wait(MPI_Request *req, MPI_Status *st);
 
 #endif

@@ -12,6 +12,7 @@
 #include "hb_liveness.h"
 #include "hb_master.h"
 #include "hb_transport.h"
+#include "hb_wait.h"
 
 void hb_run_result_fini(hb_run_result *res)
 {

@@ -6,14 +6,14 @@
  * connection closes (liveness.c); a busy leader also sends a heartbeat now and then (from the
  * evaluator's poll hook), and one silent for the 'lost' time is reported lost too: its link was
  * cut or it froze, and MPI itself never says so (a cut link gives no TCP reset). */
-#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
+#include "hb_clock.h"
 #include "hb_liveness.h"
 #include "hb_signals.h"
 #include "hb_transport.h"
+#include "hb_wait.h"
 
 /* TAG_ABORT: stop the running evaluation now (a signal reached the master). */
 /* TAG_BEAT: a busy leader is alive (no payload that matters). */
@@ -38,49 +38,6 @@ typedef struct wire_result {
     char reason[256];
     char extras[512];
 } wire_result;
-
-double hb_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-/* Spin about 50 us, then sleep 1 us, 2 us, ... up to 1 ms between polls; once a wait has
- * lasted 100 ms (evaluations that take seconds), up to 5 ms: the wake-up costs at most that
- * much and an idle rank then uses well under 1 % of a core. */
-typedef struct backoff {
-    double t0;
-    long ns;
-} backoff;
-
-static void backoff_start(backoff *b)
-{
-    b->t0 = hb_now();
-    b->ns = 1000;
-}
-
-static void backoff_wait(backoff *b)
-{
-    double waited = hb_now() - b->t0;
-    if (waited < 50e-6) return;
-    struct timespec s = {0, b->ns};
-    nanosleep(&s, NULL);
-    long cap = waited < 0.1 ? 1000000 : 5000000;
-    if ((b->ns *= 2) > cap) b->ns = cap;
-}
-
-int hb_mpi_wait(MPI_Request *req, MPI_Status *st)
-{
-    backoff b;
-    backoff_start(&b);
-    for (;;) {
-        int done = 0;
-        if (MPI_Test(req, &done, st ? st : MPI_STATUS_IGNORE) != MPI_SUCCESS) return HB_EMPI;
-        if (done) return HB_OK;
-        backoff_wait(&b);
-    }
-}
 
 /* ---------- master side ---------- */
 
@@ -224,8 +181,8 @@ static int p_next(hb_transport *t, hb_done *d, hb_error *err)
 {
     mpit *m = (mpit *)t;
     if (m->n_busy == 0) return hb_error_set(err, HB_EINVAL, NULL, "no job is running");
-    backoff b;
-    backoff_start(&b);
+    hb_backoff b;
+    hb_backoff_start(&b);
     int idx = MPI_UNDEFINED, flag = 0;
     for (;;) {
         if (MPI_Testany(m->n, m->recvs, &idx, &flag, MPI_STATUS_IGNORE) != MPI_SUCCESS)
@@ -270,7 +227,7 @@ static int p_next(hb_transport *t, hb_done *d, hb_error *err)
         if (m->deadline == 0 && hb_stop_signal()) return hb_error_set(err, HB_EINTR, NULL, "interrupted");
         if (m->deadline > 0 && hb_now() > m->deadline)
             return hb_error_set(err, HB_EINTR, NULL, "%d evaluations did not stop in time", m->n_busy);
-        backoff_wait(&b);
+        hb_backoff_wait(&b);
     }
     leader *L = &m->l[idx];
     memset(d, 0, sizeof *d);

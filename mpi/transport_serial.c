@@ -2,8 +2,9 @@
  * submitted (started alone, or under mpirun -n 1). */
 #include <string.h>
 
-#include "hb_transport.h"
+#include "hb_clock.h"
 #include "hb_rng.h"
+#include "hb_transport.h"
 
 typedef struct qjob {
     hb_eval_job j;
