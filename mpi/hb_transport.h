@@ -49,6 +49,17 @@ struct hb_transport {
     const char *name;
 };
 
+/* The calls of the table, for every caller (transport.c): each checks its arguments. A NULL
+ * transport has no idle worker, nothing running and time 0; aborting or closing it does
+ * nothing; submitting to it or waiting on it is HB_EINVAL, as are a NULL job or result. */
+int hb_transport_idle(hb_transport *t);
+int hb_transport_submit(hb_transport *t, const hb_eval_job *j, int prefer, hb_error *err);
+int hb_transport_next(hb_transport *t, hb_done *d, hb_error *err);
+double hb_transport_now(hb_transport *t);
+void hb_transport_abort(hb_transport *t, double grace);
+int hb_transport_running(hb_transport *t);
+void hb_transport_close(hb_transport *t);
+
 /* Who each rank is: host name (HB_HOST_MAX bytes per rank, NUL-terminated) and process id,
  * gathered once at start-up (hb_runtime_run); recorded in the session event. */
 #define HB_HOST_MAX 64

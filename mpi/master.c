@@ -308,12 +308,12 @@ static int stop(state *s, hb_opt *opt, xstore *xs, const hb_error *lost, hb_erro
 {
     hb_transport *t = s->t;
     const hb_master_opts *mo = s->mo;
-    t->ops->abort(t, mo->grace);
+    hb_transport_abort(t, mo->grace);
     int rc = HB_OK;
-    while (t->ops->running(t) > 0) {
+    while (hb_transport_running(t) > 0) {
         hb_done d;
         hb_error e2;
-        if (t->ops->next(t, &d, &e2) != HB_OK) break; /* deadline passed, or MPI failed: give up */
+        if (hb_transport_next(t, &d, &e2) != HB_OK) break; /* deadline passed, or MPI failed: give up */
         size_t i = 0;
         while (i < s->n_out && s->out[i].id != d.id) i++;
         if (i == s->n_out || was_interrupted(&d)) continue;
@@ -322,7 +322,7 @@ static int stop(state *s, hb_opt *opt, xstore *xs, const hb_error *lost, hb_erro
         s->out[i].d = d;
         s->out[i].finished = 1;
     }
-    s->res->stuck = t->ops->running(t);
+    s->res->stuck = hb_transport_running(t);
     /* Tell what finished; reproducibly, nothing: a reproducible run tells one result and then
      * asks, so telling two in a row here would change the jobs after the resume. Those results
      * are held instead, and told in their turn when the run resumes. */
@@ -340,13 +340,13 @@ static int stop(state *s, hb_opt *opt, xstore *xs, const hb_error *lost, hb_erro
             o->held = 1;
         } else if (!o->finished) {
             hb_event e = job_event(HB_EV_INTERRUPTED, o);
-            e.end = micro(mo->time_offset + t->ops->now(t));
+            e.end = micro(mo->time_offset + hb_transport_now(t));
             rc = log_event(s, &e, err);
         }
         i++;
     }
     char name[32];
-    hb_event e = run_event(HB_EV_STOP, t->workers, micro(mo->time_offset + t->ops->now(t)),
+    hb_event e = run_event(HB_EV_STOP, t->workers, micro(mo->time_offset + hb_transport_now(t)),
                            lost ? lost->msg : hb_signal_name(hb_stop_signal(), name, sizeof name));
     if (rc == HB_OK) rc = log_event(s, &e, err);
     if (lost) { /* a lost worker (HB_ELOST), or one whose evaluator cannot go on */
@@ -365,7 +365,7 @@ static int submit(state *s, const slot *o, const double *x, hb_error *err)
     hb_eval_job j = {o->id,     o->budget, hb_hash2(seed, o->id), x, o->config, o->prev, o->prev_budget,
                      hb_hash2(seed, o->config)};
     int prefer = o->prev != HB_NO_JOB && o->prev < s->cap_worker ? s->worker_of[o->prev] : -1;
-    return s->t->ops->submit(s->t, &j, prefer, err);
+    return hb_transport_submit(s->t, &j, prefer, err);
 }
 
 int hb_master_run(hb_opt *opt, hb_transport *t, const hb_master_opts *mo, hb_run_result *res,
@@ -416,9 +416,9 @@ int hb_master_run(hb_opt *opt, hb_transport *t, const hb_master_opts *mo, hb_run
             break;
         }
         /* Near the allocation's end: start nothing more, let the running jobs finish. */
-        if (mo->deadline > 0 && !draining && t->ops->now(t) >= mo->deadline) draining = 1;
+        if (mo->deadline > 0 && !draining && hb_transport_now(t) >= mo->deadline) draining = 1;
         if (draining && s.n_out == 0) {
-            hb_event e = run_event(HB_EV_STOP, t->workers, micro(mo->time_offset + t->ops->now(t)),
+            hb_event e = run_event(HB_EV_STOP, t->workers, micro(mo->time_offset + hb_transport_now(t)),
                                    "allocation end");
             if ((rc = log_event(&s, &e, err)) == HB_OK)
                 rc = hb_error_set(err, HB_EINTR, NULL, "stopped before the allocation's end");
@@ -427,9 +427,9 @@ int hb_master_run(hb_opt *opt, hb_transport *t, const hb_master_opts *mo, hb_run
         /* Ask while a job could start now (or, reproducibly, while fewer than W are out). */
         while (!done && !draining) {
             if (mo->reproducible > 0 ? s.n_out >= (size_t)mo->reproducible
-                                     : (s.n_out > 0 && t->ops->idle(t) <= 0))
+                                     : (s.n_out > 0 && hb_transport_idle(t) <= 0))
                 break;
-            if (mo->time_limit > 0 && t->ops->now(t) >= mo->time_limit) hb_opt_stop(opt);
+            if (mo->time_limit > 0 && hb_transport_now(t) >= mo->time_limit) hb_opt_stop(opt);
             hb_job job;
             if ((rc = hb_opt_ask(opt, &job, err)) != HB_OK) break;
             if (job.kind == HB_ASK_DONE) done = 1;
@@ -459,7 +459,7 @@ int hb_master_run(hb_opt *opt, hb_transport *t, const hb_master_opts *mo, hb_run
         size_t i = 0;
         if (!(mo->reproducible > 0 && s.out[0].finished)) {
             hb_done d;
-            rc = t->ops->next(t, &d, err);
+            rc = hb_transport_next(t, &d, err);
             if (rc == HB_EINTR) {
                 rc = stop(&s, opt, &xs, NULL, err);
                 break;
@@ -504,11 +504,11 @@ int hb_master_run(hb_opt *opt, hb_transport *t, const hb_master_opts *mo, hb_run
             rc = tell(&s, opt, &xs, &o, 0, err);
             budget_done += o.budget;
         }
-        hb_progress_update(&prog, t->ops->now(t), (long)res->n, total, s.best,
+        hb_progress_update(&prog, hb_transport_now(t), (long)res->n, total, s.best,
                            (long)hb_opt_open_brackets(opt), budget_total > 0 ? budget_done / budget_total : -1, 0);
     }
     for (size_t i = 0; i < res->n; i++) res->trials[i].x = res->xs + i * s.dim;
-    res->wall_seconds = micro(mo->time_offset + t->ops->now(t));
+    res->wall_seconds = micro(mo->time_offset + hb_transport_now(t));
     if (rc == HB_OK) {
         hb_event e = run_event(HB_EV_END, t->workers, res->wall_seconds, "done");
         rc = log_event(&s, &e, err);
