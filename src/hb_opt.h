@@ -53,6 +53,8 @@ typedef struct hb_opt_settings {
 HB_API void hb_opt_settings_init(hb_opt_settings *s);
 /* 1 if 'name' is an optimizer; 1 in '*brackets' if it runs brackets (sh, hyperband, bohb, asha). */
 HB_API int hb_opt_known(const char *name, int *brackets);
+/* 1 if 'name' is an optimizer that trains a population from checkpoints (pbt, pb2), else 0. */
+HB_API int hb_opt_population(const char *name);
 /* The known optimizers' names, in the order the documentation lists them: "random", "grid",
  * "sh", "hyperband", "bohb", "tpe", "gp", "asha", "pbt", "pb2", then NULL. Static storage. */
 HB_API const char *const *hb_opt_names(void);

@@ -67,6 +67,12 @@ int hb_opt_known(const char *name, int *brackets)
     return i >= 0;
 }
 
+int hb_opt_population(const char *name)
+{
+    int i = find_optimizer(name);
+    return i >= 0 && optimizers[i].mode == MODE_PBT;
+}
+
 void hb_opt_settings_init(hb_opt_settings *s)
 {
     memset(s, 0, sizeof *s);

@@ -244,6 +244,11 @@ static void test_names(void)
     }
     CU_ASSERT_STRING_EQUAL(hb_opt_names_text(), "random, grid, sh, hyperband, bohb, tpe, gp, asha, pbt, pb2");
     CU_ASSERT(!hb_opt_known("nonsense", NULL));
+    int population = 0;
+    for (size_t i = 0; i < n; i++) population += hb_opt_population(names[i]);
+    CU_ASSERT_EQUAL(population, 2);
+    CU_ASSERT(hb_opt_population("pbt") && hb_opt_population("pb2"));
+    CU_ASSERT(!hb_opt_population("asha") && !hb_opt_population(NULL) && !hb_opt_population("nonsense"));
 }
 
 static void test_plan(void)
