@@ -9,6 +9,7 @@
 
 #include "hb_eval.h"
 #include "hb_opt.h"
+#include "hb_wait.h" /* hb_mpi_wait, for the callers that have it from here (main.c, sweep.c) */
 
 typedef struct hb_transport hb_transport;
 
@@ -48,6 +49,17 @@ struct hb_transport {
     const char *name;
 };
 
+/* The calls of the table, for every caller (transport.c): each checks its arguments. A NULL
+ * transport has no idle worker, nothing running and time 0; aborting or closing it does
+ * nothing; submitting to it or waiting on it is HB_EINVAL, as are a NULL job or result. */
+int hb_transport_idle(hb_transport *t);
+int hb_transport_submit(hb_transport *t, const hb_eval_job *j, int prefer, hb_error *err);
+int hb_transport_next(hb_transport *t, hb_done *d, hb_error *err);
+double hb_transport_now(hb_transport *t);
+void hb_transport_abort(hb_transport *t, double grace);
+int hb_transport_running(hb_transport *t);
+void hb_transport_close(hb_transport *t);
+
 /* Who each rank is: host name (HB_HOST_MAX bytes per rank, NUL-terminated) and process id,
  * gathered once at start-up (hb_runtime_run); recorded in the session event. */
 #define HB_HOST_MAX 64
@@ -86,11 +98,5 @@ int hb_transport_sim(hb_evaluator *ev, const hb_space *sp, int n, double cost_pe
  * hb_transport_mpi. */
 int hb_worker_loop(MPI_Comm comm, MPI_Comm group, int members_evaluate, double beat_every,
                    hb_evaluator *ev, const hb_space *sp, hb_error *err);
-
-/* Seconds of a monotonic clock. */
-double hb_now(void);
-/* Wait for 'req' by polling with exponential backoff (1 us .. 1 ms) after a 50 us spin, so an
- * idle rank costs about 1 % of a core (ENVIRONMENT.md §5). */
-int hb_mpi_wait(MPI_Request *req, MPI_Status *st);
 
 #endif

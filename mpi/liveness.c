@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "hb_clock.h"
 #include "hb_transport.h"
 
 #define MAX_ADDRS 8

@@ -505,8 +505,7 @@ static int opt_optimizer(hb_args *a, void *opts)
     run_opts *o = opts;
     o->set.optimizer = a->value;
     if (!hb_opt_known(a->value, NULL))
-        return hb_cli_usage_error(a, "--optimizer: unknown optimizer '%s' (known: random, grid, sh, hyperband, bohb, "
-                                     "tpe, gp, asha, pbt, pb2)", a->value);
+        return hb_cli_usage_error(a, "--optimizer: unknown optimizer '%s' (known: %s)", a->value, hb_opt_names_text());
     return HB_EXIT_OK;
 }
 
@@ -859,7 +858,7 @@ static int run_objective(run_ctx *c)
     if (o->kname && (rc = find_kernel(&c->a, o->kname, &c->k, &c->sp)) != HB_EXIT_OK) return rc;
     /* pbt and pb2 are made of continued steps: a kernel that trains, or a library, keeps its
      * state between them without being asked (commands always get their previous directory) */
-    if (!strcmp(o->set.optimizer, "pbt") || !strcmp(o->set.optimizer, "pb2"))
+    if (hb_opt_population(o->set.optimizer))
         o->continue_promoted = o->continue_promoted || (c->k ? c->k->train != NULL : user_eval);
     if (o->continue_promoted && c->k && !user_eval && c->k->train == NULL)
         return hb_cli_usage_error(&c->a, "--continue-promoted: kernel '%s' does not train (fmnist_mlp, fmnist_mlp32, "

@@ -115,35 +115,57 @@ static void trial_texts(const slot *o, const char **reason, const char **extras)
     *extras = e->extras[0] == '{' ? e->extras : NULL;
 }
 
-/* The event of kind 'kind' about slot 'o' (issue, result, held, interrupted): the job's fields;
- * the caller adds what the kind carries. */
-static hb_event job_event(int kind, const slot *o)
+/* The events the master logs, one constructor per kind; a field not named is 0 (NULL).
+ * About a job (slot 'o'): issued with configuration 'x'; its result, told or held; cut short
+ * by a stop at run time 'end' (interrupted: issued again on resume). */
+static hb_event ev_issue(const slot *o, const double *x)
 {
-    return (hb_event){.kind = kind, .id = o->id, .budget = o->budget, .bracket = o->bracket, .stage = o->stage,
-                      .loss = NAN, .config = o->config, .prev = o->prev, .spent = NAN};
+    return (hb_event){.kind = HB_EV_ISSUE, .id = o->id, .budget = o->budget, .bracket = o->bracket,
+                      .stage = o->stage, .loss = NAN, .x = x, .config = o->config, .prev = o->prev, .spent = NAN};
 }
 
-/* The event of kind 'kind' about the run (session, stop, end) at run time 'end'. */
-static hb_event run_event(int kind, int workers, double end, const char *text)
+static hb_event ev_result(const slot *o, int held)
 {
-    return (hb_event){.kind = kind, .bracket = -1, .stage = -1, .loss = NAN, .worker = workers, .end = end,
-                      .text = text, .prev = HB_NO_JOB, .spent = NAN};
+    const char *reason, *extras;
+    trial_texts(o, &reason, &extras);
+    return (hb_event){.kind = held ? HB_EV_HELD : HB_EV_RESULT, .id = o->id, .budget = o->budget,
+                      .bracket = o->bracket, .stage = o->stage, .loss = o->d.r.loss, .status = (int)o->d.r.status,
+                      .worker = o->d.worker, .start = o->d.start, .end = o->d.end, .text = reason,
+                      .extras = extras, .config = o->config, .prev = o->prev, .spent = o->d.r.spent};
+}
+
+static hb_event ev_interrupted(const slot *o, double end)
+{
+    return (hb_event){.kind = HB_EV_INTERRUPTED, .id = o->id, .budget = o->budget, .bracket = o->bracket,
+                      .stage = o->stage, .loss = NAN, .end = end, .config = o->config, .prev = o->prev,
+                      .spent = NAN};
+}
+
+/* About the run, with its 'workers': a session begins at run time 'start' ('info': its JSON,
+ * 'settings': the settings' JSON); it stops ('why': the signal, the lost worker, the allocation's
+ * end) or ends ("done") at run time 'end'. */
+static hb_event ev_session(int workers, double start, const char *info, const char *settings)
+{
+    return (hb_event){.kind = HB_EV_SESSION, .bracket = -1, .stage = -1, .loss = NAN, .worker = workers,
+                      .start = start, .text = info, .extras = settings, .prev = HB_NO_JOB, .spent = NAN};
+}
+
+static hb_event ev_stop(int workers, double end, const char *why)
+{
+    return (hb_event){.kind = HB_EV_STOP, .bracket = -1, .stage = -1, .loss = NAN, .worker = workers, .end = end,
+                      .text = why, .prev = HB_NO_JOB, .spent = NAN};
+}
+
+static hb_event ev_end(int workers, double end, const char *why)
+{
+    return (hb_event){.kind = HB_EV_END, .bracket = -1, .stage = -1, .loss = NAN, .worker = workers, .end = end,
+                      .text = why, .prev = HB_NO_JOB, .spent = NAN};
 }
 
 /* Log a finished slot's result, as told ('held' = 0) or kept for its turn ('held' = 1). */
 static int log_result(state *s, const slot *o, int held, hb_error *err)
 {
-    const char *reason, *extras;
-    trial_texts(o, &reason, &extras);
-    hb_event e = job_event(held ? HB_EV_HELD : HB_EV_RESULT, o);
-    e.loss = o->d.r.loss;
-    e.status = (int)o->d.r.status;
-    e.worker = o->d.worker;
-    e.start = o->d.start;
-    e.end = o->d.end;
-    e.text = reason;
-    e.extras = extras;
-    e.spent = o->d.r.spent;
+    hb_event e = ev_result(o, held);
     return log_event(s, &e, err);
 }
 
@@ -163,9 +185,10 @@ static int record(state *s, xstore *xs, const slot *o, hb_error *err)
         hb_free(reason);
         return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
     }
-    *t = (hb_trial){o->id,    NULL,        o->budget,  e->loss,  e->status, o->bracket,
-                    o->stage, o->d.worker, o->d.start, o->d.end, reason,    extras,
-                    o->config, o->prev, isnan(e->spent) ? o->budget : e->spent};
+    *t = (hb_trial){.id = o->id, .budget = o->budget, .loss = e->loss, .status = e->status, .bracket = o->bracket,
+                    .stage = o->stage, .worker = o->d.worker, .start = o->d.start, .end = o->d.end,
+                    .reason = reason, .extras = extras, .config = o->config, .prev = o->prev,
+                    .spent = isnan(e->spent) ? o->budget : e->spent}; /* x: set at the end (the store moves) */
     r->n++;
     if (o->id >= s->cap_worker) { /* ids are dense: 0, 1, 2, ... */
         size_t c = s->cap_worker ? 2 * s->cap_worker : 256;
@@ -308,12 +331,12 @@ static int stop(state *s, hb_opt *opt, xstore *xs, const hb_error *lost, hb_erro
 {
     hb_transport *t = s->t;
     const hb_master_opts *mo = s->mo;
-    t->ops->abort(t, mo->grace);
+    hb_transport_abort(t, mo->grace);
     int rc = HB_OK;
-    while (t->ops->running(t) > 0) {
+    while (hb_transport_running(t) > 0) {
         hb_done d;
         hb_error e2;
-        if (t->ops->next(t, &d, &e2) != HB_OK) break; /* deadline passed, or MPI failed: give up */
+        if (hb_transport_next(t, &d, &e2) != HB_OK) break; /* deadline passed, or MPI failed: give up */
         size_t i = 0;
         while (i < s->n_out && s->out[i].id != d.id) i++;
         if (i == s->n_out || was_interrupted(&d)) continue;
@@ -322,7 +345,7 @@ static int stop(state *s, hb_opt *opt, xstore *xs, const hb_error *lost, hb_erro
         s->out[i].d = d;
         s->out[i].finished = 1;
     }
-    s->res->stuck = t->ops->running(t);
+    s->res->stuck = hb_transport_running(t);
     /* Tell what finished; reproducibly, nothing: a reproducible run tells one result and then
      * asks, so telling two in a row here would change the jobs after the resume. Those results
      * are held instead, and told in their turn when the run resumes. */
@@ -339,15 +362,14 @@ static int stop(state *s, hb_opt *opt, xstore *xs, const hb_error *lost, hb_erro
             rc = log_result(s, o, 1, err);
             o->held = 1;
         } else if (!o->finished) {
-            hb_event e = job_event(HB_EV_INTERRUPTED, o);
-            e.end = micro(mo->time_offset + t->ops->now(t));
+            hb_event e = ev_interrupted(o, micro(mo->time_offset + hb_transport_now(t)));
             rc = log_event(s, &e, err);
         }
         i++;
     }
     char name[32];
-    hb_event e = run_event(HB_EV_STOP, t->workers, micro(mo->time_offset + t->ops->now(t)),
-                           lost ? lost->msg : hb_signal_name(hb_stop_signal(), name, sizeof name));
+    hb_event e = ev_stop(t->workers, micro(mo->time_offset + hb_transport_now(t)),
+                         lost ? lost->msg : hb_signal_name(hb_stop_signal(), name, sizeof name));
     if (rc == HB_OK) rc = log_event(s, &e, err);
     if (lost) { /* a lost worker (HB_ELOST), or one whose evaluator cannot go on */
         if (rc == HB_OK) *err = *lost;
@@ -362,10 +384,10 @@ static int stop(state *s, hb_opt *opt, xstore *xs, const hb_error *lost, hb_erro
 static int submit(state *s, const slot *o, const double *x, hb_error *err)
 {
     uint64_t seed = s->res->settings.seed;
-    hb_eval_job j = {o->id,     o->budget, hb_hash2(seed, o->id), x, o->config, o->prev, o->prev_budget,
-                     hb_hash2(seed, o->config)};
+    hb_eval_job j = {.id = o->id, .budget = o->budget, .seed = hb_hash2(seed, o->id), .x = x, .config = o->config,
+                     .prev = o->prev, .prev_budget = o->prev_budget, .config_seed = hb_hash2(seed, o->config)};
     int prefer = o->prev != HB_NO_JOB && o->prev < s->cap_worker ? s->worker_of[o->prev] : -1;
-    return s->t->ops->submit(s->t, &j, prefer, err);
+    return hb_transport_submit(s->t, &j, prefer, err);
 }
 
 int hb_master_run(hb_opt *opt, hb_transport *t, const hb_master_opts *mo, hb_run_result *res,
@@ -383,14 +405,12 @@ int hb_master_run(hb_opt *opt, hb_transport *t, const hb_master_opts *mo, hb_run
     const hb_opt_settings *set = hb_opt_settings_of(opt);
     res->settings = *set;
     res->workers = t->workers;
-    long total = set->max_evals > 0 && set->iterations <= 0 && set->max_total_budget <= 0 ? set->max_evals : -1;
-    /* Where the run is bounded by budget, the share of it told so far tells what is left. */
-    double budget_total = set->max_total_budget > 0 ? set->max_total_budget : -1, budget_done = 0;
-    hb_schedule sch;
-    if (budget_total < 0 && set->iterations > 0 && hb_opt_open_brackets(opt) == 0 &&
-        hb_schedule_init(&sch, set->min_budget, set->max_budget, set->eta, set->bracket_rule, NULL) == HB_OK &&
-        strcmp(set->optimizer, "sh") != 0)
-        budget_total = (double)set->iterations * hb_schedule_iteration_budget(&sch);
+    /* The progress line counts up to the planned jobs when their number is known; where the
+     * run is bounded by budget, the share of it told so far tells what is left. */
+    hb_opt_plan_info plan;
+    hb_opt_plan(opt, &plan);
+    long total = plan.evals;
+    double budget_total = plan.budget, budget_done = 0;
     hb_progress prog;
     hb_progress_init(&prog, stderr, mo->quiet);
     int rc = HB_OK, done = 0, draining = 0;
@@ -400,11 +420,9 @@ int hb_master_run(hb_opt *opt, hb_transport *t, const hb_master_opts *mo, hb_run
         for (size_t i = 0; i < res->n; i++) budget_done += res->trials[i].budget;
     }
     if (rc == HB_OK && mo->store) {
-        hb_event e = run_event(HB_EV_SESSION, t->workers, 0, mo->session_info);
-        e.start = micro(mo->time_offset);
         hb_buf sj = HB_BUF_INIT;
         hb_report_settings_json(set, &sj);
-        e.extras = sj.data;
+        hb_event e = ev_session(t->workers, micro(mo->time_offset), mo->session_info, sj.data);
         rc = sj.failed ? hb_error_set(err, HB_ENOMEM, NULL, "out of memory") : log_event(&s, &e, err);
         hb_buf_fini(&sj);
     }
@@ -418,10 +436,9 @@ int hb_master_run(hb_opt *opt, hb_transport *t, const hb_master_opts *mo, hb_run
             break;
         }
         /* Near the allocation's end: start nothing more, let the running jobs finish. */
-        if (mo->deadline > 0 && !draining && t->ops->now(t) >= mo->deadline) draining = 1;
+        if (mo->deadline > 0 && !draining && hb_transport_now(t) >= mo->deadline) draining = 1;
         if (draining && s.n_out == 0) {
-            hb_event e = run_event(HB_EV_STOP, t->workers, micro(mo->time_offset + t->ops->now(t)),
-                                   "allocation end");
+            hb_event e = ev_stop(t->workers, micro(mo->time_offset + hb_transport_now(t)), "allocation end");
             if ((rc = log_event(&s, &e, err)) == HB_OK)
                 rc = hb_error_set(err, HB_EINTR, NULL, "stopped before the allocation's end");
             break;
@@ -429,9 +446,9 @@ int hb_master_run(hb_opt *opt, hb_transport *t, const hb_master_opts *mo, hb_run
         /* Ask while a job could start now (or, reproducibly, while fewer than W are out). */
         while (!done && !draining) {
             if (mo->reproducible > 0 ? s.n_out >= (size_t)mo->reproducible
-                                     : (s.n_out > 0 && t->ops->idle(t) <= 0))
+                                     : (s.n_out > 0 && hb_transport_idle(t) <= 0))
                 break;
-            if (mo->time_limit > 0 && t->ops->now(t) >= mo->time_limit) hb_opt_stop(opt);
+            if (mo->time_limit > 0 && hb_transport_now(t) >= mo->time_limit) hb_opt_stop(opt);
             hb_job job;
             if ((rc = hb_opt_ask(opt, &job, err)) != HB_OK) break;
             if (job.kind == HB_ASK_DONE) done = 1;
@@ -439,15 +456,14 @@ int hb_master_run(hb_opt *opt, hb_transport *t, const hb_master_opts *mo, hb_run
             if ((rc = grow_out(&s, err)) != HB_OK) break;
             slot *o = &s.out[s.n_out];
             memset(o, 0, sizeof *o);
-            *o = (slot){job.id, job.budget, job.bracket, job.stage, job.config, job.prev, job.prev_budget,
-                        0, 0, 0, {0}};
+            *o = (slot){.id = job.id, .budget = job.budget, .bracket = job.bracket, .stage = job.stage,
+                        .config = job.config, .prev = job.prev, .prev_budget = job.prev_budget};
             if (xs_put(&xs, job.x, &o->x) != HB_OK) {
                 rc = hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
                 break;
             }
             s.n_out++;
-            hb_event e = job_event(HB_EV_ISSUE, o);
-            e.x = job.x;
+            hb_event e = ev_issue(o, job.x);
             if ((rc = log_event(&s, &e, err)) != HB_OK) break;
             if ((rc = submit(&s, o, job.x, err)) != HB_OK) break;
         }
@@ -461,7 +477,7 @@ int hb_master_run(hb_opt *opt, hb_transport *t, const hb_master_opts *mo, hb_run
         size_t i = 0;
         if (!(mo->reproducible > 0 && s.out[0].finished)) {
             hb_done d;
-            rc = t->ops->next(t, &d, err);
+            rc = hb_transport_next(t, &d, err);
             if (rc == HB_EINTR) {
                 rc = stop(&s, opt, &xs, NULL, err);
                 break;
@@ -506,13 +522,13 @@ int hb_master_run(hb_opt *opt, hb_transport *t, const hb_master_opts *mo, hb_run
             rc = tell(&s, opt, &xs, &o, 0, err);
             budget_done += o.budget;
         }
-        hb_progress_update(&prog, t->ops->now(t), (long)res->n, total, s.best,
+        hb_progress_update(&prog, hb_transport_now(t), (long)res->n, total, s.best,
                            (long)hb_opt_open_brackets(opt), budget_total > 0 ? budget_done / budget_total : -1, 0);
     }
     for (size_t i = 0; i < res->n; i++) res->trials[i].x = res->xs + i * s.dim;
-    res->wall_seconds = micro(mo->time_offset + t->ops->now(t));
+    res->wall_seconds = micro(mo->time_offset + hb_transport_now(t));
     if (rc == HB_OK) {
-        hb_event e = run_event(HB_EV_END, t->workers, res->wall_seconds, "done");
+        hb_event e = ev_end(t->workers, res->wall_seconds, "done");
         rc = log_event(&s, &e, err);
     }
     hb_progress_update(&prog, res->wall_seconds, (long)res->n, total, s.best, (long)hb_opt_open_brackets(opt), 1, 1);

@@ -12,6 +12,7 @@
 #include "hb_liveness.h"
 #include "hb_master.h"
 #include "hb_transport.h"
+#include "hb_wait.h"
 
 void hb_run_result_fini(hb_run_result *res)
 {
@@ -193,7 +194,7 @@ int hb_runtime_run(const hb_run_spec *spec, MPI_Comm comm, hb_run_result *res, h
                                             spec->sim_noise, &t, err)
                          : hb_transport_serial(ev, spec->space, &t, err);
             if (rc == HB_OK) rc = master(spec, t, slots ? slots : t->workers, res, err);
-            if (t) t->ops->close(t);
+            hb_transport_close(t);
             hb_eval_free(ev);
         } else {
             rc = HB_OK;
@@ -237,7 +238,7 @@ int hb_runtime_run(const hb_run_spec *spec, MPI_Comm comm, hb_run_result *res, h
             rc = master(spec, t, slots ? slots : t->workers, res, err);
             if (res->stuck > 0 || rc == HB_ELOST) { /* workers that will not answer: the caller aborts */
                 if (res->stuck == 0) res->stuck = 1;
-                t->ops->close(t);
+                hb_transport_close(t);
                 if (group != MPI_COMM_NULL) MPI_Comm_free(&group);
                 hb_free(info);
                 rank_info_fini(&ri);
@@ -246,10 +247,10 @@ int hb_runtime_run(const hb_run_spec *spec, MPI_Comm comm, hb_run_result *res, h
         } else
             rc = hb_worker_loop(comm, group, spec->eval_lib != NULL, lost_after / 6, ev, spec->space, err);
     } else if (rank == 0 && t) {
-        t->ops->close(t); /* the workers are waiting for a stop */
+        hb_transport_close(t); /* the workers are waiting for a stop */
         t = NULL;
     }
-    if (t) t->ops->close(t);
+    hb_transport_close(t);
     hb_eval_free(ev);
     if (group != MPI_COMM_NULL) MPI_Comm_free(&group);
     hb_free(info);

@@ -202,7 +202,7 @@ static void run_study(const hb_sweep *sw, size_t i, const char *dir, outcome *o)
     spec.cmd.grace = 5;
     /* pbt and pb2 continue checkpoints: a training kernel keeps them beside the study's file */
     char trials[4096 + 8];
-    if ((!strcmp(st.optimizer, "pbt") || !strcmp(st.optimizer, "pb2")) && k->train) {
+    if (hb_opt_population(st.optimizer) && k->train) {
         snprintf(trials, sizeof trials, "%s.trials", path);
         spec.continue_promoted = 1;
         spec.cmd.trial_root = trials;

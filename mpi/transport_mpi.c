@@ -6,14 +6,15 @@
  * connection closes (liveness.c); a busy leader also sends a heartbeat now and then (from the
  * evaluator's poll hook), and one silent for the 'lost' time is reported lost too: its link was
  * cut or it froze, and MPI itself never says so (a cut link gives no TCP reset). */
-#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
+#include "hb_clock.h"
+#include "hb_jobqueue.h"
 #include "hb_liveness.h"
 #include "hb_signals.h"
 #include "hb_transport.h"
+#include "hb_wait.h"
 
 /* TAG_ABORT: stop the running evaluation now (a signal reached the master). */
 /* TAG_BEAT: a busy leader is alive (no payload that matters). */
@@ -39,49 +40,6 @@ typedef struct wire_result {
     char extras[512];
 } wire_result;
 
-double hb_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-/* Spin about 50 us, then sleep 1 us, 2 us, ... up to 1 ms between polls; once a wait has
- * lasted 100 ms (evaluations that take seconds), up to 5 ms: the wake-up costs at most that
- * much and an idle rank then uses well under 1 % of a core. */
-typedef struct backoff {
-    double t0;
-    long ns;
-} backoff;
-
-static void backoff_start(backoff *b)
-{
-    b->t0 = hb_now();
-    b->ns = 1000;
-}
-
-static void backoff_wait(backoff *b)
-{
-    double waited = hb_now() - b->t0;
-    if (waited < 50e-6) return;
-    struct timespec s = {0, b->ns};
-    nanosleep(&s, NULL);
-    long cap = waited < 0.1 ? 1000000 : 5000000;
-    if ((b->ns *= 2) > cap) b->ns = cap;
-}
-
-int hb_mpi_wait(MPI_Request *req, MPI_Status *st)
-{
-    backoff b;
-    backoff_start(&b);
-    for (;;) {
-        int done = 0;
-        if (MPI_Test(req, &done, st ? st : MPI_STATUS_IGNORE) != MPI_SUCCESS) return HB_EMPI;
-        if (done) return HB_OK;
-        backoff_wait(&b);
-    }
-}
-
 /* ---------- master side ---------- */
 
 typedef struct leader {
@@ -96,12 +54,6 @@ typedef struct leader {
     wire_result res;
 } leader;
 
-typedef struct qjob {
-    hb_eval_job j;
-    double *x;   /* j.x points here */
-    int prefer;  /* worker rank to prefer, or -1 */
-} qjob;
-
 typedef struct mpit {
     hb_transport base;
     MPI_Comm comm;
@@ -111,8 +63,7 @@ typedef struct mpit {
     int n_busy;
     int n_lost;
     MPI_Request *recvs; /* one per leader, MPI_REQUEST_NULL when idle */
-    qjob *q;
-    size_t qh, qn, qcap;
+    hb_jobqueue q;      /* jobs waiting for a leader, in order; 'prefer' is a worker rank */
     double t0;
     double deadline;    /* after abort: when 'next' gives up; 0: not aborting */
     char abort_byte;
@@ -122,7 +73,7 @@ typedef struct mpit {
     hb_rank_info *ranks; /* host, pid and liveness connection by rank (borrowed), or NULL */
 } mpit;
 
-static int send_job(mpit *m, int i, const qjob *q, hb_error *err)
+static int send_job(mpit *m, int i, const hb_queued *q, hb_error *err)
 {
     leader *L = &m->l[i];
     if (L->send != MPI_REQUEST_NULL && hb_mpi_wait(&L->send, NULL) != HB_OK)
@@ -147,8 +98,8 @@ static int send_job(mpit *m, int i, const qjob *q, hb_error *err)
  * the first idle one. */
 static int dispatch(mpit *m, hb_error *err)
 {
-    while (m->qh < m->qn && m->n_busy < m->n - m->n_lost) {
-        const qjob *q = &m->q[m->qh % m->qcap];
+    while (hb_jobqueue_len(&m->q) > 0 && m->n_busy < m->n - m->n_lost) {
+        const hb_queued *q = hb_jobqueue_pop(&m->q);
         int pick = -1;
         for (int i = 0; i < m->n; i++) {
             if (m->l[i].busy || m->l[i].lost) continue;
@@ -158,7 +109,6 @@ static int dispatch(mpit *m, hb_error *err)
                 break;
             }
         }
-        m->qh++;
         int rc = send_job(m, pick, q, err);
         if (rc != HB_OK) return rc;
     }
@@ -168,33 +118,15 @@ static int dispatch(mpit *m, hb_error *err)
 static int p_idle(hb_transport *t)
 {
     mpit *m = (mpit *)t;
-    long free_now = (long)(m->n - m->n_lost - m->n_busy) - (long)(m->qn - m->qh);
+    long free_now = (long)(m->n - m->n_lost - m->n_busy) - (long)hb_jobqueue_len(&m->q);
     return free_now > 0 ? (int)free_now : 0;
 }
 
 static int p_submit(hb_transport *t, const hb_eval_job *j, int prefer, hb_error *err)
 {
     mpit *m = (mpit *)t;
-    if (m->qn - m->qh == m->qcap) {
-        size_t c = m->qcap ? 2 * m->qcap : 64;
-        qjob *q = hb_calloc(c, sizeof *q);
-        if (q == NULL) return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
-        for (size_t i = 0; i < m->qcap; i++) q[i] = m->q[(m->qh + i) % m->qcap];
-        hb_free(m->q);
-        m->q = q;
-        m->qn -= m->qh;
-        m->qh = 0;
-        m->qcap = c;
-    }
-    qjob *q = &m->q[m->qn % m->qcap];
-    if (q->x == NULL && (q->x = hb_malloc((m->dim ? m->dim : 1) * sizeof(double))) == NULL)
-        return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
-    memcpy(q->x, j->x, m->dim * sizeof(double));
-    q->j = *j;
-    q->j.x = q->x;
-    q->prefer = prefer;
-    m->qn++;
-    return dispatch(m, err);
+    int rc = hb_jobqueue_push(&m->q, j, prefer, err);
+    return rc == HB_OK ? dispatch(m, err) : rc;
 }
 
 /* Heartbeats that have arrived: note when each leader was last heard of. */
@@ -224,8 +156,8 @@ static int p_next(hb_transport *t, hb_done *d, hb_error *err)
 {
     mpit *m = (mpit *)t;
     if (m->n_busy == 0) return hb_error_set(err, HB_EINVAL, NULL, "no job is running");
-    backoff b;
-    backoff_start(&b);
+    hb_backoff b;
+    hb_backoff_start(&b);
     int idx = MPI_UNDEFINED, flag = 0;
     for (;;) {
         if (MPI_Testany(m->n, m->recvs, &idx, &flag, MPI_STATUS_IGNORE) != MPI_SUCCESS)
@@ -270,7 +202,7 @@ static int p_next(hb_transport *t, hb_done *d, hb_error *err)
         if (m->deadline == 0 && hb_stop_signal()) return hb_error_set(err, HB_EINTR, NULL, "interrupted");
         if (m->deadline > 0 && hb_now() > m->deadline)
             return hb_error_set(err, HB_EINTR, NULL, "%d evaluations did not stop in time", m->n_busy);
-        backoff_wait(&b);
+        hb_backoff_wait(&b);
     }
     leader *L = &m->l[idx];
     memset(d, 0, sizeof *d);
@@ -302,7 +234,7 @@ static double p_now(hb_transport *t) { return hb_now() - ((mpit *)t)->t0; }
 static void p_abort(hb_transport *t, double grace)
 {
     mpit *m = (mpit *)t;
-    m->qh = m->qn;
+    hb_jobqueue_clear(&m->q);
     m->deadline = hb_now() + grace;
     for (int i = 0; i < m->n; i++) {
         if (!m->l[i].busy) continue;
@@ -336,8 +268,7 @@ static void p_close(hb_transport *t)
         hb_free(L->jobbuf);
     }
     drain_beats(m);
-    for (size_t i = 0; i < m->qcap; i++) hb_free(m->q[i].x);
-    hb_free(m->q);
+    hb_jobqueue_fini(&m->q);
     hb_free(m->recvs);
     hb_free(m->l);
     hb_free(m);
@@ -370,6 +301,7 @@ int hb_transport_mpi(MPI_Comm comm, int group_size, const hb_space *sp, double l
     m->lost_after = lost_after > 0 ? lost_after : 0;
     m->ranks = ranks;
     m->dim = hb_space_dim(sp);
+    hb_jobqueue_init(&m->q, m->dim);
     m->jobsize = sizeof(wire_job) + m->dim * sizeof(double);
     m->n = (size - 1) / group_size;
     m->base = (hb_transport){&mpi_ops, m->n, "mpi"};

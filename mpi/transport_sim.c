@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "hb_jobqueue.h"
 #include "hb_rng.h"
 #include "hb_transport.h"
 
@@ -14,22 +15,15 @@ typedef struct event {
     hb_done d;
 } event;
 
-typedef struct qjob {
-    hb_eval_job j;
-    double *x;  /* j.x points here */
-} qjob;
-
 typedef struct sim {
     hb_transport base;
     hb_evaluator *ev;
-    size_t dim;
     double cost, noise, now;
     int *idle_stack;    /* idle workers, lowest on top */
     int n_idle;
     event *heap;        /* running jobs, by end time */
     int n_heap;
-    qjob *q;            /* queued jobs (FIFO ring) */
-    size_t qh, qn, qcap;
+    hb_jobqueue q;      /* jobs waiting for a worker, in order */
 } sim;
 
 static int ev_less(const event *a, const event *b)
@@ -70,8 +64,8 @@ static event heap_pop(sim *s)
 /* Start queued jobs on idle workers at the current virtual time. */
 static int dispatch(sim *s, hb_error *err)
 {
-    while (s->n_idle > 0 && s->qh < s->qn) {
-        qjob *q = &s->q[s->qh++ % s->qcap];
+    while (s->n_idle > 0 && hb_jobqueue_len(&s->q) > 0) {
+        const hb_queued *q = hb_jobqueue_pop(&s->q);
         int w = s->idle_stack[--s->n_idle];
         event e;
         memset(&e, 0, sizeof e);
@@ -98,33 +92,15 @@ static int dispatch(sim *s, hb_error *err)
 static int m_idle(hb_transport *t)
 {
     sim *s = (sim *)t;
-    long free_now = (long)s->n_idle - (long)(s->qn - s->qh);
+    long free_now = (long)s->n_idle - (long)hb_jobqueue_len(&s->q);
     return free_now > 0 ? (int)free_now : 0;
 }
 
 static int m_submit(hb_transport *t, const hb_eval_job *j, int prefer, hb_error *err)
 {
-    (void)prefer; /* virtual workers hold no checkpoints */
     sim *s = (sim *)t;
-    if (s->qn - s->qh == s->qcap) {
-        size_t c = s->qcap ? 2 * s->qcap : 64;
-        qjob *q = hb_calloc(c, sizeof *q);
-        if (q == NULL) return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
-        for (size_t i = 0; i < s->qcap; i++) q[i] = s->q[(s->qh + i) % s->qcap];
-        hb_free(s->q);
-        s->q = q;
-        s->qn -= s->qh;
-        s->qh = 0;
-        s->qcap = c;
-    }
-    qjob *q = &s->q[s->qn % s->qcap];
-    if (q->x == NULL && (q->x = hb_malloc((s->dim ? s->dim : 1) * sizeof(double))) == NULL)
-        return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
-    memcpy(q->x, j->x, s->dim * sizeof(double));
-    q->j = *j;
-    q->j.x = q->x;
-    s->qn++;
-    return dispatch(s, err);
+    int rc = hb_jobqueue_push(&s->q, j, prefer, err); /* virtual workers hold no checkpoints */
+    return rc == HB_OK ? dispatch(s, err) : rc;
 }
 
 static int m_next(hb_transport *t, hb_done *d, hb_error *err)
@@ -143,8 +119,7 @@ static double m_now(hb_transport *t) { return ((sim *)t)->now; }
 static void m_close(hb_transport *t)
 {
     sim *s = (sim *)t;
-    for (size_t i = 0; i < s->qcap; i++) hb_free(s->q[i].x);
-    hb_free(s->q);
+    hb_jobqueue_fini(&s->q);
     hb_free(s->heap);
     hb_free(s->idle_stack);
     hb_free(s);
@@ -156,7 +131,7 @@ static void m_abort(hb_transport *t, double grace)
     (void)grace;
     sim *s = (sim *)t;
     while (s->n_heap > 0) s->idle_stack[s->n_idle++] = heap_pop(s).worker;
-    s->qh = s->qn;
+    hb_jobqueue_clear(&s->q);
 }
 
 static int m_running(hb_transport *t) { return ((sim *)t)->n_heap; }
@@ -171,7 +146,7 @@ int hb_transport_sim(hb_evaluator *ev, const hb_space *sp, int n, double cost_pe
     if (s == NULL) return hb_error_set(err, HB_ENOMEM, NULL, "out of memory");
     s->base = (hb_transport){&sim_ops, n, "simulated"};
     s->ev = ev;
-    s->dim = hb_space_dim(sp);
+    hb_jobqueue_init(&s->q, hb_space_dim(sp));
     s->cost = cost_per_budget;
     s->noise = noise;
     s->idle_stack = hb_malloc((size_t)n * sizeof(int));

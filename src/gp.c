@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "gp_impl.h"
+#include "normal_impl.h"
 
 #define SQRT5 2.23606797749978969640
 #define LOG_2PI 1.83787706640934548356
@@ -405,13 +406,12 @@ void hb__gp_predict(hb__gp *gp, size_t q, const double *F, double *mu, double *s
 }
 
 static double norm_pdf(double z) { return 0.39894228040143267794 * exp(-0.5 * z * z); }
-static double norm_cdf(double z) { return 0.5 * erfc(-z * 0.70710678118654752440); }
 
 double hb__gp_ei(double mu, double sd, double fbest, double xi)
 {
     double imp = fbest - xi - mu;
     if (!(sd > 0)) return imp > 0 ? imp : 0;
-    double z = imp / sd, ei = imp * norm_cdf(z) + sd * norm_pdf(z);
+    double z = imp / sd, ei = imp * hb__norm_cdf(z) + sd * norm_pdf(z);
     return ei > 0 ? ei : 0;
 }
 
@@ -419,5 +419,5 @@ double hb__gp_pi(double mu, double sd, double fbest, double xi)
 {
     double imp = fbest - xi - mu;
     if (!(sd > 0)) return imp > 0 ? 1.0 : 0.0;
-    return norm_cdf(imp / sd);
+    return hb__norm_cdf(imp / sd);
 }

@@ -53,6 +53,14 @@ typedef struct hb_opt_settings {
 HB_API void hb_opt_settings_init(hb_opt_settings *s);
 /* 1 if 'name' is an optimizer; 1 in '*brackets' if it runs brackets (sh, hyperband, bohb, asha). */
 HB_API int hb_opt_known(const char *name, int *brackets);
+/* 1 if 'name' is an optimizer that trains a population from checkpoints (pbt, pb2), else 0. */
+HB_API int hb_opt_population(const char *name);
+/* The known optimizers' names, in the order the documentation lists them: "random", "grid",
+ * "sh", "hyperband", "bohb", "tpe", "gp", "asha", "pbt", "pb2", then NULL. Static storage. */
+HB_API const char *const *hb_opt_names(void);
+/* The same names as one text, separated by ", " ("random, grid, ..., pb2"), for messages that
+ * list them. Static storage. */
+HB_API const char *hb_opt_names_text(void);
 
 typedef enum hb_ask_kind { HB_ASK_JOB = 0, HB_ASK_WAIT, HB_ASK_DONE } hb_ask_kind;
 
@@ -111,5 +119,22 @@ HB_API size_t hb_opt_pending(const hb_opt *opt); /* jobs asked but not told */
 HB_API size_t hb_opt_open_brackets(const hb_opt *opt);
 /* The settings in force, with defaults resolved (stop rules, max_open_brackets). */
 HB_API const hb_opt_settings *hb_opt_settings_of(const hb_opt *opt);
+
+/* What a run plans, read off the stop rules in force (defaults resolved) when the optimiser
+ * was created; it does not change as the run goes. */
+typedef struct hb_opt_plan_info {
+    /* Jobs the run issues: max_evals when that is its only stop rule (fewer only when the
+     * sampler runs out: grid); -1 when a budget rule may end it first, or the results decide
+     * how many jobs there are (brackets' promotions, a population's exploits). */
+    long evals;
+    /* Sum of the budgets of the jobs the run issues at most: max_total_budget, or for sh,
+     * hyperband and bohb the budget of 'iterations' full iterations (sh: that many widest
+     * brackets), the smaller when both are set (asha counts its iterations into
+     * max_total_budget); -1 when no budget rule bounds the run. */
+    double budget;
+} hb_opt_plan_info;
+
+/* Fill '*out' with the plan of 'opt'. HB_EINVAL for a NULL argument. */
+HB_API int hb_opt_plan(const hb_opt *opt, hb_opt_plan_info *out);
 
 #endif

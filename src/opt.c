@@ -11,18 +11,44 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The optimizers, in the order the documentation and the messages list them: name, scheduler,
+ * sampler and what sets one apart from the others of its mode. */
+#define OPTIMIZERS(X)                                                                              \
+    X("random", MODE_SINGLE, "random", 0)                                                          \
+    X("grid", MODE_SINGLE, "grid", 0)                                                              \
+    X("sh", MODE_BRACKETS, "random", OPT_ONE_BRACKET)                                              \
+    X("hyperband", MODE_BRACKETS, "random", 0)                                                     \
+    X("bohb", MODE_BRACKETS, "kde", 0)                                                             \
+    X("tpe", MODE_SINGLE, "tpe", 0)                                                                \
+    X("gp", MODE_SINGLE, "gp", 0)                                                                  \
+    X("asha", MODE_ASHA, "random", 0)                                                              \
+    X("pbt", MODE_PBT, "random", 0)                                                                \
+    X("pb2", MODE_PBT, "random", OPT_PB2)
+
 static const struct {
     const char *name;
     enum mode mode;
     const char *sampler;
+    unsigned flags;
 } optimizers[] = {
-    {"random", MODE_SINGLE, "random"},  {"grid", MODE_SINGLE, "grid"},
-    {"tpe", MODE_SINGLE, "tpe"},        {"gp", MODE_SINGLE, "gp"},
-    {"sh", MODE_BRACKETS, "random"},    {"hyperband", MODE_BRACKETS, "random"},
-    {"bohb", MODE_BRACKETS, "kde"},     {"asha", MODE_ASHA, "random"},
-    {"pbt", MODE_PBT, "random"},        {"pb2", MODE_PBT, "random"},
+#define AS_ROW(name, mode, sampler, flags) {name, mode, sampler, flags},
+    OPTIMIZERS(AS_ROW)
+#undef AS_ROW
 };
 #define N_OPTIMIZERS (sizeof optimizers / sizeof optimizers[0])
+
+static const char *const names[] = {
+#define AS_NAME(name, mode, sampler, flags) name,
+    OPTIMIZERS(AS_NAME)
+#undef AS_NAME
+    NULL};
+
+/* ", random, grid, ...": the text hb_opt_names_text gives starts after the first separator. */
+static const char names_text[] =
+#define AS_TEXT(name, mode, sampler, flags) ", " name
+    OPTIMIZERS(AS_TEXT)
+#undef AS_TEXT
+    ;
 
 static int find_optimizer(const char *name)
 {
@@ -31,11 +57,20 @@ static int find_optimizer(const char *name)
     return -1;
 }
 
+const char *const *hb_opt_names(void) { return names; }
+const char *hb_opt_names_text(void) { return names_text + 2; }
+
 int hb_opt_known(const char *name, int *brackets)
 {
     int i = find_optimizer(name);
     if (brackets) *brackets = i >= 0 && optimizers[i].mode != MODE_SINGLE && optimizers[i].mode != MODE_PBT;
     return i >= 0;
+}
+
+int hb_opt_population(const char *name)
+{
+    int i = find_optimizer(name);
+    return i >= 0 && optimizers[i].mode == MODE_PBT;
 }
 
 void hb_opt_settings_init(hb_opt_settings *s)
@@ -99,6 +134,7 @@ int hb_opt_create(const hb_space *space, const hb_opt_settings *s, hb_opt **out,
     snprintf(o->optimizer, sizeof o->optimizer, "%s", name);
     o->set.optimizer = o->optimizer;
     o->mode = optimizers[oi].mode;
+    o->flags = optimizers[oi].flags;
     o->space = space;
     o->dim = hb_space_dim(space);
     int rc = hb_schedule_init(&o->sch, s->min_budget, s->max_budget, s->eta, s->bracket_rule, err);
@@ -127,7 +163,7 @@ int hb_opt_create(const hb_space *space, const hb_opt_settings *s, hb_opt **out,
         if (o->mode == MODE_ASHA) {
             double b = (double)t->iterations * hb_schedule_iteration_budget(&o->sch);
             if (t->max_total_budget <= 0 || b < t->max_total_budget) t->max_total_budget = b;
-        } else if (!strcmp(name, "sh")) {
+        } else if (o->flags & OPT_ONE_BRACKET) {
             o->max_brackets = t->iterations;
         } else {
             o->max_brackets = t->iterations * (o->sch.s_max + 1);
@@ -306,7 +342,7 @@ static int ask_brackets(hb_opt *o, hb_job *job, hb_error *err)
         if (o->stopped || (o->max_brackets >= 0 && (long)o->n_br >= o->max_brackets) ||
             open_brackets(o) >= (size_t)o->set.max_open_brackets)
             break;
-        int s = strcmp(o->optimizer, "sh") ? hb_schedule_s_of(&o->sch, (long)o->n_br) : o->sch.s_max;
+        int s = o->flags & OPT_ONE_BRACKET ? o->sch.s_max : hb_schedule_s_of(&o->sch, (long)o->n_br);
         int rc = open_bracket(o, s, err);
         if (rc != HB_OK) return rc;
     }
@@ -531,3 +567,18 @@ const hb_history *hb_opt_history(const hb_opt *o) { return o->history; }
 size_t hb_opt_pending(const hb_opt *o) { return o->n_pend; }
 size_t hb_opt_open_brackets(const hb_opt *o) { return o->mode == MODE_BRACKETS ? open_brackets(o) : 0; }
 const hb_opt_settings *hb_opt_settings_of(const hb_opt *o) { return &o->set; }
+
+int hb_opt_plan(const hb_opt *o, hb_opt_plan_info *out)
+{
+    if (o == NULL || out == NULL) return HB_EINVAL;
+    const hb_opt_settings *t = &o->set;
+    out->evals = t->max_evals > 0 && t->iterations <= 0 && t->max_total_budget <= 0 ? t->max_evals : -1;
+    out->budget = t->max_total_budget > 0 ? t->max_total_budget : -1;
+    if (o->mode == MODE_BRACKETS && t->iterations > 0) { /* (asha's iterations are in max_total_budget) */
+        double per = o->flags & OPT_ONE_BRACKET ? hb_schedule_bracket_budget(&o->sch, o->sch.s_max)
+                                                : hb_schedule_iteration_budget(&o->sch);
+        double b = (double)t->iterations * per;
+        if (out->budget < 0 || b < out->budget) out->budget = b;
+    }
+    return HB_OK;
+}

@@ -7,6 +7,12 @@
 
 enum mode { MODE_SINGLE, MODE_BRACKETS, MODE_ASHA, MODE_PBT };
 
+/* What sets an optimizer apart from the others of its mode (hb_opt.flags). */
+enum {
+    OPT_ONE_BRACKET = 1 << 0, /* sh: every bracket is the widest one (s_max), one per iteration */
+    OPT_PB2 = 1 << 1,         /* pb2: its GP bandit, not pbt's random perturbation, explores */
+};
+
 enum { E_WAITING = 0, E_ISSUED, E_DONE };
 
 typedef struct entry {
@@ -66,6 +72,7 @@ struct hb_opt {
     hb_opt_settings set;
     char optimizer[32];
     enum mode mode;
+    unsigned flags;           /* OPT_*, from the optimizer's row at creation */
     const hb_space *space;
     size_t dim;
     hb_schedule sch;

@@ -71,7 +71,7 @@ struct hb__pbt {
 int hb__pbt_create(hb_opt *o, hb_error *err)
 {
     hb_opt_settings *t = &o->set;
-    int pb2 = !strcmp(o->optimizer, "pb2");
+    int pb2 = (o->flags & OPT_PB2) != 0;
     if (t->pbt_population == 0) t->pbt_population = pb2 ? 4 : 8;
     if (t->pbt_interval == 0) t->pbt_interval = t->min_budget;
     if (t->pbt_population < 2 || t->pbt_population > 100000)

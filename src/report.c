@@ -19,7 +19,7 @@ long hb_report_best(const hb_trial *t, size_t n)
 
 int hb_report_is_pbt(const char *optimizer)
 {
-    return optimizer && (!strcmp(optimizer, "pbt") || !strcmp(optimizer, "pb2"));
+    return optimizer && hb_opt_population(optimizer);
 }
 
 /* Index of the trial with id 'id' (an ok one if there are several), or n. */

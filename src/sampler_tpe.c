@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kde_impl.h"
+#include "normal_impl.h"
 
 /* Components farther than this many deviations from a point are left out of its sum: each
  * weighs < 2.3e-11 of its peak, and the prior keeps every density above 0.35 / (n + 1), so
@@ -158,8 +159,6 @@ static void sort_doubles(double *a, size_t n)
     }
 }
 
-static double norm_cdf(double t) { return 0.5 * erfc(-t / 1.4142135623730951); }
-
 /* Build the estimator of 'n' sorted values 'v' at component offset 'off' (n + 1 components).
  * Adaptive Parzen estimator (as in hyperopt): the prior N(0.5, 1) (the unit cube's centre and
  * width) sits among the sorted points; each point's deviation is the larger of the gaps to its
@@ -202,7 +201,7 @@ static void build_cont(tpe_state *st, est *e, size_t off, const double *v, size_
         } else {
             double z = 1; /* mass inside [0, 1] */
             if (mu / sig < 8.3 || (1 - mu) / sig < 8.3)
-                z = norm_cdf((1 - mu) / sig) - norm_cdf(-mu / sig);
+                z = hb__norm_cdf((1 - mu) / sig) - hb__norm_cdf(-mu / sig);
             st->is[at] = (float)(1.0 / sig);
             st->coef[at] = (float)(w / (sig * z * SQRT_2PI));
         }

@@ -154,8 +154,7 @@ static int check_kernel(parser *p, const char *label, const json_t *arr, size_t 
 static int check_optimizer(parser *p, const char *name, const json_t *arr, size_t i)
 {
     if (hb_opt_known(name, NULL)) return HB_OK;
-    return fail_at(p, at_elem(p, arr, i), "unknown optimizer '%s' (known: random, grid, sh, hyperband, bohb, tpe, gp, asha)",
-                   name);
+    return fail_at(p, at_elem(p, arr, i), "unknown optimizer '%s' (known: %s)", name, hb_opt_names_text());
 }
 
 static int is_count(const json_t *v, double lo, double hi)

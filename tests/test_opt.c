@@ -1,5 +1,5 @@
 /* test_opt.c — the ask/tell state machine with random search: limits, wait/done, determinism,
- * refusal of bad tells, valid configurations. */
+ * refusal of bad tells, valid configurations; the optimizers' names and what each run plans. */
 #include <CUnit/CUnit.h>
 #include <math.h>
 #include <stdio.h>
@@ -198,6 +198,149 @@ static void test_bad_settings(void)
     hb_space_free(sp);
 }
 
+/* An optimiser named 'name' over 'sp' on budgets 1..9, eta 3, with the stop rules given (0: none). */
+static hb_opt *make_plan(const hb_space *sp, const char *name, long iterations, long max_evals, double max_total)
+{
+    hb_opt_settings s;
+    hb_opt_settings_init(&s);
+    s.optimizer = name;
+    s.min_budget = 1;
+    s.max_budget = 9;
+    s.iterations = iterations;
+    s.max_evals = max_evals;
+    s.max_total_budget = max_total;
+    hb_opt *o = NULL;
+    hb_error err;
+    CU_ASSERT_FATAL(hb_opt_create(sp, &s, &o, &err) == HB_OK);
+    return o;
+}
+
+/* Run 'o' to its end, one job at a time, every job ok; the jobs and the sum of their budgets. */
+static long run_all(hb_opt *o, double *budget)
+{
+    long n = 0;
+    *budget = 0;
+    for (;;) {
+        hb_job j;
+        CU_ASSERT_FATAL(hb_opt_ask(o, &j, NULL) == HB_OK);
+        CU_ASSERT_FATAL(j.kind != HB_ASK_WAIT);
+        if (j.kind == HB_ASK_DONE) return n;
+        n++;
+        *budget += j.budget;
+        CU_ASSERT_FATAL(hb_opt_tell(o, j.id, j.x[0] + 1.0 / j.budget, HB_TRIAL_OK, NULL) == HB_OK);
+    }
+}
+
+static void test_names(void)
+{
+    const char *const *names = hb_opt_names();
+    static const char *const want[] = {"random", "grid", "sh", "hyperband", "bohb", "tpe", "gp", "asha", "pbt", "pb2"};
+    size_t n = 0;
+    while (names[n]) n++;
+    CU_ASSERT_EQUAL_FATAL(n, sizeof want / sizeof want[0]);
+    for (size_t i = 0; i < n; i++) {
+        CU_ASSERT_STRING_EQUAL(names[i], want[i]);
+        CU_ASSERT(hb_opt_known(names[i], NULL));
+    }
+    CU_ASSERT_STRING_EQUAL(hb_opt_names_text(), "random, grid, sh, hyperband, bohb, tpe, gp, asha, pbt, pb2");
+    CU_ASSERT(!hb_opt_known("nonsense", NULL));
+    int population = 0;
+    for (size_t i = 0; i < n; i++) population += hb_opt_population(names[i]);
+    CU_ASSERT_EQUAL(population, 2);
+    CU_ASSERT(hb_opt_population("pbt") && hb_opt_population("pb2"));
+    CU_ASSERT(!hb_opt_population("asha") && !hb_opt_population(NULL) && !hb_opt_population("nonsense"));
+}
+
+static void test_plan(void)
+{
+    hb_space *sp = small_space();
+    hb_opt_plan_info p;
+    double spent;
+    /* HyperBand on 1..9, eta 3: one iteration is the brackets 9@1 3@3 1@9 (27), 5@3 1@9 (24)
+     * and 3@9 (27), budget 78 (`hbmpi plan --min-budget 1 --max-budget 9`); two plan 156, and
+     * a run where nothing fails spends exactly that. Its job count depends on the results. */
+    hb_opt *o = make_plan(sp, "hyperband", 2, 0, 0);
+    CU_ASSERT_EQUAL(hb_opt_plan(o, &p), HB_OK);
+    CU_ASSERT_EQUAL(p.evals, -1);
+    CU_ASSERT_EQUAL(p.budget, 2 * 78.0);
+    CU_ASSERT_EQUAL(run_all(o, &spent), 2 * (13 + 6 + 3));
+    CU_ASSERT_EQUAL(spent, p.budget);
+    hb_opt_free(o);
+    /* bohb plans as hyperband; a smaller max_total_budget bounds it first */
+    o = make_plan(sp, "bohb", 2, 0, 0);
+    hb_opt_plan(o, &p);
+    CU_ASSERT_EQUAL(p.budget, 156.0);
+    hb_opt_free(o);
+    o = make_plan(sp, "hyperband", 2, 0, 100);
+    hb_opt_plan(o, &p);
+    CU_ASSERT_EQUAL(p.budget, 100.0);
+    hb_opt_free(o);
+    o = make_plan(sp, "hyperband", 1, 0, 1000);
+    hb_opt_plan(o, &p);
+    CU_ASSERT_EQUAL(p.budget, 78.0);
+    hb_opt_free(o);
+    /* sh: an iteration is one widest bracket, 9@1 3@3 1@9 (27) */
+    o = make_plan(sp, "sh", 2, 0, 0);
+    hb_opt_plan(o, &p);
+    CU_ASSERT_EQUAL(p.evals, -1);
+    CU_ASSERT_EQUAL(p.budget, 2 * 27.0);
+    CU_ASSERT_EQUAL(run_all(o, &spent), 2 * 13);
+    CU_ASSERT_EQUAL(spent, p.budget);
+    hb_opt_free(o);
+    /* asha: its iterations are a budget */
+    o = make_plan(sp, "asha", 2, 0, 0);
+    hb_opt_plan(o, &p);
+    CU_ASSERT_EQUAL(p.evals, -1);
+    CU_ASSERT_EQUAL(p.budget, 156.0);
+    hb_opt_free(o);
+    /* no stop rule: one iteration for the bracket optimisers, 100 evaluations for the others */
+    o = make_plan(sp, "hyperband", 0, 0, 0);
+    hb_opt_plan(o, &p);
+    CU_ASSERT_EQUAL(p.budget, 78.0);
+    hb_opt_free(o);
+    o = make_plan(sp, "random", 0, 0, 0);
+    hb_opt_plan(o, &p);
+    CU_ASSERT_EQUAL(p.evals, 100);
+    CU_ASSERT_EQUAL(p.budget, -1);
+    hb_opt_free(o);
+    /* max_evals alone fixes the count; with a budget rule, the budget bounds the run */
+    o = make_plan(sp, "random", 0, 40, 0);
+    hb_opt_plan(o, &p);
+    CU_ASSERT_EQUAL(p.evals, 40);
+    CU_ASSERT_EQUAL(p.budget, -1);
+    CU_ASSERT_EQUAL(run_all(o, &spent), 40);
+    hb_opt_free(o);
+    o = make_plan(sp, "tpe", 0, 40, 200);
+    hb_opt_plan(o, &p);
+    CU_ASSERT_EQUAL(p.evals, -1);
+    CU_ASSERT_EQUAL(p.budget, 200.0);
+    hb_opt_free(o);
+    o = make_plan(sp, "hyperband", 1, 30, 0);
+    hb_opt_plan(o, &p);
+    CU_ASSERT_EQUAL(p.evals, -1);
+    CU_ASSERT_EQUAL(p.budget, 78.0);
+    hb_opt_free(o);
+    hb_space_free(sp);
+    /* pbt without a stop rule: the results decide (exploits move members' budgets): unknown */
+    hb_space *mut = NULL;
+    hb_space_create(&mut);
+    hb_space_add_float(mut, "lr", 1e-4, 1, HB_SCALE_LOG, NAN, NULL);
+    CU_ASSERT_FATAL(hb_space_set_mutable(mut, "lr", 1, NULL) == HB_OK);
+    CU_ASSERT_FATAL(hb_space_finalize(mut, NULL, NULL) == HB_OK);
+    o = make_plan(mut, "pbt", 0, 0, 0);
+    hb_opt_plan(o, &p);
+    CU_ASSERT_EQUAL(p.evals, -1);
+    CU_ASSERT_EQUAL(p.budget, -1);
+    hb_opt_free(o);
+    o = make_plan(mut, "pb2", 0, 12, 0);
+    hb_opt_plan(o, &p);
+    CU_ASSERT_EQUAL(p.evals, 12);
+    CU_ASSERT_EQUAL(p.budget, -1);
+    hb_opt_free(o);
+    hb_space_free(mut);
+    CU_ASSERT_EQUAL(hb_opt_plan(NULL, &p), HB_EINVAL);
+}
+
 int hb_test_add_opt(void)
 {
     CU_pSuite s = CU_add_suite("opt", NULL, NULL);
@@ -207,5 +350,7 @@ int hb_test_add_opt(void)
     CU_add_test(s, "same seed same jobs", test_deterministic);
     CU_add_test(s, "bad settings refused", test_bad_settings);
     CU_add_test(s, "configuration identity across rungs", test_identity);
+    CU_add_test(s, "the optimizers' names", test_names);
+    CU_add_test(s, "what a run plans", test_plan);
     return 0;
 }

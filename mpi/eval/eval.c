@@ -115,21 +115,14 @@ double hb__eval_value_number(const hb_space *sp, size_t i, double v)
     return c.is_string ? NAN : c.num;
 }
 
-double hb__eval_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 int hb__eval_sleep(double seconds)
 {
     if (!(seconds > 0)) return hb__eval_interrupted();
     if (seconds > 1e9) seconds = 1e9;
-    double end = hb__eval_now() + seconds;
+    double end = hb_now() + seconds;
     for (;;) {
         if (hb__eval_interrupted()) return 1;
-        double left = end - hb__eval_now();
+        double left = end - hb_now();
         if (left <= 0) return 0;
         /* Sleep in slices of at most 0.25 s, so that an interrupt raised on another thread
          * (where the signal landed) is seen soon; a signal here ends the slice early. */

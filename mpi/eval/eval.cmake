@@ -7,4 +7,4 @@ add_library(hb_eval STATIC
   ${HB_EVAL_DIR}/eval.c ${HB_EVAL_DIR}/eval_kernel.c ${HB_EVAL_DIR}/eval_lib.c ${HB_EVAL_DIR}/eval_cmd.c
   ${HB_EVAL_DIR}/eval_server.c)
 target_include_directories(hb_eval PUBLIC ${HB_EVAL_DIR} ${PROJECT_SOURCE_DIR}/include)
-target_link_libraries(hb_eval PUBLIC hb_core MPI::MPI_C ${CMAKE_DL_LIBS})
+target_link_libraries(hb_eval PUBLIC hb_core hb_clock MPI::MPI_C ${CMAKE_DL_LIBS})

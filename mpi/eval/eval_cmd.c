@@ -596,7 +596,7 @@ static void sleep_ns(long ns)
  * left in its group (orphaned grandchildren); then reap the leader. */
 static ending wait_child(cmd_eval *ce, pid_t pid, int *wstatus)
 {
-    double t0 = hb__eval_now(), kill_at = 0;
+    double t0 = hb_now(), kill_at = 0;
     enum { RUNNING, TERMINATING, KILLED } phase = RUNNING;
     ending how = END_EXITED;
     long ns = POLL_MIN_NS;
@@ -610,7 +610,7 @@ static ending wait_child(cmd_eval *ce, pid_t pid, int *wstatus)
             break;
         }
         if (si.si_pid == pid) break; /* exited; still a zombie */
-        double now = hb__eval_now();
+        double now = hb_now();
         if (phase == RUNNING) {
             int late = ce->timeout > 0 && now - t0 >= ce->timeout;
             if (late || hb__eval_interrupted()) {

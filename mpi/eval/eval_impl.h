@@ -6,6 +6,7 @@
 #define HB_EVAL_IMPL_H
 
 #include "hb_buf.h"
+#include "hb_clock.h"
 #include "hb_eval.h"
 
 typedef struct hb__eval_ops {
@@ -82,8 +83,6 @@ void hb__eval_trial_dir(hb_buf *b, const char *root, uint64_t id);
 /* Sleep 'seconds' of monotonic time, resuming after signals; returns early (1) when
  * hb_eval_interrupt() was called, else 0. */
 int hb__eval_sleep(double seconds);
-/* Seconds of a monotonic clock. */
-double hb__eval_now(void);
 
 /* 1 once hb_eval_interrupt() was called or the poll hook (hb_eval_set_poll) said so. */
 int hb__eval_interrupted(void);

@@ -91,7 +91,7 @@ static void stop_program(server_eval *se, double seconds, int *ws)
 {
     *ws = 0;
     if (se->pid < 0) return;
-    double t0 = hb__eval_now();
+    double t0 = hb_now();
     int phase = 0; /* 0: waiting, 1: terminated, 2: killed */
     for (;;) {
         siginfo_t si;
@@ -106,7 +106,7 @@ static void stop_program(server_eval *se, double seconds, int *ws)
             }
             break;
         }
-        double now = hb__eval_now();
+        double now = hb_now();
         if (phase == 0 && now - t0 >= seconds) {
             kill(-se->pid, SIGTERM);
             kill(-se->pid, SIGCONT);
@@ -378,13 +378,13 @@ typedef enum wait_end { W_ANSWER, W_BROKEN, W_GONE, W_TIMEOUT, W_INTERRUPTED } w
 /* Wait for the answer, copying the program's output to the logs. */
 static wait_end await(server_eval *se, int lo, int le)
 {
-    double t0 = hb__eval_now();
+    double t0 = hb_now();
     for (;;) {
         int r = read_answer(se);
         if (r == 1) return W_ANSWER;
         if (r < 0) return se->line.len > MAX_ANSWER ? W_BROKEN : W_GONE;
         if (hb__eval_interrupted()) return W_INTERRUPTED;
-        double left = se->timeout > 0 ? se->timeout - (hb__eval_now() - t0) : INFINITY;
+        double left = se->timeout > 0 ? se->timeout - (hb_now() - t0) : INFINITY;
         if (left <= 0) return W_TIMEOUT;
         struct pollfd pf[3] = {{se->answers, POLLIN, 0}, {se->out, POLLIN, 0}, {se->err, POLLIN, 0}};
         int ms = left < POLL_MS / 1000.0 ? (int)(left * 1000) + 1 : POLL_MS;

@@ -24,10 +24,10 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "hb_buf.h"
+#include "hb_clock.h"
 #include "hb_report.h"
 
 #define FORMAT_NAME "hbmpi-run"
@@ -57,13 +57,6 @@ struct hb_store {
     double last_ckpt, last_cost;
     hb_store_stats stats;
 };
-
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void quiet_hdf5(void)
 {
@@ -575,7 +568,7 @@ static size_t journal_size(const hb_runlog *log)
 /* Write 'log' to path.tmp, then put it in place of 'path', holding the lock throughout. */
 static int checkpoint(hb_store *s, const hb_runlog *log, size_t jcap, hb_error *err)
 {
-    double t0 = mono();
+    double t0 = hb_now();
     size_t joff = 0;
     unlink(s->tmp);
     int rc = write_file(s->tmp, s->header, s->sp, log, jcap, &joff, err);
@@ -606,10 +599,10 @@ static int checkpoint(hb_store *s, const hb_runlog *log, size_t jcap, hb_error *
     }
     s->n_written = log->n;
     s->stats.checkpoints++;
-    s->last_cost = mono() - t0;
+    s->last_cost = hb_now() - t0;
     s->stats.checkpoint_seconds += s->last_cost;
     s->stats.journal_capacity = jcap;
-    s->last_ckpt = mono();
+    s->last_ckpt = hb_now();
     return HB_OK;
 }
 
@@ -650,7 +643,7 @@ static hb_store *store_new(const char *path, hb_error *err)
     memcpy(s->tmp, path, n);
     memcpy(s->tmp + n, ".tmp", 5);
     s->fd = -1;
-    s->last_ckpt = mono();
+    s->last_ckpt = hb_now();
     return s;
 }
 
@@ -1080,7 +1073,7 @@ int hb_store_append(hb_store *s, const hb_runlog *log, hb_error *err)
     }
     /* a checkpoint every so often keeps the tables fresh for readers (h5py sees only those) */
     if (++s->appends % 256 != 0) return HB_OK;
-    double now = mono(), every = s->last_cost * 20 > CHECKPOINT_EVERY ? s->last_cost * 20 : CHECKPOINT_EVERY;
+    double now = hb_now(), every = s->last_cost * 20 > CHECKPOINT_EVERY ? s->last_cost * 20 : CHECKPOINT_EVERY;
     if (s->used > 0 && now - s->last_ckpt > every) return checkpoint_swap(s, log, journal_size(log), err);
     return HB_OK;
 }
@@ -1213,12 +1206,12 @@ static int salvage_collect(const char *path, double seconds, hb_buf *got, hb_err
         _exit(salvage_child(path, p[1]));
     }
     close(p[1]);
-    double end = mono() + seconds;
+    double end = hb_now() + seconds;
     char chunk[65536];
     int timed_out = 0;
     for (;;) {
         struct pollfd pf = {p[0], POLLIN, 0};
-        double left = end - mono();
+        double left = end - hb_now();
         if (left <= 0) {
             timed_out = 1;
             break;

@@ -62,7 +62,7 @@ static const char *badobj, *libobj, *libobj_noabi, *libobj_badabi;
         }                                                                                          \
     } while (0)
 
-static double now(void) { return hb__eval_now(); }
+static double now(void) { return hb_now(); }
 
 static double cpu_seconds(void)
 {
