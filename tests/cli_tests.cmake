@@ -160,10 +160,11 @@ endforeach()
 
 # Promoted trials that continue from their previous rung (tests/continue/): built-in training
 # kernels alone and under mpirun, killed and resumed, commands with HB_PREVIOUS_*, and the
-# PyTorch LeNet example under mpirun -n 3 with a SIGKILL (the slow one: not again under ASan).
+# PyTorch LeNet and PPO CartPole examples under mpirun -n 3 with a SIGKILL (the slow ones: not
+# again under ASan).
 set(HB_CONTINUE_TEST ${HB_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/continue/test_continue.py
     --hbmpi $<TARGET_FILE:hbmpi> --mpirun ${MPIEXEC_EXECUTABLE} --python ${HB_PYTHON}
-    --lenet ${PROJECT_SOURCE_DIR}/examples/lenet)
+    --lenet ${PROJECT_SOURCE_DIR}/examples/lenet --ppo ${PROJECT_SOURCE_DIR}/examples/ppo_cartpole)
 foreach(t kernel mpi resume cmd)
   add_test(NAME continue_${t} COMMAND ${HB_CONTINUE_TEST} ${t})
   set_tests_properties(continue_${t} PROPERTIES TIMEOUT 600 LABELS mpi ENVIRONMENT "${HB_MPI_ENV}" PROCESSORS 2)
@@ -171,11 +172,17 @@ endforeach()
 if(NOT HB_SANITIZE)
   add_test(NAME continue_lenet COMMAND ${HB_CONTINUE_TEST} lenet)
   set_tests_properties(continue_lenet PROPERTIES TIMEOUT 900 LABELS mpi ENVIRONMENT "${HB_MPI_ENV}" PROCESSORS 2)
+  # PPO on CartPole: promoted trials continue, SIGKILL and resume to the uninterrupted run's trials.
+  add_test(NAME continue_ppo COMMAND ${HB_CONTINUE_TEST} ppo)
+  set_tests_properties(continue_ppo PROPERTIES TIMEOUT 600 LABELS mpi ENVIRONMENT "${HB_MPI_ENV}" PROCESSORS 2)
 endif()
 if(NOT HB_SANITIZE)
   # The example's own check: a continued LeNet is bit-identical to one trained from scratch.
   add_test(NAME example_lenet COMMAND ${HB_PYTHON} ${PROJECT_SOURCE_DIR}/examples/lenet/test_lenet.py)
   set_tests_properties(example_lenet PROPERTIES TIMEOUT 300 LABELS mpi)
+  # ...and a continued PPO agent is bit-identical to one trained from scratch; bad input refused.
+  add_test(NAME example_ppo COMMAND ${HB_PYTHON} ${PROJECT_SOURCE_DIR}/examples/ppo_cartpole/test_ppo.py)
+  set_tests_properties(example_ppo PROPERTIES TIMEOUT 300 LABELS mpi)
 endif()
 
 # Emulated 3-host Slurm cluster (tests/vcluster/): network namespaces node1..node3 on a bridge

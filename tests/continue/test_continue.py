@@ -2,8 +2,8 @@
 """Promoted trials that continue from their previous rung (--continue-promoted, HB_PREVIOUS_*):
 real hbmpi processes, alone and under real mpirun, killed with SIGKILL and resumed.
 
-  test_continue.py --hbmpi PATH --mpirun PATH --python PATH [--lenet DIR] GROUP
-GROUP: kernel | mpi | resume | cmd | lenet"""
+  test_continue.py --hbmpi PATH --mpirun PATH --python PATH [--lenet DIR] [--ppo DIR] GROUP
+GROUP: kernel | mpi | resume | cmd | lenet | ppo"""
 import argparse
 import json
 import os
@@ -293,6 +293,94 @@ def group_lenet():
           f"nominal, {rep['totals']['budget_spent']} spent, best loss {rep['best']['loss']}")
 
 
+# ---------------------------------------------------------------- ppo
+def group_ppo():
+    """The PyTorch PPO CartPole example under mpirun -n 3 with HyperBand and --reproducible 2: an
+    uninterrupted run whose promoted trials continue from their checkpoints (spent < budget in the
+    report, and the example says so in its log); then the same run killed with SIGKILL (the whole
+    job) once a promoted trial has continued, and resumed by the same command: it ends with the
+    uninterrupted run's trials, losses included (the agent is a pure function of configuration,
+    seed and budget)."""
+    t_start = time.time()
+    ex = os.path.join(ARGS.ppo, "ppo.py")
+    space = os.path.join(ARGS.ppo, "space.json")
+    env = {"HB_PPO_STEPS": "128", "HB_PPO_EVAL": "5", "OMP_NUM_THREADS": "1"}
+
+    def argv(tag):
+        return ["run", "--space", space, "--optimizer", "hyperband", "--min-budget", "1",
+                "--max-budget", "4", "--eta", "2", "--seed", "5", "--reproducible", "2",
+                "--continue-promoted", "--json", "--quiet", "--out", os.path.join(ARGS.tmp, f"ppo-{tag}.h5"),
+                "--trial-dir", os.path.join(ARGS.tmp, f"trials-ppo-{tag}"), "--eval-cmd", ARGS.python, ex]
+
+    def continued_logs(tag):
+        tr, n = os.path.join(ARGS.tmp, f"trials-ppo-{tag}"), 0
+        for d in os.listdir(tr) if os.path.isdir(tr) else []:
+            try:
+                n += "ppo: continued from" in open(os.path.join(tr, d, "stderr")).read()
+            except OSError:
+                pass
+        return n
+
+    # 1. uninterrupted
+    t0 = time.time()
+    rc, out, err = run(*argv("whole"), np=3, env=env, timeout=300)
+    check(rc == 0, f"ppo uninterrupted: rc={rc} {err[-800:]}")
+    if rc != 0:
+        return
+    whole = json.loads(out)
+    promoted = check_identity(whole, "ppo")
+    ids = by_id(whole)
+    prom = [t for t in whole["trials"] if t["previous_id"] is not None]
+    check(promoted > 0 and all(t["spent"] == t["budget"] - ids[t["previous_id"]]["budget"] < t["budget"]
+                               for t in prom),
+          f"ppo: every promoted trial spent budget - previous budget < budget "
+          f"({[(t['id'], t['budget'], t['spent']) for t in prom]})")
+    check(continued_logs("whole") == promoted,
+          f"ppo: every promoted trial continued from its checkpoint ({continued_logs('whole')} logs, "
+          f"{promoted} promoted)")
+    rc, txt, _ = run("report", os.path.join(ARGS.tmp, "ppo-whole.h5"), "--json")
+    check(rc == 0, "ppo: hbmpi report --json")
+    if rc == 0:
+        rep = json.loads(txt)
+        check(trials(rep) == trials(whole) and [t["spent"] for t in rep["trials"]] == [t["spent"] for t in whole["trials"]],
+              "ppo: the run file's report has the run's trials and spent budgets")
+        check(rep["totals"]["budget_spent"] == expected_spent(rep) < rep["totals"]["budget"],
+              f"ppo: spent {rep['totals']['budget_spent']} = {expected_spent(rep)} < nominal {rep['totals']['budget']}")
+    print(f"ppo uninterrupted: {len(whole['trials'])} trials, {promoted} continued, budget "
+          f"{whole['totals']['budget']} nominal, {whole['totals']['budget_spent']} spent, best loss "
+          f"{whole['best']['loss']}, {time.time() - t0:.1f} s", flush=True)
+
+    # 2. killed once a promoted trial has continued, then resumed
+    t0 = time.time()
+    h5 = os.path.join(ARGS.tmp, "ppo-killed.h5")
+    cmd = [ARGS.mpirun, "-n", "3", "--oversubscribe", ARGS.hbmpi, *argv("killed")]
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         env=dict(os.environ, **env), start_new_session=True)
+    while time.time() - t0 < 300 and continued_logs("killed") < 1 and p.poll() is None:
+        time.sleep(0.1)
+    killed = p.poll() is None
+    kill_job(p, h5)
+    check(killed, "ppo: the job was still running when killed")
+    before = continued_logs("killed")
+    print(f"ppo killed after {time.time() - t0:.1f} s ({before} continued trial(s) by then)", flush=True)
+    t1 = time.time()
+    rc, out, err = run(*argv("killed"), np=3, env=env, timeout=300)
+    check(rc == 0, f"ppo resumed: rc={rc} {err[-800:]}")
+    if rc != 0:
+        return
+    resumed = json.loads(out)
+    check(trials(resumed) == trials(whole),
+          "ppo: the resumed run ends with the uninterrupted run's trials (ids, budgets, losses, configurations)")
+    check([t["spent"] for t in resumed["trials"]] == [t["spent"] for t in whole["trials"]],
+          "ppo: the resumed run's spent budgets are the uninterrupted run's")
+    check(continued_logs("killed") >= promoted,
+          f"ppo: after the resume every promoted trial continued ({continued_logs('killed')} logs, {promoted} promoted)")
+    rc, txt, _ = run("report", h5)
+    check(rc == 0 and "2 sessions" in txt, "ppo: the report shows the two sessions")
+    print(f"ppo resumed: {len(resumed['trials'])} trials, the uninterrupted run's; resume {time.time() - t1:.1f} s; "
+          f"group {time.time() - t_start:.1f} s", flush=True)
+
+
 def main():
     global ARGS
     ap = argparse.ArgumentParser()
@@ -300,12 +388,13 @@ def main():
     ap.add_argument("--mpirun", required=True)
     ap.add_argument("--python", required=True)
     ap.add_argument("--lenet")
+    ap.add_argument("--ppo")
     ap.add_argument("group")
     ARGS = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="hb-cont-") as tmp:
         ARGS.tmp = tmp
         {"kernel": group_kernel, "mpi": group_mpi, "resume": group_resume,
-         "cmd": group_cmd, "lenet": group_lenet}[ARGS.group]()
+         "cmd": group_cmd, "lenet": group_lenet, "ppo": group_ppo}[ARGS.group]()
     return finish()
 
 
