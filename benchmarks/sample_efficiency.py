@@ -396,11 +396,12 @@ def _kill_group(proc):
         pass
 
 
-def run_in_group(cmd, timeout):
+def run_in_group(cmd, timeout, env=None):
     """Like subprocess.run(capture, text, timeout), but the study runs in its own process
-    group, and on timeout the whole group is killed (children of hbmpi included)."""
+    group, and on timeout the whole group is killed (children of hbmpi included). env: the
+    whole environment of the command (default: this process's)."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+                            stdin=subprocess.DEVNULL, start_new_session=True, env=env)
     with _RUNNING_LOCK:
         _RUNNING.add(proc)
     try:
@@ -743,7 +744,8 @@ def fmt_tick(v):
         else "%g" % v
 
 
-def svg_plot(path, title, subtitle, x_label, series, refs, x_log, x_range, note=None):
+def svg_plot(path, title, subtitle, x_label, series, refs, x_log, x_range, note=None,
+             y_label="regret (log scale)", legend_title="hbmpi (median, q1\u2013q3)"):
     """series: [{label, colour, x, median, q1, q3}] (y values may be None/inf);
     refs: [{label, colour, median, q1, q3}] drawn in a strip right of the plot."""
     H = 580
@@ -839,8 +841,8 @@ def svg_plot(path, title, subtitle, x_label, series, refs, x_log, x_range, note=
     o.append('<text x="%.1f" y="%d" font-size="13" text-anchor="middle">%s</text>'
              % (L + PW / 2, B + 42, escape(x_label)))
     o.append('<text x="%d" y="%.1f" font-size="13" text-anchor="middle" '
-             'transform="rotate(-90 %d %.1f)">regret (log scale)</text>'
-             % (24, T + PH / 2, 24, T + PH / 2))
+             'transform="rotate(-90 %d %.1f)">%s</text>'
+             % (24, T + PH / 2, 24, T + PH / 2, escape(y_label)))
 
     # bands first, then median lines on top
     def segments(xs, *cols):
@@ -912,8 +914,8 @@ def svg_plot(path, title, subtitle, x_label, series, refs, x_log, x_range, note=
 
     # legend
     ly = T + 6
-    o.append('<text x="%d" y="%d" font-size="12" font-weight="bold">hbmpi (median, q1\u2013q3)</text>'
-             % (legend_x, ly + 4))
+    o.append('<text x="%d" y="%d" font-size="12" font-weight="bold">%s</text>'
+             % (legend_x, ly + 4, escape(legend_title)))
     ly += 20
     for s in series:
         o.append('<rect x="%d" y="%d" width="26" height="12" fill="%s" fill-opacity="0.16"/>'
