@@ -119,11 +119,14 @@ foreach(t requeue timelimit stop_before_end srun array docs)
 endforeach()
 
 if(NOT HB_SANITIZE) # PyTorch trials: slow, and nothing of hbmpi's that the others do not cover
-  add_test(NAME slurm_lenet
-           COMMAND ${HB_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/slurm/test_slurm.py --hbmpi $<TARGET_FILE:hbmpi>
-                   --src ${PROJECT_SOURCE_DIR} lenet)
-  set_tests_properties(slurm_lenet PROPERTIES FIXTURES_REQUIRED hb_slurm LABELS slurm TIMEOUT 900 RUN_SERIAL TRUE
-                       ENVIRONMENT "${HB_MPI_ENV};SLURM_CONF=${HB_SLURM_DIR}/slurm.conf")
+  # (figures: slurm/figures-array.sbatch, whose Figure 6 trains the PPO example)
+  foreach(t lenet figures)
+    add_test(NAME slurm_${t}
+             COMMAND ${HB_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/slurm/test_slurm.py --hbmpi $<TARGET_FILE:hbmpi>
+                     --src ${PROJECT_SOURCE_DIR} --python ${HB_PYTHON} ${t})
+    set_tests_properties(slurm_${t} PROPERTIES FIXTURES_REQUIRED hb_slurm LABELS slurm TIMEOUT 900 RUN_SERIAL TRUE
+                         ENVIRONMENT "${HB_MPI_ENV};SLURM_CONF=${HB_SLURM_DIR}/slurm.conf")
+  endforeach()
 endif()
 
 # hbmpi sweep: studies alone and under mpirun, the sweep report, bad input, signals and SIGKILL.

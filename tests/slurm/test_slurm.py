@@ -6,7 +6,7 @@ uninterrupted run with the same --reproducible W. Also runs docs/slurm.md's walk
 written.
 
 usage: test_slurm.py --hbmpi PATH --src DIR GROUP
-GROUP: requeue timelimit stop_before_end srun array docs lenet
+GROUP: requeue timelimit stop_before_end srun array docs lenet figures
 SLURM_CONF must point at the test cluster (tests/slurm/cluster env).
 """
 import argparse
@@ -318,6 +318,53 @@ def group_array():
     shutil.rmtree(tmp)
 
 
+def group_figures():
+    """slurm/figures-array.sbatch with small budgets: two indices (seeds 0 and 1), index 0 also
+    Figure 6; then the collect commands of docs/slurm.md read every run file back."""
+    tmp = tempfile.mkdtemp(prefix="hb-slurm-figures-", dir=ARGS.tmp)
+    work = os.path.join(tmp, "figures")
+    e = dict(os.environ, HBMPI=ARGS.hbmpi, SRC=ARGS.src, WORK=work, OMPI_ALLOW_RUN_AS_ROOT="1",
+             OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_rmaps_base_oversubscribe="1",
+             FIG3_ARGS="--kernel cartpole --budget-multiple 6",
+             FIG5_ARGS="--kernel cartpole --methods random,bohb --time-limit 1",
+             FIG6_ARGS="--seeds 2 --budget-multiple 10 --methods random,bohb --ppo-iterations 1 --ppo-max-budget 3")
+    p = subprocess.run(["sbatch", "--parsable", "--array=0-1", "--ntasks=3", "--time=10",
+                        f"--output={tmp}/f-%A_%a.log", os.path.join(ARGS.src, "slurm", "figures-array.sbatch")],
+                       capture_output=True, text=True, env=e, cwd=tmp)
+    check(p.returncode == 0, f"sbatch figures-array.sbatch: {p.stderr}")
+    job = p.stdout.strip().split(";")[0]
+    t0 = time.time()
+    while time.time() - t0 < 600 and sh("squeue", "-h", "-j", job, check_rc=False):
+        time.sleep(1)
+    for i, n in ((0, 3), (1, 2)):
+        log = "".join(open(os.path.join(tmp, f)).read() for f in os.listdir(tmp) if f.endswith(f"_{i}.log"))
+        check(log.count("exit 0") == n, f"index {i} ran {n} figures, each with exit 0:\n{log[-4000:]}")
+    fig = [ARGS.python, os.path.join(ARGS.src, "benchmarks", "figures.py")]
+    for name, extra in (("fig3", e["FIG3_ARGS"]), ("fig5", e["FIG5_ARGS"]), ("fig6", e["FIG6_ARGS"])):
+        out = os.path.join(tmp, name + ".json")
+        seeds = [] if name == "fig6" else ["--seeds", "2"]
+        q = subprocess.run(fig + [name, "--hbmpi", ARGS.hbmpi, "--work", os.path.join(work, name), "--check", "--collect",
+                                  "--out", out, "--svg-dir", tmp, *seeds, *extra.split()],
+                           capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+        check(q.returncode == 0, f"{name}: the run files read back with --check: rc={q.returncode} {q.stderr[-1500:]}")
+        if q.returncode != 0:
+            continue
+        r = json.load(open(out))
+        if name == "fig6":
+            check(r["ppo"] is not None and r["ppo"]["continued"] > 0, "fig6: the PPO run read back, continued")
+            continue
+        seeds_seen = sorted({s["seed"] for s in r["studies"]})
+        check(seeds_seen == [0, 1], f"{name}: seeds 0 and 1, one per index: {seeds_seen}")
+        # every study was run by its array task, the one of its seed
+        for s in r["studies"]:
+            f = os.path.join(work, name, f"{s['method']}-{s['seed']}.h5")
+            evs = results(f) or []
+            tasks = {x["info"]["slurm"].get("SLURM_ARRAY_TASK_ID") for x in evs if x["kind"] == "session"
+                     and x["info"].get("slurm")}
+            check(tasks == {str(s["seed"])}, f"{name} {s['method']}-{s['seed']}: run by array index {tasks}")
+    shutil.rmtree(tmp)
+
+
 # ---------------------------------------------------------------- docs
 def group_docs():
     """docs/slurm.md's walk-through, run as written (its ```sh block after 'try-it')."""
@@ -338,7 +385,8 @@ def group_docs():
 
 
 GROUPS = {"requeue": group_requeue, "timelimit": group_timelimit, "stop_before_end": group_stop_before_end,
-          "srun": group_srun, "array": group_array, "docs": group_docs, "lenet": group_lenet}
+          "srun": group_srun, "array": group_array, "docs": group_docs, "lenet": group_lenet,
+          "figures": group_figures}
 
 
 def main():
@@ -347,6 +395,7 @@ def main():
     ap.add_argument("--hbmpi", required=True)
     ap.add_argument("--src", required=True)
     ap.add_argument("--tmp", default="/tmp")
+    ap.add_argument("--python", default="/usr/bin/python3")
     ap.add_argument("group", choices=sorted(GROUPS))
     ARGS = ap.parse_args()
     if not os.environ.get("SLURM_CONF"):
