@@ -173,8 +173,10 @@ def study_row(method, seed, report, wall, max_budget):
     return {"method": method, "seed": seed, "evaluations": tot["evaluations"],
             "budget_nominal": tot["budget"], "budget_spent": tot.get("budget_spent", tot["budget"]),
             "wall_seconds": tot["wall_seconds"], "process_seconds": wall,
-            "continued": sum(1 for t in report["trials"]
-                             if t.get("spent") is not None and t["spent"] < t["budget"]),
+            # promoted trials that trained only the difference (a diverged training that
+            # stopped early also spends less, but has no previous rung)
+            "continued": sum(1 for t in report["trials"] if t.get("previous_id") is not None
+                             and t.get("spent") is not None and t["spent"] < t["budget"]),
             "best_loss": curves["budget"][-1][1] if curves["budget"] else None,
             "best_config": report["best"]["config"] if report.get("best") else None,
             "curves": curves}
@@ -299,7 +301,7 @@ def fig3(args):
     t0 = time.monotonic()
     res, failures = run_pool(tasks, args.jobs, "fig3")
     rows = [res[n] for n, _ in tasks if n in res]
-    budget_grid = se.log_grid(r, args.budget_multiple * R, args.grid_points)
+    budget_grid = se.log_grid(R, args.budget_multiple * R, args.grid_points)   # no max-budget result before R
     t_hi = max([r_["wall_seconds"] for r_ in rows] + [1.0])
     time_grid = se.log_grid(min(1.0, t_hi), t_hi, args.grid_points)
     out = {"figure": 3, "benchmark": "figures", "settings": settings_json(args, {
@@ -309,6 +311,7 @@ def fig3(args):
            "summary": summary_rows(rows, methods),
            "curves": {"budget": series_for(rows, methods, "budget", budget_grid, labels, 0.0, colours),
                       "time": series_for(rows, methods, "time", time_grid, labels, 0.0, colours)},
+           "study_seconds_total": sum(r_["wall_seconds"] for r_ in rows),
            "wall_seconds": time.monotonic() - t0}
     bad = missing_studies(rows, methods, seeds_of(args)) + curve_checks(rows)
     for r_ in rows:   # a bracket with promotions continues them; bracket s = 0 has none
@@ -333,8 +336,8 @@ def fig3(args):
             p = os.path.join(args.svg_dir, "fig3_%s_%s.svg" % (se.safe_name(args.kernel), key))
             se.svg_plot(p, "Figure 3 on %s: brackets alone and HyperBand" % args.kernel, sub, xl,
                         out["curves"][key], [], True, (grid[0], grid[-1]),
-                        y_label="%s of the incumbent at R (log scale)" % what,
-                        legend_title="median, q1\u2013q3 over seeds")
+                        y_label="%s of the incumbent at R" % what,
+                        legend_title="median, q1\u2013q3 over seeds", y_log=False)
             paths.append(p)
     out["svg"] = paths
     return out
@@ -378,6 +381,7 @@ def fig5(args):
            "summary": summary_rows(rows, methods, best),
            "curves": {"time": series_for(rows, methods, "time", time_grid, {}, best),
                       "budget": series_for(rows, methods, "budget", budget_grid, {}, best)},
+           "study_seconds_total": sum(r_["wall_seconds"] for r_ in rows),
            "wall_seconds": time.monotonic() - t0}
     bad = missing_studies(rows, methods, seeds_of(args)) + curve_checks(rows)
     for r_ in rows:   # --time-limit: jobs start until the limit, so a study lasts at least that
@@ -442,7 +446,15 @@ def fig6(args):
         series.append({"label": "%s (%s kernel)" % (m, args.kernel), "colour": se.colour_for(m, others),
                        "dash": se.DASHES.get(m), "x": [g / R for g in grid], "median": b["median"],
                        "q1": b["q1"], "q3": b["q3"], "method": m})
-    summary = [dict(s, method=s["optimizer"]) for s in rep["summary"]]
+    summary = []
+    for row in rep["summary"]:
+        # the budget (in R) at which a study's regret first reached 0: the kernel was solved
+        solved = [next((p[0] / R for p in st["trajectory"] if p[1] == 0), math.inf)
+                  for st in rep["studies"] if st["optimizer"] == row["optimizer"]]
+        m_, a_, b_ = se.mqq(solved)
+        summary.append(dict(row, method=row["optimizer"], solved_at_R_median=se.json_num(m_),
+                            solved_at_R_q1=se.json_num(a_), solved_at_R_q3=se.json_num(b_),
+                            solved=sum(1 for x in solved if math.isfinite(x))))
     ppo = None
     if args.ppo_iterations > 0:
         name = "ppo-bohb-%d" % args.ppo_seed
@@ -490,7 +502,9 @@ def fig6(args):
     bl.log("fig6: %s, final regret (1 - normalised return), median [q1, q3] over %d seeds"
            % (args.kernel, args.seeds))
     for s in summary:
-        bl.log("  %-10s %s" % (s["method"], fmt_mqq(s["median"], s["q1"], s["q3"])))
+        bl.log("  %-10s %s; regret 0 reached by %d of %d seeds, at %s R"
+               % (s["method"], fmt_mqq(s["median"], s["q1"], s["q3"]), s["solved"], args.seeds,
+                  fmt_mqq(s["solved_at_R_median"], s["solved_at_R_q1"], s["solved_at_R_q3"])))
     if ppo:
         bl.log("  PPO example, bohb: best loss %s after %s iterations spent (%s nominal), %d trials, "
                "%d continued, %.0f s" % (ppo["best_loss"], se.fmt_g(ppo["budget_spent"]),
@@ -499,13 +513,14 @@ def fig6(args):
     paths = []
     if not args.no_svg:
         os.makedirs(args.svg_dir, exist_ok=True)
+        x_hi = max([float(args.budget_multiple)] + [x for sr in series for x in sr["x"]])
         p = os.path.join(args.svg_dir, "fig6_%s.svg" % se.safe_name(args.kernel))
         se.svg_plot(p, "Figure 6: %s kernel and the PPO example" % args.kernel,
                     "%d seeds of each method (hbmpi sweep, --reproducible %d); regret = 1 - normalised "
                     "return" % (args.seeds, args.reproducible),
                     "cumulative budget / max budget R (episodes for the kernel, PPO iterations)",
-                    series, [], True, (1.0, float(args.budget_multiple)),
-                    legend_title="median, q1\u2013q3 over seeds")
+                    series, [], True, (1.0, x_hi), y_label="regret",
+                    legend_title="median, q1\u2013q3 over seeds", y_log=False)
         paths.append(p)
     out["svg"] = paths
     return out
@@ -519,7 +534,8 @@ def parse_args(argv):
     sub = p.add_subparsers(dest="figure", required=True)
 
     def common(sp, fig, kernel):
-        sp.add_argument("--hbmpi", default=os.path.join(ROOT, "build", "hbmpi"))
+        sp.add_argument("--hbmpi", default=os.path.join(ROOT, "build", "hbmpi"),
+                        help="the hbmpi binary (default build/hbmpi)")
         sp.add_argument("--mpirun", default="mpirun", help="fig5, fig6: the mpirun to use")
         sp.add_argument("--launcher", default=None,
                         help="fig5, fig6: the command that starts a study's ranks, {ranks} "
@@ -528,10 +544,12 @@ def parse_args(argv):
         sp.add_argument("--work", default=os.path.join(HERE, "out", fig),
                         help="run files (kept; the same command resumes them)")
         sp.add_argument("--out", default=None, help="the JSON (default: stdout)")
-        sp.add_argument("--svg-dir", default=os.path.join(HERE, "out"))
-        sp.add_argument("--no-svg", action="store_true")
+        sp.add_argument("--svg-dir", default=os.path.join(HERE, "out"),
+                        help="where the plots go (default benchmarks/out)")
+        sp.add_argument("--no-svg", action="store_true", help="draw no plot")
         sp.add_argument("--timeout", type=float, default=7200, help="per hbmpi command (s)")
-        sp.add_argument("--grid-points", type=int, default=60)
+        sp.add_argument("--grid-points", type=int, default=60,
+                        help="points of the curves' common grid (default 60)")
         sp.add_argument("--collect", action="store_true",
                         help="run nothing: read the studies' run files back (hbmpi report), as "
                              "after a Slurm job array; a study without one is missing")
@@ -546,7 +564,7 @@ def parse_args(argv):
     a.add_argument("--budget-multiple", type=float, default=16,
                    help="nominal budget per study in units of R (default 16: one HyperBand "
                         "iteration at R = 27 is 15.7 R)")
-    a.add_argument("--eta", type=float, default=3)
+    a.add_argument("--eta", type=float, default=3, help="reduction factor (default 3)")
     a.add_argument("--jobs", type=int, default=2, help="studies at once (default 2)")
     a.set_defaults(func=fig3)
 
@@ -554,22 +572,25 @@ def parse_args(argv):
     common(b, "fig5", "fmnist_mlp")
     b.add_argument("--seeds", type=int, default=3, help="how many seeds (default 3)")
     b.add_argument("--first-seed", type=int, default=0, help="seeds FIRST..FIRST+N-1 (default 0)")
-    b.add_argument("--methods", default=FIG5_METHODS)
+    b.add_argument("--methods", default=FIG5_METHODS, help="default " + FIG5_METHODS)
     b.add_argument("--ranks", type=int, default=3, help="mpirun -n (default 3: two workers)")
     b.add_argument("--time-limit", type=float, default=100, help="--time-limit of each study (s)")
     b.set_defaults(func=fig5)
 
     c = sub.add_parser("fig6", help="cartpole kernel by hbmpi sweep, and the PPO example")
     common(c, "fig6", "cartpole")
-    c.add_argument("--seeds", type=int, default=20)
-    c.add_argument("--methods", default=FIG5_METHODS)
-    c.add_argument("--budget-multiple", type=float, default=30)
-    c.add_argument("--reproducible", type=int, default=4, help="the sweep's reproducible setting")
+    c.add_argument("--seeds", type=int, default=20, help="seeds 0..N-1 of the sweep (default 20)")
+    c.add_argument("--methods", default=FIG5_METHODS, help="default " + FIG5_METHODS)
+    c.add_argument("--budget-multiple", type=float, default=30,
+                   help="the sweep's max_total_budget in units of R (default 30)")
+    c.add_argument("--reproducible", type=int, default=4,
+                   help="the sweep's reproducible setting (default 4 workers)")
     c.add_argument("--ranks", type=int, default=3, help="mpirun -n of the sweep and the PPO run")
-    c.add_argument("--ppo-iterations", type=int, default=1,
-                   help="HyperBand iterations of the PPO run (0: none)")
-    c.add_argument("--ppo-max-budget", type=float, default=27)
-    c.add_argument("--ppo-seed", type=int, default=0)
+    c.add_argument("--ppo-iterations", type=int, default=3,
+                   help="HyperBand iterations of the PPO run (default 3; 0: none)")
+    c.add_argument("--ppo-max-budget", type=float, default=27,
+                   help="max budget of the PPO run in PPO iterations (default 27; min 1, eta 3)")
+    c.add_argument("--ppo-seed", type=int, default=0, help="seed of the PPO run (default 0)")
     c.set_defaults(func=fig6)
     args = p.parse_args(argv)
     for name in ("seeds", "jobs", "ranks", "grid_points"):

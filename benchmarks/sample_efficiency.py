@@ -738,16 +738,17 @@ def fmt_tick(v):
         return "0"
     if abs(v) >= 1e4 and v % 1000 == 0:
         return "%gk" % (v / 1000)
-    if abs(v) >= 1e-3:
+    if abs(v) >= 1e-3 or v < 0:
         return "%g" % v
     return "1e%d" % round(math.log10(v)) if abs(math.log10(v) - round(math.log10(v))) < 1e-9 \
         else "%g" % v
 
 
 def svg_plot(path, title, subtitle, x_label, series, refs, x_log, x_range, note=None,
-             y_label="regret (log scale)", legend_title="hbmpi (median, q1\u2013q3)"):
+             y_label="regret (log scale)", legend_title="hbmpi (median, q1\u2013q3)", y_log=True):
     """series: [{label, colour, x, median, q1, q3}] (y values may be None/inf);
-    refs: [{label, colour, median, q1, q3}] drawn in a strip right of the plot."""
+    refs: [{label, colour, median, q1, q3}] drawn in a strip right of the plot. y_log=False:
+    a linear y axis fitted to the data (values below PLOT_REGRET_FLOOR are not clipped)."""
     H = 580
     L, T = 86, 66               # plot area
     PW, PH = 560, 420
@@ -759,7 +760,7 @@ def svg_plot(path, title, subtitle, x_label, series, refs, x_log, x_range, note=
     longest = max([len(x["label"]) for x in list(series) + list(refs)] + [26])
     W = int(legend_x + 40 + 7.2 * longest)
 
-    floor = PLOT_REGRET_FLOOR
+    floor = PLOT_REGRET_FLOOR if y_log else -math.inf
     ys = []
     for s in series:
         for key in ("median", "q1", "q3"):
@@ -767,13 +768,28 @@ def svg_plot(path, title, subtitle, x_label, series, refs, x_log, x_range, note=
     for r in refs:
         ys += [r["median"], r["q1"], r["q3"]]
     clipped_any = any(v < floor for v in ys)
-    ys = [max(v, floor) for v in ys] or [floor, 1.0]
-    y_lo = 10 ** math.floor(math.log10(min(ys)) + 1e-12)
-    y_hi = 10 ** math.ceil(math.log10(max(ys)) - 1e-12)
-    if y_hi <= y_lo:
-        y_hi = y_lo * 10
-    y_lo = max(y_lo, floor)
-    ly_lo, ly_hi = math.log10(y_lo), math.log10(y_hi)
+    if y_log:
+        ys = [max(v, floor) for v in ys] or [floor, 1.0]
+        y_lo = 10 ** math.floor(math.log10(min(ys)) + 1e-12)
+        y_hi = 10 ** math.ceil(math.log10(max(ys)) - 1e-12)
+        if y_hi <= y_lo:
+            y_hi = y_lo * 10
+        y_lo = max(y_lo, floor)
+        ly_lo, ly_hi = math.log10(y_lo), math.log10(y_hi)
+    else:
+        ys = ys or [0.0, 1.0]
+        pad = 0.05 * ((max(ys) - min(ys)) or abs(max(ys)) or 1.0)
+        yticks = nice_ticks_linear(min(ys) - pad, max(ys) + pad)
+        step = yticks[1] - yticks[0] if len(yticks) > 1 else pad
+        ly_lo = min(yticks[0], min(ys) - pad)
+        ly_hi = max(yticks[-1], max(ys) + pad)
+        if yticks[0] > min(ys):
+            ly_lo = yticks[0] - step
+            yticks.insert(0, round(ly_lo, 10))
+        if yticks[-1] < max(ys):
+            ly_hi = yticks[-1] + step
+            yticks.append(round(ly_hi, 10))
+        ly_lo, ly_hi = yticks[0], yticks[-1]
 
     x_lo, x_hi = x_range
     if x_log:
@@ -790,6 +806,8 @@ def svg_plot(path, title, subtitle, x_label, series, refs, x_log, x_range, note=
             return L + (x - x_lo) / span * PW
 
     def Y(y):
+        if not y_log:
+            return B - (y - ly_lo) / ((ly_hi - ly_lo) or 1.0) * PH
         y = max(y, floor)
         return B - (math.log10(y) - ly_lo) / (ly_hi - ly_lo) * PH
 
@@ -806,8 +824,15 @@ def svg_plot(path, title, subtitle, x_label, series, refs, x_log, x_range, note=
     o.append('<defs><clipPath id="plotarea"><rect x="%d" y="%d" width="%d" height="%d"/>'
              '</clipPath></defs>' % (L, T, PW, PH))
 
-    # grid and ticks: y decades with minor 2..9 lines
-    for e in range(int(round(ly_lo)), int(round(ly_hi)) + 1):
+    # grid and ticks: y decades with minor 2..9 lines (linear: nice ticks)
+    for v in ([] if y_log else yticks):
+        y = Y(v)
+        o.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#d0d0d0" stroke-width="1"/>'
+                 % (L, y, Rx, y))
+        o.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#333"/>' % (L - 5, y, L, y))
+        o.append('<text x="%d" y="%.1f" font-size="12" text-anchor="end">%s</text>'
+                 % (L - 8, y + 4, escape(fmt_tick(v))))
+    for e in (range(int(round(ly_lo)), int(round(ly_hi)) + 1) if y_log else ()):
         v = 10.0 ** e
         y = Y(v)
         o.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#d0d0d0" stroke-width="1"/>'
@@ -907,7 +932,7 @@ def svg_plot(path, title, subtitle, x_label, series, refs, x_log, x_range, note=
             o.append('<path d="M %.1f %.1f l 6 -6 l 6 6 l -6 6 z" fill="white" stroke="%s" '
                      'stroke-width="2"/>' % (x - 6, Y(r["median"]), r["colour"]))
             # tick marks on the shared y axis of the strip
-        for e in range(int(round(ly_lo)), int(round(ly_hi)) + 1):
+        for e in (range(int(round(ly_lo)), int(round(ly_hi)) + 1) if y_log else ()):
             y = Y(10.0 ** e)
             o.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#d0d0d0"/>'
                      % (sx, y, sx + strip_w, y))
