@@ -288,21 +288,29 @@ def group_lenet():
     shutil.rmtree(tmp)
 
 
+def run_array(tmp, script, sbatch_opts, limit, **env):
+    """Submit slurm/SCRIPT as a job array (logs TMP/a-JOB_INDEX.log) with hbmpi, mpirun as root
+    and ENV in its environment, and wait until it has left the queue. Returns (job, environment)."""
+    e = dict(os.environ, HBMPI=ARGS.hbmpi, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+             OMPI_MCA_rmaps_base_oversubscribe="1", **env)
+    p = subprocess.run(["sbatch", "--parsable", *sbatch_opts, f"--output={tmp}/a-%A_%a.log",
+                        os.path.join(ARGS.src, "slurm", script)], capture_output=True, text=True, env=e, cwd=tmp)
+    check(p.returncode == 0, f"sbatch {script}: {p.stderr}")
+    job = p.stdout.strip().split(";")[0]
+    t0 = time.time()
+    while time.time() - t0 < limit and sh("squeue", "-h", "-j", job, check_rc=False):
+        time.sleep(1)
+    return job, e
+
+
 def group_array():
     """The array script: one study per index, its own run file and seed."""
     tmp = tempfile.mkdtemp(prefix="hb-slurm-array-", dir=ARGS.tmp)
     runs = os.path.join(tmp, "runs")
-    e = dict(os.environ, HBMPI=ARGS.hbmpi, RUNS=runs, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-             OMPI_MCA_rmaps_base_oversubscribe="1",
-             HBMPI_ARGS="--kernel branin --optimizer hyperband --min-budget 1 --max-budget 9 --reproducible 2 --quiet")
-    p = subprocess.run(["sbatch", "--parsable", "--array=0-2", "--ntasks=2", "--time=5",
-                        f"--output={tmp}/a-%A_%a.log", os.path.join(ARGS.src, "slurm", "hbmpi-array.sbatch")],
-                       capture_output=True, text=True, env=e, cwd=tmp)
-    check(p.returncode == 0, f"sbatch --array: {p.stderr}")
-    job = p.stdout.strip().split(";")[0]
-    t0 = time.time()
-    while time.time() - t0 < 300 and sh("squeue", "-h", "-j", job, check_rc=False):
-        time.sleep(1)
+    job, _ = run_array(tmp, "hbmpi-array.sbatch", ["--array=0-2", "--ntasks=2", "--time=5"], 300,
+                       RUNS=runs,
+                       HBMPI_ARGS="--kernel branin --optimizer hyperband --min-budget 1 --max-budget 9 "
+                                  "--reproducible 2 --quiet")
     for i in range(3):
         f = os.path.join(runs, f"study-{i}.h5")
         q = subprocess.run([ARGS.hbmpi, "report", f, "--json"], capture_output=True, text=True)
@@ -323,19 +331,11 @@ def group_figures():
     Figure 6; then the collect commands of docs/slurm.md read every run file back."""
     tmp = tempfile.mkdtemp(prefix="hb-slurm-figures-", dir=ARGS.tmp)
     work = os.path.join(tmp, "figures")
-    e = dict(os.environ, HBMPI=ARGS.hbmpi, SRC=ARGS.src, WORK=work, OMPI_ALLOW_RUN_AS_ROOT="1",
-             OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_rmaps_base_oversubscribe="1",
-             FIG3_ARGS="--kernel cartpole --budget-multiple 6",
-             FIG5_ARGS="--kernel cartpole --methods random,bohb --time-limit 1",
-             FIG6_ARGS="--seeds 2 --budget-multiple 10 --methods random,bohb --ppo-iterations 1 --ppo-max-budget 3")
-    p = subprocess.run(["sbatch", "--parsable", "--array=0-1", "--ntasks=3", "--time=10",
-                        f"--output={tmp}/f-%A_%a.log", os.path.join(ARGS.src, "slurm", "figures-array.sbatch")],
-                       capture_output=True, text=True, env=e, cwd=tmp)
-    check(p.returncode == 0, f"sbatch figures-array.sbatch: {p.stderr}")
-    job = p.stdout.strip().split(";")[0]
-    t0 = time.time()
-    while time.time() - t0 < 600 and sh("squeue", "-h", "-j", job, check_rc=False):
-        time.sleep(1)
+    _, e = run_array(tmp, "figures-array.sbatch", ["--array=0-1", "--ntasks=3", "--time=10"], 600,
+                     SRC=ARGS.src, WORK=work, FIG3_ARGS="--kernel cartpole --budget-multiple 6",
+                     FIG5_ARGS="--kernel cartpole --methods random,bohb --time-limit 1",
+                     FIG6_ARGS="--seeds 2 --budget-multiple 10 --methods random,bohb --ppo-iterations 1 "
+                               "--ppo-max-budget 3")
     for i, n in ((0, 3), (1, 2)):
         log = "".join(open(os.path.join(tmp, f)).read() for f in os.listdir(tmp) if f.endswith(f"_{i}.log"))
         check(log.count("exit 0") == n, f"index {i} ran {n} figures, each with exit 0:\n{log[-4000:]}")
