@@ -284,8 +284,10 @@ def study_command(binary, kinfo, method, seed, multiple):
     return cmd
 
 
-def analyse_report(report, kinfo, binary, timeout, limit_budget):
-    """Regret trajectory of one report. Returns a dict (see the module doc / README)."""
+def analyse_report(report, kinfo, binary, timeout, limit_budget, cost_key=None):
+    """Regret trajectory of one report. Returns a dict (see the module doc / README).
+    A trial's cost is its budget, or its `cost_key` entry when given (benchmarks/peers/: an
+    Optuna trial continued from rung to rung costs only the difference)."""
     trials = report.get("trials")
     if not isinstance(trials, list):
         raise ValueError("report has no 'trials' list")
@@ -315,7 +317,7 @@ def analyse_report(report, kinfo, binary, timeout, limit_budget):
         b = t.get("budget")
         if not finite(b):
             raise ValueError("trial %s has no numeric budget" % t.get("id"))
-        cum += float(b)
+        cum += float(b) if cost_key is None else float(t[cost_key])
         st = t.get("status")
         statuses[st] = statuses.get(st, 0) + 1
         loss = t.get("loss")
@@ -464,15 +466,16 @@ def run_study(task):
     return out
 
 
-def run_all(tasks, jobs, label):
-    """Run the tasks with a pool of `jobs` concurrent hbmpi processes."""
+def run_all(tasks, jobs, label, worker=None):
+    """Run the tasks with a pool of `jobs` concurrent hbmpi processes (or of `worker`, a
+    function like run_study; benchmarks/peers/ runs the peers' studies so)."""
     results = [None] * len(tasks)
     n = len(tasks)
     done = 0
     last = time.monotonic()
     t0 = last
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(run_study, t): i for i, t in enumerate(tasks)}
+        futures = {pool.submit(worker or run_study, t): i for i, t in enumerate(tasks)}
         try:
             for fut in concurrent.futures.as_completed(futures):
                 i = futures[fut]
@@ -743,7 +746,8 @@ def fmt_tick(v):
         else "%g" % v
 
 
-def svg_plot(path, title, subtitle, x_label, series, refs, x_log, x_range, note=None):
+def svg_plot(path, title, subtitle, x_label, series, refs, x_log, x_range, note=None,
+             legend_title="hbmpi (median, q1\u2013q3)"):
     """series: [{label, colour, x, median, q1, q3}] (y values may be None/inf);
     refs: [{label, colour, median, q1, q3}] drawn in a strip right of the plot."""
     H = 580
@@ -912,8 +916,8 @@ def svg_plot(path, title, subtitle, x_label, series, refs, x_log, x_range, note=
 
     # legend
     ly = T + 6
-    o.append('<text x="%d" y="%d" font-size="12" font-weight="bold">hbmpi (median, q1\u2013q3)</text>'
-             % (legend_x, ly + 4))
+    o.append('<text x="%d" y="%d" font-size="12" font-weight="bold">%s</text>'
+             % (legend_x, ly + 4, escape(legend_title)))
     ly += 20
     for s in series:
         o.append('<rect x="%d" y="%d" width="26" height="12" fill="%s" fill-opacity="0.16"/>'
