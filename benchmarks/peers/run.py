@@ -19,7 +19,6 @@ import argparse
 import concurrent.futures
 import datetime
 import json
-import math
 import os
 import platform
 import subprocess
@@ -144,6 +143,34 @@ def peer_study(task):
     return out
 
 
+class Checkpointed:
+    """peer_study, appending each finished study to a JSON-lines file and, with --resume,
+    taking a study found there instead of running it again."""
+
+    def __init__(self, path, resume):
+        import threading
+        self.path, self.lock, self.done = path, threading.Lock(), {}
+        if path and resume and os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                for line in f:
+                    s = json.loads(line)
+                    if "error" not in s:
+                        self.done[(s["kernel"], s["optimizer"], s["seed"])] = s
+            log("peers: %d finished studies taken from %s" % (len(self.done), path))
+        elif path and os.path.exists(path):
+            os.unlink(path)
+
+    def __call__(self, task):
+        key = (task["kinfo"].spec, task["peer"], task["seed"])
+        if key in self.done:
+            return self.done[key]
+        out = peer_study(task)
+        if self.path:
+            with self.lock, open(self.path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(out) + "\n")
+        return out
+
+
 def peer_report(data, kinfo):
     """The adapter's evaluations as a report in hbmpi's form (trials in order, best)."""
     trials = []
@@ -200,8 +227,8 @@ def label_of(method):
 
 
 def print_table(args, summary, methods, kinfos):
-    lines = ["", "Final regret, median [q1, q3] over %d seeds; total budget %d x max budget"
-             % (args.seeds, args.budget_multiple), "",
+    lines = ["", "Final regret, median [q1, q3] over n seeds (of 0..%d); total budget %d x max "
+             "budget" % (args.seeds - 1, args.budget_multiple), "",
              "| kernel | method | final regret | n | evaluations (median) | wall s (median) |",
              "|---|---|---|---|---|---|"]
     for spec in kinfos:
@@ -236,8 +263,10 @@ def plot(args, summary, kinfos, hbmpi_methods, peers):
                            "q1": tr["q1"], "q3": tr["q3"]})
         path = os.path.join(args.svg_dir, "peers_%s.svg" % se.safe_name(spec))
         se.svg_plot(path, "%s: hbmpi and the peers, regret against budget" % spec,
-                    "%d seeds; total budget %d R per study; regret of the incumbent at R"
-                    % (args.seeds, args.budget_multiple),
+                    "%d seeds%s; total budget %d R per study; regret of the incumbent at R"
+                    % (args.seeds, "".join(" (%s: %d)" % (label_of(x).split(" ")[0], n)
+                                           for x, n in sorted(args.peer_seeds.items())),
+                       args.budget_multiple),
                     "cumulative budget / max budget R (R = %s)" % se.fmt_g(kinfo.max_budget),
                     series, [], True, (1.0, float(args.budget_multiple)),
                     legend_title="median, q1\u2013q3")
@@ -267,6 +296,11 @@ def parse_args(argv):
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds per study")
     p.add_argument("--propose-reps", type=int, default=None,
                    help="timed proposals at 2000 results per peer (default 24; 0: skip)")
+    p.add_argument("--peer-seeds", default="",
+                   help="fewer seeds for slow peers, e.g. smac=3 (seeds 0..N-1 of --seeds)")
+    p.add_argument("--resume", action="store_true",
+                   help="reuse the peer studies already in OUT.partial.jsonl (each finished "
+                        "peer study is appended there as it ends)")
     p.add_argument("--smoke", "--quick", dest="smoke", action="store_true",
                    help="1 seed, 6 x R, peers %s, 3 timed proposals" % SMOKE_PEERS)
     a = p.parse_args(argv)
@@ -283,7 +317,12 @@ def parse_args(argv):
     a.kernels = [k.strip() for k in a.kernels.split(",") if k.strip()]
     a.peers = [x.strip() for x in a.peers.split(",") if x.strip()]
     a.hbmpi_methods = [x.strip() for x in a.hbmpi_methods.split(",") if x.strip()]
-    for x in a.peers:
+    try:
+        a.peer_seeds = {k: int(v) for k, v in (x.split("=") for x in a.peer_seeds.split(",")
+                                               if x.strip())}
+    except ValueError:
+        p.error("--peer-seeds takes NAME=N,...")
+    for x in list(a.peers) + list(a.peer_seeds):
         if x not in PEERS:
             p.error("unknown peer '%s' (known: %s)" % (x, ", ".join(PEERS)))
     for m in a.hbmpi_methods:
@@ -347,7 +386,7 @@ def main(argv=None):
                               "binary": binary, "timeout": args.timeout, "limit_budget": limit,
                               "mpi_init_retries": 1})
         for x in peers:
-            for s in seeds:
+            for s in seeds[:args.peer_seeds.get(x, len(seeds))]:
                 ptasks.append({"kinfo": kinfo, "peer": x, "seed": s, "binary": binary,
                                "python": venvs[PEERS[x][0]]["python"],
                                "timeout": args.timeout, "limit_budget": limit})
@@ -355,7 +394,11 @@ def main(argv=None):
         log("hbmpi: %d studies" % len(tasks))
         studies = se.run_all(tasks, args.jobs, "hbmpi") if tasks else []
         log("peers: %d studies (%s), %d at once" % (len(ptasks), ", ".join(peers), args.jobs))
-        studies += se.run_all(ptasks, args.jobs, "peers", worker=peer_study) if ptasks else []
+        # the slowest peers last, so that a run cut short has the most studies in .partial
+        ptasks.sort(key=lambda t: args.peers.index(t["peer"]) if t["peer"] == "smac" else -1)
+        partial = (args.out + ".partial.jsonl") if args.out else None
+        studies += se.run_all(ptasks, args.jobs, "peers",
+                              worker=Checkpointed(partial, args.resume)) if ptasks else []
         proposals = []
         if args.propose_reps:
             for x in peers:
@@ -406,7 +449,7 @@ def main(argv=None):
             "cpus": os.cpu_count(), "jobs": args.jobs, "smoke": args.smoke, "seeds": seeds,
             "kernels": [k.as_json() for k in kinfos.values()],
             "budget_multiple": args.budget_multiple, "peers": peers,
-            "hbmpi_methods": args.hbmpi_methods,
+            "hbmpi_methods": args.hbmpi_methods, "peer_seeds": args.peer_seeds,
             "cost": "an evaluation at budget b costs b (a promoted configuration pays its "
                     "budget again); an Optuna trial, continued rung to rung, costs the largest "
                     "budget it reached; the study ends at the first evaluation that would take "
