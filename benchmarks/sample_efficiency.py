@@ -40,21 +40,60 @@ FULL_BUDGET_METHODS = ("random", "grid", "tpe", "gp")
 # of the kernel's max budget (HyperBand's float arithmetic can give 80.99999...).
 MAX_BUDGET_RTOL = 1e-6
 
-# Reference results measured elsewhere with the same kernels (docs/kernels.md), 10 seeds,
-# total budget 100 x max budget, counting_ones 8+8 with independent noise per evaluation.
-# Final regret median [q1, q3]. "counterpart" is hbmpi's optimiser that implements the same
-# algorithm (None: no direct counterpart).
-REFERENCE_CONDITIONS = {"seeds": 10, "budget_multiple": 100}
+# Reference results: the peer optimisers on the same protocol, same kernels (docs/kernels.md),
+# total budget 100 x max budget, counting_ones 8+8 with independent noise per evaluation,
+# measured by benchmarks/peers/run.py (README.md, "peers/"). They are read from
+# results/peers.json when it is there (load_peer_reference); the table below is a copy of that
+# file's final regrets for a checkout without it. Final regret median [q1, q3] and seeds.
+# "counterpart" is hbmpi's optimiser that implements the same algorithm (None: no direct
+# counterpart).
+PEERS_JSON = os.path.join(HERE, "results", "peers.json")
+PEER_COUNTERPARTS = {"hpbandster_bohb": "bohb", "hpbandster_hyperband": "hyperband"}
+PEER_DISTRIBUTIONS = {"optuna": "optuna", "hpbandster_bohb": "hpbandster",
+                      "hpbandster_hyperband": "hpbandster", "dehb": "dehb", "smac": "smac"}
+REFERENCE_CONDITIONS = {"seeds": 10, "budget_multiple": 100,
+                        "source": "benchmarks/peers/run.py (copy in sample_efficiency.py)"}
 REFERENCE = [
-    ("hartmann6", "HpBandSter BOHB", "bohb", 0.130, 0.040, 0.197),
-    ("hartmann6", "HpBandSter HyperBand", "hyperband", 0.740, 0.538, 1.036),
-    ("hartmann6", "random search", "random", 1.286, 1.195, 1.352),
-    ("hartmann6", "Optuna 3.1 TPE + HyperbandPruner", None, 0.231, 0.158, 0.479),
-    ("counting_ones", "HpBandSter BOHB", "bohb", 0.060, 0.048, 0.083),
-    ("counting_ones", "HpBandSter HyperBand", "hyperband", 0.226, 0.195, 0.235),
-    ("counting_ones", "random search", "random", 0.261, 0.255, 0.270),
-    ("counting_ones", "Optuna 3.1 TPE + HyperbandPruner", None, 0.128, 0.098, 0.143),
+    # filled in from results/peers.json below
 ]
+
+
+def load_peer_reference(path=PEERS_JSON):
+    """(rows, conditions) from a full run of benchmarks/peers/run.py, or None."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            d = json.load(f)
+    except (OSError, ValueError):
+        return None
+    st = d.get("settings") or {}
+    if st.get("smoke") or not d.get("summary"):
+        return None
+    versions = {}
+    for name, v in (st.get("venvs") or {}).items():
+        for line in v.get("pip_freeze") or []:
+            if line.lower().startswith(name + "=="):
+                versions[name] = line.split("==", 1)[1]
+    rows = []
+    for r in d["summary"]:
+        if r.get("side") != "peer" or r.get("median") is None:
+            continue
+        dist = PEER_DISTRIBUTIONS.get(r["optimizer"])
+        label = r.get("label", r["optimizer"])
+        if versions.get(dist):
+            label = "%s (%s %s)" % (label, dist, versions[dist])
+        rows.append((r["kernel"], label, PEER_COUNTERPARTS.get(r["optimizer"]), r["median"],
+                     r["q1"], r["q3"], r["n"]))
+    if not rows:
+        return None
+    cond = {"seeds": max(row[6] for row in rows), "budget_multiple": st.get("budget_multiple"),
+            "source": os.path.relpath(path, ROOT) + " (commit %s)" % st.get("git_commit")}
+    return rows, cond
+
+
+_PEER_REFERENCE = load_peer_reference()
+if _PEER_REFERENCE is not None:
+    REFERENCE, REFERENCE_CONDITIONS = _PEER_REFERENCE
+
 # Kernel specs under which the reference numbers apply (same kernel, same options).
 REFERENCE_KERNEL_ALIASES = {
     "hartmann6": "hartmann6",
@@ -557,12 +596,12 @@ def reference_rows(kernel_specs):
     rows = []
     for spec in kernel_specs:
         base = REFERENCE_KERNEL_ALIASES.get(spec)
-        for k, name, counterpart, m, q1, q3 in REFERENCE:
+        for k, name, counterpart, m, q1, q3, seeds in REFERENCE:
             if k == base:
                 rows.append({"kernel": spec, "method": name, "counterpart": counterpart,
-                             "median": m, "q1": q1, "q3": q3,
-                             "seeds": REFERENCE_CONDITIONS["seeds"],
-                             "budget_multiple": REFERENCE_CONDITIONS["budget_multiple"]})
+                             "median": m, "q1": q1, "q3": q3, "seeds": seeds,
+                             "budget_multiple": REFERENCE_CONDITIONS["budget_multiple"],
+                             "source": REFERENCE_CONDITIONS["source"]})
     return rows
 
 
@@ -986,7 +1025,7 @@ def plot_main(args, summary, refs, kinfos):
                 c = COLOURS.get(r["counterpart"], REFERENCE_ONLY_COLOUR)
                 rrefs.append({"label": r["method"], "colour": c, "median": max(r["median"], 0),
                               "q1": r["q1"], "q3": r["q3"]})
-            note = "reference: final regret at %d x R,\n%d seeds, measured elsewhere" % (
+            note = "reference: the peers' final regret\nat %d x R, up to %d seeds (peers/run.py)" % (
                 REFERENCE_CONDITIONS["budget_multiple"], REFERENCE_CONDITIONS["seeds"])
         elif krefs:
             note = "reference not drawn: it is for\n%d x R, this run used %d x R" % (
