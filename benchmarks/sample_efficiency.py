@@ -3,8 +3,8 @@
 
 Runs the real binary (`hbmpi run --kernel K --optimizer M --seed S --json --quiet`) for
 every kernel x method x seed, computes each study's regret trajectory, summarises the
-final regret (median, q1, q3 over seeds) beside reference numbers measured with
-HpBandSter and Optuna, and draws one SVG per kernel.
+final regret (median, q1, q3 over seeds) beside the peer optimisers' results on the same
+protocol (results/peers.json, from benchmarks/peers/run.py), and draws one SVG per kernel.
 
 Standard library only. See benchmarks/README.md ("Sample efficiency") for the method.
 
