@@ -53,8 +53,22 @@ PEER_DISTRIBUTIONS = {"optuna": "optuna", "hpbandster_bohb": "hpbandster",
                       "hpbandster_hyperband": "hpbandster", "dehb": "dehb", "smac": "smac"}
 REFERENCE_CONDITIONS = {"seeds": 10, "budget_multiple": 100,
                         "source": "benchmarks/peers/run.py (copy in sample_efficiency.py)"}
-REFERENCE = [
-    # filled in from results/peers.json below
+REFERENCE = [  # results/peers.json of commit 1d57149 + SMAC3 seeds 2-4 (--resume), 2026-12-04
+    ("hartmann6", "Optuna TPE + HyperbandPruner (optuna 5.1.0)", None, 0.047, 0.033, 0.101, 10),
+    ("hartmann6", "HpBandSter BOHB (hpbandster 0.7.4)", "bohb", 0.130, 0.040, 0.197, 10),
+    ("hartmann6", "HpBandSter HyperBand (hpbandster 0.7.4)", "hyperband", 0.740, 0.537, 1.036,
+     10),
+    ("hartmann6", "DEHB (dehb 0.1.2)", None, 0.565, 0.467, 0.667, 10),
+    ("hartmann6", "SMAC3 MultiFidelityFacade (Hyperband) (smac 2.4.1)", None, 0.181, 0.131,
+     0.269, 5),
+    ("counting_ones", "Optuna TPE + HyperbandPruner (optuna 5.1.0)", None, 0.150, 0.109, 0.178,
+     10),
+    ("counting_ones", "HpBandSter BOHB (hpbandster 0.7.4)", "bohb", 0.053, 0.041, 0.061, 10),
+    ("counting_ones", "HpBandSter HyperBand (hpbandster 0.7.4)", "hyperband", 0.227, 0.193,
+     0.238, 10),
+    ("counting_ones", "DEHB (dehb 0.1.2)", None, 0.174, 0.161, 0.185, 10),
+    ("counting_ones", "SMAC3 MultiFidelityFacade (Hyperband) (smac 2.4.1)", None, 0.113, 0.103,
+     0.147, 5),
 ]
 
 
