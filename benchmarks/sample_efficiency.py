@@ -137,7 +137,6 @@ DASHES = {
     "grid": "1 3",
 }
 OTHER_COLOURS = ["#17becf", "#bcbd22", "#000000", "#aec7e8"]
-REFERENCE_ONLY_COLOUR = "#17becf"
 
 PLOT_REGRET_FLOOR = 1e-4
 
@@ -1035,8 +1034,12 @@ def plot_main(args, summary, refs, kinfos):
         note = None
         krefs = [r for r in refs if r["kernel"] == spec]
         if krefs and args.budget_multiple == REFERENCE_CONDITIONS["budget_multiple"]:
+            lone = 0
             for r in krefs:
-                c = COLOURS.get(r["counterpart"], REFERENCE_ONLY_COLOUR)
+                c = COLOURS.get(r["counterpart"])
+                if c is None:       # peers without a counterpart: one colour each
+                    c = OTHER_COLOURS[lone % len(OTHER_COLOURS)]
+                    lone += 1
                 rrefs.append({"label": r["method"], "colour": c, "median": max(r["median"], 0),
                               "q1": r["q1"], "q3": r["q3"]})
             note = "reference: the peers' final regret\nat %d x R, up to %d seeds (peers/run.py)" % (
