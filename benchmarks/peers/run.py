@@ -426,8 +426,8 @@ def main(argv=None):
     lines = print_table(args, summary, methods, kinfos)
     for c in proposals:
         log("proposal at 2000 results, %s: %s" % (
-            label_of(c["peer"]), c.get("error") or "%.2f ms [%.2f, %.2f]"
-            % (c["median_ms"], c["q1_ms"], c["q3_ms"])))
+            label_of(c["peer"]), c.get("error") or "median %.2f ms [%.2f, %.2f], mean %.2f ms"
+            % (c["median_ms"], c["q1_ms"], c["q3_ms"], c["mean_ms"])))
 
     svgs = []
     try:
