@@ -3,8 +3,8 @@
 
 Runs the real binary (`hbmpi run --kernel K --optimizer M --seed S --json --quiet`) for
 every kernel x method x seed, computes each study's regret trajectory, summarises the
-final regret (median, q1, q3 over seeds) beside reference numbers measured with
-HpBandSter and Optuna, and draws one SVG per kernel.
+final regret (median, q1, q3 over seeds) beside the peer optimisers' results on the same
+protocol (results/peers.json, from benchmarks/peers/run.py), and draws one SVG per kernel.
 
 Standard library only. See benchmarks/README.md ("Sample efficiency") for the method.
 
@@ -40,21 +40,74 @@ FULL_BUDGET_METHODS = ("random", "grid", "tpe", "gp")
 # of the kernel's max budget (HyperBand's float arithmetic can give 80.99999...).
 MAX_BUDGET_RTOL = 1e-6
 
-# Reference results measured elsewhere with the same kernels (docs/kernels.md), 10 seeds,
-# total budget 100 x max budget, counting_ones 8+8 with independent noise per evaluation.
-# Final regret median [q1, q3]. "counterpart" is hbmpi's optimiser that implements the same
-# algorithm (None: no direct counterpart).
-REFERENCE_CONDITIONS = {"seeds": 10, "budget_multiple": 100}
-REFERENCE = [
-    ("hartmann6", "HpBandSter BOHB", "bohb", 0.130, 0.040, 0.197),
-    ("hartmann6", "HpBandSter HyperBand", "hyperband", 0.740, 0.538, 1.036),
-    ("hartmann6", "random search", "random", 1.286, 1.195, 1.352),
-    ("hartmann6", "Optuna 3.1 TPE + HyperbandPruner", None, 0.231, 0.158, 0.479),
-    ("counting_ones", "HpBandSter BOHB", "bohb", 0.060, 0.048, 0.083),
-    ("counting_ones", "HpBandSter HyperBand", "hyperband", 0.226, 0.195, 0.235),
-    ("counting_ones", "random search", "random", 0.261, 0.255, 0.270),
-    ("counting_ones", "Optuna 3.1 TPE + HyperbandPruner", None, 0.128, 0.098, 0.143),
+# Reference results: the peer optimisers on the same protocol, same kernels (docs/kernels.md),
+# total budget 100 x max budget, counting_ones 8+8 with independent noise per evaluation,
+# measured by benchmarks/peers/run.py (README.md, "peers/"). They are read from
+# results/peers.json when it is there (load_peer_reference); the table below is a copy of that
+# file's final regrets for a checkout without it. Final regret median [q1, q3] and seeds.
+# "counterpart" is hbmpi's optimiser that implements the same algorithm (None: no direct
+# counterpart).
+PEERS_JSON = os.path.join(HERE, "results", "peers.json")
+PEER_COUNTERPARTS = {"hpbandster_bohb": "bohb", "hpbandster_hyperband": "hyperband"}
+PEER_DISTRIBUTIONS = {"optuna": "optuna", "hpbandster_bohb": "hpbandster",
+                      "hpbandster_hyperband": "hpbandster", "dehb": "dehb", "smac": "smac"}
+REFERENCE_CONDITIONS = {"seeds": 10, "budget_multiple": 100,
+                        "source": "benchmarks/peers/run.py (copy in sample_efficiency.py)"}
+REFERENCE = [  # results/peers.json of commit 1d57149 + SMAC3 seeds 2-4 (--resume), 2026-12-04
+    ("hartmann6", "Optuna TPE + HyperbandPruner (optuna 5.1.0)", None, 0.047, 0.033, 0.101, 10),
+    ("hartmann6", "HpBandSter BOHB (hpbandster 0.7.4)", "bohb", 0.130, 0.040, 0.197, 10),
+    ("hartmann6", "HpBandSter HyperBand (hpbandster 0.7.4)", "hyperband", 0.740, 0.537, 1.036,
+     10),
+    ("hartmann6", "DEHB (dehb 0.1.2)", None, 0.565, 0.467, 0.667, 10),
+    ("hartmann6", "SMAC3 MultiFidelityFacade (Hyperband) (smac 2.4.1)", None, 0.181, 0.131,
+     0.269, 5),
+    ("counting_ones", "Optuna TPE + HyperbandPruner (optuna 5.1.0)", None, 0.150, 0.109, 0.178,
+     10),
+    ("counting_ones", "HpBandSter BOHB (hpbandster 0.7.4)", "bohb", 0.053, 0.041, 0.061, 10),
+    ("counting_ones", "HpBandSter HyperBand (hpbandster 0.7.4)", "hyperband", 0.227, 0.193,
+     0.238, 10),
+    ("counting_ones", "DEHB (dehb 0.1.2)", None, 0.174, 0.161, 0.185, 10),
+    ("counting_ones", "SMAC3 MultiFidelityFacade (Hyperband) (smac 2.4.1)", None, 0.113, 0.103,
+     0.147, 5),
 ]
+
+
+def load_peer_reference(path=PEERS_JSON):
+    """(rows, conditions) from a full run of benchmarks/peers/run.py, or None."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            d = json.load(f)
+    except (OSError, ValueError):
+        return None
+    st = d.get("settings") or {}
+    if st.get("smoke") or not d.get("summary"):
+        return None
+    versions = {}
+    for name, v in (st.get("venvs") or {}).items():
+        for line in v.get("pip_freeze") or []:
+            if line.lower().startswith(name + "=="):
+                versions[name] = line.split("==", 1)[1]
+    rows = []
+    for r in d["summary"]:
+        if r.get("side") != "peer" or r.get("median") is None:
+            continue
+        dist = PEER_DISTRIBUTIONS.get(r["optimizer"])
+        label = r.get("label", r["optimizer"])
+        if versions.get(dist):
+            label = "%s (%s %s)" % (label, dist, versions[dist])
+        rows.append((r["kernel"], label, PEER_COUNTERPARTS.get(r["optimizer"]), r["median"],
+                     r["q1"], r["q3"], r["n"]))
+    if not rows:
+        return None
+    cond = {"seeds": max(row[6] for row in rows), "budget_multiple": st.get("budget_multiple"),
+            "source": os.path.relpath(path, ROOT) + " (commit %s)" % st.get("git_commit")}
+    return rows, cond
+
+
+_PEER_REFERENCE = load_peer_reference()
+if _PEER_REFERENCE is not None:
+    REFERENCE, REFERENCE_CONDITIONS = _PEER_REFERENCE
+
 # Kernel specs under which the reference numbers apply (same kernel, same options).
 REFERENCE_KERNEL_ALIASES = {
     "hartmann6": "hartmann6",
@@ -84,7 +137,6 @@ DASHES = {
     "grid": "1 3",
 }
 OTHER_COLOURS = ["#17becf", "#bcbd22", "#000000", "#aec7e8"]
-REFERENCE_ONLY_COLOUR = "#17becf"
 
 PLOT_REGRET_FLOOR = 1e-4
 
@@ -284,8 +336,10 @@ def study_command(binary, kinfo, method, seed, multiple):
     return cmd
 
 
-def analyse_report(report, kinfo, binary, timeout, limit_budget):
-    """Regret trajectory of one report. Returns a dict (see the module doc / README)."""
+def analyse_report(report, kinfo, binary, timeout, limit_budget, cost_key=None):
+    """Regret trajectory of one report. Returns a dict (see the module doc / README).
+    A trial's cost is its budget, or its `cost_key` entry when given (benchmarks/peers/: an
+    Optuna trial continued from rung to rung costs only the difference)."""
     trials = report.get("trials")
     if not isinstance(trials, list):
         raise ValueError("report has no 'trials' list")
@@ -315,7 +369,7 @@ def analyse_report(report, kinfo, binary, timeout, limit_budget):
         b = t.get("budget")
         if not finite(b):
             raise ValueError("trial %s has no numeric budget" % t.get("id"))
-        cum += float(b)
+        cum += float(b) if cost_key is None else float(t[cost_key])
         st = t.get("status")
         statuses[st] = statuses.get(st, 0) + 1
         loss = t.get("loss")
@@ -465,15 +519,16 @@ def run_study(task):
     return out
 
 
-def run_all(tasks, jobs, label):
-    """Run the tasks with a pool of `jobs` concurrent hbmpi processes."""
+def run_all(tasks, jobs, label, worker=None):
+    """Run the tasks with a pool of `jobs` concurrent hbmpi processes (or of `worker`, a
+    function like run_study; benchmarks/peers/ runs the peers' studies so)."""
     results = [None] * len(tasks)
     n = len(tasks)
     done = 0
     last = time.monotonic()
     t0 = last
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(run_study, t): i for i, t in enumerate(tasks)}
+        futures = {pool.submit(worker or run_study, t): i for i, t in enumerate(tasks)}
         try:
             for fut in concurrent.futures.as_completed(futures):
                 i = futures[fut]
@@ -555,12 +610,12 @@ def reference_rows(kernel_specs):
     rows = []
     for spec in kernel_specs:
         base = REFERENCE_KERNEL_ALIASES.get(spec)
-        for k, name, counterpart, m, q1, q3 in REFERENCE:
+        for k, name, counterpart, m, q1, q3, seeds in REFERENCE:
             if k == base:
                 rows.append({"kernel": spec, "method": name, "counterpart": counterpart,
-                             "median": m, "q1": q1, "q3": q3,
-                             "seeds": REFERENCE_CONDITIONS["seeds"],
-                             "budget_multiple": REFERENCE_CONDITIONS["budget_multiple"]})
+                             "median": m, "q1": q1, "q3": q3, "seeds": seeds,
+                             "budget_multiple": REFERENCE_CONDITIONS["budget_multiple"],
+                             "source": REFERENCE_CONDITIONS["source"]})
     return rows
 
 
@@ -1005,11 +1060,15 @@ def plot_main(args, summary, refs, kinfos):
         note = None
         krefs = [r for r in refs if r["kernel"] == spec]
         if krefs and args.budget_multiple == REFERENCE_CONDITIONS["budget_multiple"]:
+            lone = 0
             for r in krefs:
-                c = COLOURS.get(r["counterpart"], REFERENCE_ONLY_COLOUR)
+                c = COLOURS.get(r["counterpart"])
+                if c is None:       # peers without a counterpart: one colour each
+                    c = OTHER_COLOURS[lone % len(OTHER_COLOURS)]
+                    lone += 1
                 rrefs.append({"label": r["method"], "colour": c, "median": max(r["median"], 0),
                               "q1": r["q1"], "q3": r["q3"]})
-            note = "reference: final regret at %d x R,\n%d seeds, measured elsewhere" % (
+            note = "reference: the peers' final regret\nat %d x R, up to %d seeds (peers/run.py)" % (
                 REFERENCE_CONDITIONS["budget_multiple"], REFERENCE_CONDITIONS["seeds"])
         elif krefs:
             note = "reference not drawn: it is for\n%d x R, this run used %d x R" % (
