@@ -1216,6 +1216,19 @@ def jsonify_summary(summary):
     return out
 
 
+def write_json(result, out):
+    """The result as strict JSON (no NaN) to the file `out`, or to stdout; then its wall time
+    on stderr (benchmarks/peers/run.py writes its output so too)."""
+    text = json.dumps(result, indent=1, allow_nan=False)
+    if out:
+        with open(out, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+        log("wrote %s" % out)
+    else:
+        sys.stdout.write(text + "\n")
+    log("wall time %.1f s" % result["wall_seconds"])
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     t_start = time.monotonic()
@@ -1366,15 +1379,7 @@ def main(argv=None):
     result["svg"] = svgs
     result["wall_seconds"] = round(time.monotonic() - t_start, 3)
 
-    text = json.dumps(result, indent=1, allow_nan=False)
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
-        log("wrote %s" % args.out)
-    else:
-        sys.stdout.write(text + "\n")
-    log("wall time %.1f s" % result["wall_seconds"])
-
+    write_json(result, args.out)
     if failed:
         log("sample_efficiency.py: %d studies failed" % failed)
         return 1

@@ -470,14 +470,7 @@ def main(argv=None):
     for s, full in zip(result["studies"], studies):
         if "peer_seconds" in full:
             s["peer_seconds"] = full["peer_seconds"]
-    text = json.dumps(result, indent=1, allow_nan=False)
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
-        log("wrote %s" % args.out)
-    else:
-        sys.stdout.write(text + "\n")
-    log("wall time %.1f s" % result["wall_seconds"])
+    se.write_json(result, args.out)
     if failed:
         log("peers/run.py: %d studies, installs or measurements failed" % failed)
         return 1
